@@ -1,0 +1,1 @@
+"""Render-side CLI commands (render, plan, validate, schema)."""

@@ -1,0 +1,80 @@
+"""YAML loading into pydantic models with one-line, path-named error messages.
+
+Every config of synthgen (render, defects, seg, bilevel, vqgen) is loaded through
+``load_config`` so that all of them report errors the same way:
+``config.yaml: cameras.ark.count: Input should be greater than or equal to 1``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from synthgen.errors import ConfigError
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def format_loc(loc: tuple[Any, ...]) -> str:
+    """Pydantic error location -> YAML path (``lights[2].power``)."""
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out or "<root>"
+
+
+def validation_lines(source: str, err: ValidationError) -> list[str]:
+    """One ``source: path: message`` line per pydantic error."""
+    lines = []
+    for e in err.errors():
+        # Drop union/tag branch names pydantic inserts ("function-after[...]", literal tags).
+        loc = tuple(p for p in e["loc"] if not (isinstance(p, str) and ("[" in p and "]" in p)))
+        msg = e["msg"]
+        if e["type"] == "extra_forbidden":
+            msg = "unknown key (not a field of this section; check spelling)"
+        lines.append(f"{source}: {format_loc(loc)}: {msg}")
+    return lines
+
+
+def read_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, turning I/O and syntax problems into ConfigError."""
+    p = Path(path)
+    if not p.is_file():
+        raise ConfigError([f"{p}: file not found"])
+    try:
+        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise ConfigError([f"{p}: {where}YAML syntax error: {problem}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError([f"{p}: cannot read: {exc}"]) from None
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError([f"{p}: <root>: expected a mapping of keys, got {type(data).__name__}"])
+    return data
+
+
+def load_config(path: str | Path, model: type[M], context: dict[str, Any] | None = None) -> M:
+    """Load and validate a YAML file as ``model``.
+
+    ``context`` is passed to pydantic validators (render config uses ``config_dir`` to resolve
+    relative asset paths against the config file's folder).
+    """
+    p = Path(path)
+    data = read_yaml(p)
+    ctx = {"config_dir": p.resolve().parent}
+    if context:
+        ctx.update(context)
+    try:
+        return model.model_validate(data, context=ctx)
+    except ValidationError as err:
+        raise ConfigError(validation_lines(str(p), err)) from None
