@@ -1,1 +1,89 @@
-"""Render-side CLI commands (render, plan, validate, schema)."""
+"""Render-side CLI commands: render, plan, validate, schema."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+
+import click
+
+from synthgen.cli import cli
+from synthgen.errors import SynthgenError
+
+DEVICE_CHOICES = click.Choice(["CPU", "CUDA", "OPTIX", "HIP", "ONEAPI", "METAL"], case_sensitive=False)
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="output folder (overrides config 'out')")
+@click.option("--num-scenes", type=click.IntRange(min=1), help="number of scenes (overrides config)")
+@click.option("--seed", type=click.IntRange(min=0), help="master seed (overrides config)")
+@click.option("--device", type=DEVICE_CHOICES, help="Cycles device (overrides render.device)")
+@click.option("--verbose", "-v", is_flag=True, help="debug logging and Blender's own output")
+def render(config: Path, out, num_scenes, seed, device, verbose):
+    """Plan and render CONFIG's scenes with Cycles into the output folder."""
+    from synthgen.config import load_job_config
+    from synthgen.pipeline import run_render
+
+    _setup_logging(verbose)
+    cfg = load_job_config(config, {"seed": seed, "num_scenes": num_scenes,
+                                   "render.device": device.upper() if device else None})
+    stats = run_render(cfg, out=out, quiet=not verbose)
+    s = stats.seconds
+    click.echo(
+        f"done: {stats.scenes_done} scenes rendered, {stats.scenes_resumed} already done, "
+        f"{stats.scenes_skipped} skipped; {stats.images} images in {stats.wall:.1f} s "
+        f"(plan {s['plan']:.1f} s, build {s['build']:.1f} s, render {s['render']:.1f} s, "
+        f"write {s['write']:.1f} s) on {stats.device['used']} -> {out or cfg.out}", err=True)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--scene", "scene_index", type=click.IntRange(min=0), default=0, show_default=True,
+              help="scene index to plan")
+@click.option("--seed", type=click.IntRange(min=0), help="master seed (overrides config)")
+@click.option("--no-cache", is_flag=True, help="do not read or write the stable-pose cache")
+def plan(config: Path, scene_index: int, seed, no_cache):
+    """Print the plan of one scene as JSON (pure Python: no Blender needed)."""
+    from synthgen.config import load_job_config
+    from synthgen.plan import PlacementError, make_plan
+
+    cfg = load_job_config(config, {"seed": seed})
+    try:
+        p = make_plan(cfg, scene_index, cache_dir=None if no_cache else "auto")
+    except PlacementError as exc:
+        raise SynthgenError(f"{config}: scene {scene_index}: {exc}") from None
+    click.echo(p.to_json(), nl=False)
+
+
+@cli.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+def validate(config: Path):
+    """Check a render config; print one line per problem (exit 2) or a short summary."""
+    from synthgen.config import load_job_config
+
+    cfg = load_job_config(config)
+    click.echo(f"{config}: ok ({len(cfg.parts)} parts, {cfg.cameras.ark.count} cameras, "
+               f"{len(cfg.lights)} lights, {cfg.num_scenes} scenes, device {cfg.render.device})")
+
+
+@cli.command()
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write to this file instead of stdout")
+def schema(out):
+    """Write the JSON Schema of the render config (for editor autocompletion)."""
+    from synthgen.config import job_schema
+    from synthgen.pipeline import atomic_write_text
+
+    text = json.dumps(job_schema(), indent=1) + "\n"
+    if out:
+        atomic_write_text(out, text)
+        click.echo(f"wrote {out}", err=True)
+    else:
+        click.echo(text, nl=False)

@@ -1,0 +1,1 @@
+"""The ONLY package that imports bpy/mathutils. It applies a ScenePlan and draws nothing random."""

@@ -1,0 +1,62 @@
+"""PURE planning: (config, seed, scene index) -> ScenePlan. Every random draw of synthgen's
+render path happens here, each stage from its own named stream. Never imports bpy."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from synthgen import __version__
+from synthgen.config import JobConfig
+from synthgen.plan.cameras import plan_cameras
+from synthgen.plan.frames import as_tuple
+from synthgen.plan.lights import plan_lights
+from synthgen.plan.materials import plan_material, plan_stage
+from synthgen.plan.poses import PlacementError, place_parts
+from synthgen.plan.types import PLAN_FORMAT, PartPlan, RenderPlan, ScenePlan
+from synthgen.rng import stream
+
+__all__ = ["make_plan", "PlacementError", "ScenePlan", "cache_dir_for"]
+
+
+def cache_dir_for(cfg: JobConfig) -> Path:
+    """Stable-pose (and defect library) cache, kept beside the output."""
+    return Path(cfg.out) / ".cache"
+
+
+def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
+              cache_dir: str | Path | None = "auto") -> ScenePlan:
+    """Plan scene ``scene_index``. Raises PlacementError when parts cannot be placed."""
+    seed = cfg.seed if seed is None else seed
+    if cache_dir == "auto":
+        cache_dir = cache_dir_for(cfg)
+    placements = place_parts(cfg.parts, cfg.placement, cfg.stage, cfg.parts_per_scene,
+                             stream(seed, scene_index, "parts"), None if cache_dir is None else str(cache_dir))
+    mat_rng = stream(seed, scene_index, "materials")
+    parts = tuple(
+        PartPlan(
+            instance_id=i + 1,
+            name=pl.part.name,
+            path=pl.part.path,
+            sha256=pl.mesh.sha256,
+            units=pl.part.units,
+            pose_index=pl.pose_index,
+            pose_probability=pl.pose_probability,
+            yaw_deg=pl.yaw_deg,
+            matrix_world=as_tuple(pl.matrix_world),
+            material=plan_material(cfg.materials, pl.part.materials, mat_rng),
+        )
+        for i, pl in enumerate(placements)
+    )
+    r = cfg.render
+    plan = ScenePlan(
+        format=PLAN_FORMAT,
+        synthgen_version=__version__,
+        seed=seed,
+        scene_index=scene_index,
+        render=RenderPlan(tuple(r.resolution), r.samples, r.denoise, r.max_bounces, r.exposure, r.view_transform),
+        stage=plan_stage(cfg.stage, stream(seed, scene_index, "stage")),
+        parts=parts,
+        cameras=plan_cameras(cfg.cameras, stream(seed, scene_index, "cameras")),
+        lights=plan_lights(cfg.lights, stream(seed, scene_index, "lights")),
+    )
+    return plan

@@ -1,0 +1,192 @@
+"""The ScenePlan: a frozen, JSON-serialisable record of every random choice of one scene.
+
+It is the contract between the pure planner and the Blender layer, written next to every
+image so any image can be re-rendered exactly.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+PLAN_FORMAT = 1
+
+
+@dataclass(frozen=True)
+class MaterialPlan:
+    preset: str
+    finish: str
+    base_color: tuple[float, float, float]
+    metallic: float
+    roughness: float
+    finish_scale: float  # cycles per metre
+    finish_strength: float  # 0..1
+    finish_angle_deg: float  # direction of brushing / tool marks about the part's local z
+    noise_offset: tuple[float, float, float]  # decorrelates procedural noise between parts
+
+
+@dataclass(frozen=True)
+class PartPlan:
+    instance_id: int  # 1-based, unique in the scene
+    name: str
+    path: str
+    sha256: str
+    units: str
+    pose_index: int
+    pose_probability: float
+    yaw_deg: float
+    matrix_world: tuple[tuple[float, ...], ...]  # 4x4, maps the COM-centred mesh (metres) to world
+    material: MaterialPlan
+
+
+@dataclass(frozen=True)
+class CameraPlan:
+    camera_id: int
+    matrix_world: tuple[tuple[float, ...], ...]  # 4x4, Blender convention: looks down local -Z, +Y up
+    focal_length_mm: float
+    sensor_width_mm: float
+    use_dof: bool
+    focus_distance: float  # m
+    fstop: float
+    look_at: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class LightPlan:
+    light_id: int
+    type: str  # area | spot | point | sun
+    matrix_world: tuple[tuple[float, ...], ...]  # emits down local -Z
+    power: float  # W (sun: W/m^2)
+    temperature: float  # K
+    size: float  # m
+    spot_size_deg: float
+    ies: str | None
+    ies_scale: float = 1.0  # 1 / peak candela of the IES file: the profile shapes, power scales
+
+
+@dataclass(frozen=True)
+class BeltPlan:
+    size: tuple[float, float]
+    color: tuple[float, float, float]
+    roughness: float
+    texture: str
+    texture_scale: float
+    bump_strength: float
+    noise_offset: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class ObstaclePlan:
+    name: str
+    center: tuple[float, float, float]
+    size: tuple[float, float, float]
+    color: tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class StagePlan:
+    belt: BeltPlan
+    obstacles: tuple[ObstaclePlan, ...]
+    world_color: tuple[float, float, float]
+    world_strength: float
+
+
+@dataclass(frozen=True)
+class RenderPlan:
+    resolution: tuple[int, int]
+    samples: int
+    denoise: bool
+    max_bounces: int
+    exposure: float
+    view_transform: str
+
+
+@dataclass(frozen=True)
+class DefectPlan:
+    defect_id: int  # 1-based, unique in the scene
+    part_instance_id: int
+    kind: str
+    types: tuple[str, ...]
+    variant: int
+    variant_dir: str | None  # library folder holding this variant's maps (None until generated)
+    size_mm: float  # side of the square map on the part surface
+    depth_mm: float
+    position: tuple[float, float, float]  # world, on the surface (m)
+    normal: tuple[float, float, float]  # world surface normal (unit)
+    rotation_deg: float  # rotation of the map about the normal
+    local_position: tuple[float, float, float]  # in the part's centred mesh frame (m)
+    local_normal: tuple[float, float, float]
+    face_index: int
+    material: dict[str, Any] | None  # encrustation PBR parameters
+
+
+@dataclass(frozen=True)
+class ScenePlan:
+    format: int
+    synthgen_version: str
+    seed: int
+    scene_index: int
+    render: RenderPlan
+    stage: StagePlan
+    parts: tuple[PartPlan, ...]
+    cameras: tuple[CameraPlan, ...]
+    lights: tuple[LightPlan, ...]
+    defects: tuple[DefectPlan, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return _round(asdict(self))
+
+    def to_json(self) -> str:
+        """Canonical JSON: sorted keys, floats rounded to 12 significant digits (byte-stable)."""
+        return json.dumps(self.to_dict(), sort_keys=True, indent=1) + "\n"
+
+
+def _round(obj: Any) -> Any:
+    if isinstance(obj, float):
+        return float(f"{obj:.12g}")
+    if isinstance(obj, dict):
+        return {k: _round(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_round(v) for v in obj]
+    return obj
+
+
+def _tup(x) -> tuple:
+    if isinstance(x, list):
+        return tuple(_tup(v) for v in x)
+    return x
+
+
+def plan_from_dict(d: dict[str, Any]) -> ScenePlan:
+    """Rebuild a ScenePlan from its JSON dict (for re-rendering a written plan)."""
+
+    def mat(m):
+        return MaterialPlan(**{k: _tup(v) for k, v in m.items()})
+
+    parts = tuple(
+        PartPlan(**{**{k: _tup(v) for k, v in p.items() if k != "material"}, "material": mat(p["material"])})
+        for p in d["parts"]
+    )
+    st = d["stage"]
+    stage = StagePlan(
+        belt=BeltPlan(**{k: _tup(v) for k, v in st["belt"].items()}),
+        obstacles=tuple(ObstaclePlan(**{k: _tup(v) for k, v in o.items()}) for o in st["obstacles"]),
+        world_color=_tup(st["world_color"]),
+        world_strength=st["world_strength"],
+    )
+    return ScenePlan(
+        format=d["format"],
+        synthgen_version=d["synthgen_version"],
+        seed=d["seed"],
+        scene_index=d["scene_index"],
+        render=RenderPlan(**{k: _tup(v) for k, v in d["render"].items()}),
+        stage=stage,
+        parts=parts,
+        cameras=tuple(CameraPlan(**{k: _tup(v) for k, v in c.items()}) for c in d["cameras"]),
+        lights=tuple(LightPlan(**{k: _tup(v) for k, v in lt.items()}) for lt in d["lights"]),
+        defects=tuple(
+            DefectPlan(**{k: (v if k == "material" else _tup(v)) for k, v in df.items()})
+            for df in d.get("defects", [])
+        ),
+    )
