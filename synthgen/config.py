@@ -276,7 +276,8 @@ class LightConfig(_Model):
     position_jitter: float = Field(0.05, ge=0, description="± jitter per axis (m)")
     target: Vec3 = Field((0.0, 0.0, 0.0), description="point the light aims at (m); ignored by point lights")
     aim_jitter_deg: float = Field(5.0, ge=0, le=90, description="± aim jitter (deg)")
-    power: Vec2 = Field((50.0, 200.0), description="power range (W); for sun: strength range (W/m^2)")
+    power: Vec2 = Field((3.0, 12.0), description="power range (W); for sun: strength range (W/m^2). "
+                        "An inspection stage is small: a few watts at 0.5 m light it well")
     temperature: Vec2 = Field((4000.0, 6500.0), description="blackbody colour temperature range (K)")
     size: Vec2 = Field((0.1, 0.4), description="area light side / point/spot radius range (m)")
     spot_size_deg: Vec2 = Field((40.0, 70.0), description="spot cone angle range (deg)")
@@ -306,8 +307,8 @@ class LightConfig(_Model):
 
 def _default_lights() -> list[LightConfig]:
     return [
-        LightConfig(type="area", position=(0.0, -0.3, 0.8), power=(80.0, 250.0), size=(0.3, 0.6)),
-        LightConfig(type="spot", position=(0.4, 0.3, 0.7), power=(100.0, 400.0), probability=0.7),
+        LightConfig(type="area", position=(0.0, -0.3, 0.8), power=(3.0, 10.0), size=(0.3, 0.6)),
+        LightConfig(type="spot", position=(0.4, 0.3, 0.7), power=(4.0, 15.0), probability=0.7),
     ]
 
 

@@ -1,0 +1,165 @@
+"""Blender/Cycles rendering at tiny resolution: the part shows up where the plan says it is."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import yaml
+from PIL import Image
+
+from conftest import CAD_DIR, REPO, requires_bpy, run_cli, smoke_dict
+from synthgen.config import JobConfig
+from synthgen.geometry.camera import project
+from synthgen.geometry.cad import load_part
+from synthgen.plan import make_plan
+
+pytestmark = [requires_bpy, pytest.mark.blender]
+
+
+def _render(plan, camera_id, path):
+    from synthgen.blender import render, scene
+
+    scene.init_session()
+    built = scene.build_scene(plan)
+    render.apply_render_settings(plan.render, 0)
+    render.render_camera(built, camera_id)
+    render.save_render(path)
+    scene.clear_scene()
+    return np.asarray(Image.open(path).convert("RGB")).astype(np.float32)
+
+
+def _part_region(plan, cam):
+    """Pixel mask of the convex hull of the parts' projected vertices."""
+    import cv2
+
+    w, h = plan.render.resolution
+    mask = np.zeros((h, w), np.uint8)
+    for p in plan.parts:
+        v = load_part(p.path, p.units).mesh.vertices
+        M = np.array(p.matrix_world)
+        uv, depth = project(v @ M[:3, :3].T + M[:3, 3], cam.matrix_world, cam.focal_length_mm,
+                            cam.sensor_width_mm, (w, h))
+        hull = cv2.convexHull(uv[depth > 0].astype(np.float32))
+        cv2.fillConvexPoly(mask, np.round(hull).astype(np.int32), 1)
+    return mask.astype(bool)
+
+
+def test_smoke_render_shows_the_part_where_projected(tmp_path):
+    cfg = JobConfig.model_validate(smoke_dict(tmp_path / "out"))
+    plan = make_plan(cfg, 0, cache_dir=None)
+    cam = plan.cameras[1]
+    with_part = _render(plan, cam.camera_id, tmp_path / "a.png")
+    empty = _render(dataclasses.replace(plan, parts=()), cam.camera_id, tmp_path / "b.png")
+    assert with_part.std() > 5, "image is blank"
+    region = _part_region(plan, cam)
+    assert 20 < region.sum() < region.size * 0.8, "test set-up: the part should be in view"
+    diff = np.abs(with_part - empty).mean(axis=2)
+    inside = diff[region].mean()
+    far = diff[~_dilate(region, 6)].mean()
+    assert inside > 25, f"part not visible in its projected region (mean diff {inside:.1f})"
+    assert inside > 4 * far, f"difference is not concentrated on the part ({inside:.1f} vs {far:.1f})"
+
+
+def _dilate(mask, r):
+    import cv2
+
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * r + 1, 2 * r + 1), np.uint8)).astype(bool)
+
+
+REAL = {"featuretype.STEP": "m", "1002_tray_bottom.STL": "mm", "angle_block.STL": "in",
+        "plate_holes.STL": "mm", "idler_riser.STL": "in", "fandisk.obj": "in"}
+
+
+@pytest.mark.skipif(not CAD_DIR.is_dir(), reason=f"real CAD data not found at {CAD_DIR}")
+@pytest.mark.parametrize("name", sorted(REAL))
+def test_real_cad_part_renders(name, tmp_path):
+    d = smoke_dict(tmp_path / "out")
+    d["parts"] = [{"name": "real", "path": str(CAD_DIR / name), "units": REAL[name], "count": [1, 1]}]
+    d["render"].update(resolution=[64, 48], samples=4)
+    ext = load_part(CAD_DIR / name, REAL[name]).mesh.extents.max()
+    d["cameras"]["ark"].update(count=1, radius=float(max(0.15, 2.2 * ext)))
+    d["stage"] = {"belt": {"size": [max(1.2, 4 * ext), max(0.6, 4 * ext)]}}
+    d["placement"] = {"area": [0.01, 0.01]}
+    cfg = JobConfig.model_validate(d)
+    plan = make_plan(cfg, 0, cache_dir=tmp_path / "cache")
+    with_part = _render(plan, 0, tmp_path / "a.png")
+    empty = _render(dataclasses.replace(plan, parts=()), 0, tmp_path / "b.png")
+    region = _part_region(plan, plan.cameras[0])
+    diff = np.abs(with_part - empty).mean(axis=2)
+    assert region.sum() > 10
+    inside, far = diff[region].mean(), diff[~_dilate(region, 4)].mean()
+    assert inside > 8 and inside > 3 * far, f"{name}: part not visible in render ({inside:.1f} vs {far:.1f})"
+
+
+def test_cli_render_writes_images_and_plans_and_resumes(tmp_path, write_config):
+    p = write_config(smoke_dict(tmp_path / "out", num_scenes=2))
+    res = run_cli("render", str(p))
+    assert res.returncode == 0, res.stderr
+    assert "rendering on CPU" in res.stderr  # the device actually used is logged
+    imgs = sorted((tmp_path / "out" / "images").glob("*.png"))
+    assert [i.name for i in imgs] == [f"{s:06d}_{c:02d}.png" for s in range(2) for c in range(3)]
+    plan0 = json.loads((tmp_path / "out" / "plans" / "000000.json").read_text())
+    assert plan0["scene_index"] == 0 and len(plan0["cameras"]) == 3
+    mtimes = {i.name: i.stat().st_mtime_ns for i in imgs}
+    res2 = run_cli("render", str(p), "--num-scenes", "3")
+    assert res2.returncode == 0, res2.stderr
+    assert "2 already done" in res2.stderr
+    after = {i.name: i.stat().st_mtime_ns for i in (tmp_path / "out" / "images").glob("*.png")}
+    assert all(after[k] == v for k, v in mtimes.items()), "finished scenes must not be re-rendered"
+    assert len(after) == 9
+
+
+def test_missing_gpu_is_an_error_not_a_silent_cpu_render(tmp_path, write_config):
+    p = write_config(smoke_dict(tmp_path / "out"))
+    res = run_cli("render", str(p), "--device", "OPTIX")
+    import bpy
+
+    prefs = bpy.context.preferences.addons["cycles"].preferences
+    prefs.compute_device_type = "OPTIX"
+    prefs.refresh_devices()
+    if any(d.type == "OPTIX" for d in prefs.devices):
+        pytest.skip("this machine has an OptiX GPU")
+    assert res.returncode != 0
+    assert "Traceback" not in res.stderr
+    assert "render.device: OPTIX requested but no OPTIX device" in res.stderr
+    assert not list((tmp_path / "out").glob("images/*.png"))
+    d = smoke_dict(tmp_path / "out2")
+    d["render"]["fallback"] = "cpu"
+    d["render"]["device"] = "CUDA"
+    p2 = write_config(d, "fallback.yaml")
+    res2 = run_cli("render", str(p2))
+    assert res2.returncode == 0, res2.stderr
+    assert "rendering on CPU because render.fallback is 'cpu'" in res2.stderr
+    assert len(list((tmp_path / "out2" / "images").glob("*.png"))) == 3
+
+
+def test_no_data_block_growth_between_scenes(tmp_path):
+    import bpy
+
+    from synthgen.blender import scene
+
+    d = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
+    for part in d["parts"]:
+        part["path"] = str((REPO / "configs" / part["path"]).resolve())
+    for light in d["lights"]:
+        if light.get("ies"):
+            light["ies"] = str((REPO / "configs" / light["ies"]).resolve())
+    d["out"] = str(tmp_path)
+    cfg = JobConfig.model_validate(d)
+    scene.init_session()
+
+    def counts():
+        return {k: len(getattr(bpy.data, k)) for k in
+                ("objects", "meshes", "materials", "lights", "cameras", "images", "node_groups", "worlds")}
+
+    seen = []
+    for i in range(12):
+        scene.build_scene(make_plan(cfg, i, cache_dir=None))
+        scene.clear_scene()
+        seen.append(counts())
+    # After the first scenes have created each distinct part mesh once, nothing accumulates.
+    assert seen[-1] == seen[5], f"data-blocks grow between scenes: {seen[5]} -> {seen[-1]}"
+    assert seen[-1]["objects"] == 0 and seen[-1]["materials"] == 0
