@@ -87,3 +87,18 @@ def schema(out):
         click.echo(f"wrote {out}", err=True)
     else:
         click.echo(text, nl=False)
+
+
+@cli.command()
+@click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG to write")
+@click.option("--max-images", type=click.IntRange(min=1), default=36, show_default=True)
+@click.option("--columns", type=click.IntRange(min=1), default=6, show_default=True)
+@click.option("--width", "thumb_width", type=click.IntRange(min=32), default=320, show_default=True,
+              help="thumbnail width in pixels")
+def preview(dataset: Path, out: Path, max_images: int, columns: int, thumb_width: int):
+    """Contact sheet of a render output folder (mask overlays when masks exist)."""
+    from synthgen.dataset.preview import contact_sheet
+
+    contact_sheet(dataset, out, max_images=max_images, columns=columns, thumb_width=thumb_width)
+    click.echo(f"wrote {out}", err=True)
