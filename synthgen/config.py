@@ -127,7 +127,8 @@ def _default_materials() -> list[MaterialPreset]:
     return [
         MaterialPreset(name="brushed_steel", finish="brushed",
                        base_color=ColorRange(min=(0.45, 0.45, 0.45), max=(0.75, 0.74, 0.72)),
-                       metallic=(0.9, 1.0), roughness=(0.2, 0.4)),
+                       metallic=(0.9, 1.0), roughness=(0.2, 0.4), finish_scale=(1500.0, 4000.0),
+                       finish_strength=(0.1, 0.4)),
         MaterialPreset(name="cast_aluminium", finish="cast",
                        base_color=ColorRange(min=(0.5, 0.5, 0.5), max=(0.8, 0.8, 0.8)),
                        metallic=(0.8, 1.0), roughness=(0.4, 0.7)),

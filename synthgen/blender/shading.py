@@ -89,11 +89,11 @@ def part_material(name: str, m: MaterialPlan) -> bpy.types.Material:
         bsdf.inputs["Coat Weight"].default_value = 0.5 + 0.5 * s
         bsdf.inputs["Coat Roughness"].default_value = 0.05
     elif m.finish == "machined":
-        vec = _coords(nt, m.finish_angle_deg, m.noise_offset)
+        vec = _coords(nt, 0.0, (0.0, 0.0, 0.0))  # rings concentric about the part's own axis
         wave = nt.nodes.new("ShaderNodeTexWave")  # concentric turning marks
         wave.wave_type = "RINGS"
         wave.rings_direction = "Z"
-        wave.inputs["Scale"].default_value = m.finish_scale / 4.0
+        wave.inputs["Scale"].default_value = m.finish_scale
         wave.inputs["Distortion"].default_value = 0.5
         nt.links.new(vec, wave.inputs["Vector"])
         _roughness_variation(nt, wave.outputs["Fac"], m.roughness, 0.15 * s, bsdf)

@@ -1,0 +1,170 @@
+"""The defect-ID pass: one cheap render per camera that gives the visible pixels of ALL defects.
+
+Every part is shaded with an emission whose strength is the id of the defect whose label mask
+covers the shading point (0 elsewhere). The belt and obstacles emit 0 but stay opaque, and the
+world is black. So occlusion by the part itself and by other parts counts. The pass uses
+1 sample at the pixel centre, no bounces, no denoising and no depth of field. It is written as
+float EXR, so ids come back exactly, from the same camera and resolution as the final image.
+Hole regions are opaque in this pass, so a hole is labelled although the final render removes
+its material.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections import defaultdict
+from pathlib import Path
+
+import bpy
+import numpy as np
+
+from synthgen.blender.defects import _Decal, map_path
+from synthgen.blender.quiet import quiet_stdout
+from synthgen.blender.scene import BuiltScene
+from synthgen.blender.shading import TAG
+from synthgen.plan.defects import decal_half_depth_m
+from synthgen.plan.types import DefectPlan
+
+
+def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.types.Object]) -> bpy.types.Material:
+    mat = bpy.data.materials.new(name)
+    mat[TAG] = 1
+    mat.use_nodes = True
+    nt = mat.node_tree
+    for n in list(nt.nodes):
+        nt.nodes.remove(n)
+    out = nt.nodes.new("ShaderNodeOutputMaterial")
+    out.target = "CYCLES"
+    em = nt.nodes.new("ShaderNodeEmission")
+    em.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
+    value = None
+    for d in defects:  # later defects win where labels overlap
+        if d.defect_id not in empties or not d.variant_dir:
+            continue
+        dec = _Decal(nt, empties[d.defect_id], d.normal, decal_half_depth_m(d.size_mm))
+        lab = dec.gated(map_path(Path(d.variant_dir), "mask"))
+        on = dec._math("GREATER_THAN", lab, 0.5)
+        mix = nt.nodes.new("ShaderNodeMix")
+        mix.data_type = "FLOAT"
+        nt.links.new(on, mix.inputs["Factor"])
+        if value is None:
+            mix.inputs["A"].default_value = 0.0
+        else:
+            nt.links.new(value, mix.inputs["A"])
+        mix.inputs["B"].default_value = float(d.defect_id)
+        value = mix.outputs["Result"]
+    if value is None:
+        em.inputs["Strength"].default_value = 0.0
+    else:
+        nt.links.new(value, em.inputs["Strength"])
+    nt.links.new(em.outputs["Emission"], out.inputs["Surface"])
+    return mat
+
+
+def _black() -> bpy.types.Material:
+    mat = bpy.data.materials.get("sg_id_black")
+    if mat is None:
+        mat = bpy.data.materials.new("sg_id_black")
+        mat[TAG] = 1
+        mat.use_nodes = True
+        nt = mat.node_tree
+        for n in list(nt.nodes):
+            nt.nodes.remove(n)
+        out = nt.nodes.new("ShaderNodeOutputMaterial")
+        em = nt.nodes.new("ShaderNodeEmission")
+        em.inputs["Strength"].default_value = 0.0
+        nt.links.new(em.outputs["Emission"], out.inputs["Surface"])
+    return mat
+
+
+class DefectIdPass:
+    """Swap in ID shading for the scene, render cameras, and swap the final shading back."""
+
+    def __init__(self, built: BuiltScene, defects: tuple[DefectPlan, ...], empties: dict[int, bpy.types.Object]):
+        self.built = built
+        by_part: dict[int, list[DefectPlan]] = defaultdict(list)
+        for d in defects:
+            by_part[d.part_instance_id].append(d)
+        self.id_mats = {pid: _id_material(f"sg_id_part_{pid}", by_part.get(pid, []), empties)
+                        for pid in built.parts}
+
+    def _swap_in(self):
+        scene = bpy.context.scene
+        self._saved = {
+            "parts": {pid: o.material_slots[0].material for pid, o in self.built.parts.items()},
+            "stage": [(o, list(o.data.materials)) for o in [self.built.belt, *self.built.obstacles] if o],
+            "world": scene.world.node_tree.nodes["Background"].inputs["Strength"].default_value,
+            "render": (scene.cycles.samples, scene.cycles.use_denoising, scene.cycles.max_bounces,
+                       scene.cycles.filter_width, scene.cycles.use_adaptive_sampling,
+                       scene.render.image_settings.file_format, scene.render.image_settings.color_depth,
+                       scene.render.image_settings.color_mode, scene.view_settings.view_transform,
+                       scene.view_settings.exposure),
+            "dof": {cid: c.data.dof.use_dof for cid, c in self.built.cameras.items()},
+            "lights": [(lo, lo.hide_render) for lo in self.built.lights],
+        }
+        for pid, o in self.built.parts.items():
+            o.material_slots[0].material = self.id_mats[pid]
+        for o, _ in self._saved["stage"]:
+            for i in range(len(o.data.materials)):
+                o.data.materials[i] = _black()
+        scene.world.node_tree.nodes["Background"].inputs["Strength"].default_value = 0.0
+        c = scene.cycles
+        c.samples, c.use_denoising, c.max_bounces, c.filter_width, c.use_adaptive_sampling = 1, False, 0, 0.01, False
+        s = scene.render.image_settings
+        s.file_format, s.color_depth, s.color_mode = "OPEN_EXR", "32", "RGB"
+        scene.view_settings.view_transform = "Standard"
+        scene.view_settings.exposure = 0.0
+        for cam in self.built.cameras.values():
+            cam.data.dof.use_dof = False
+        for lo, _ in self._saved["lights"]:
+            lo.hide_render = True
+
+    def _swap_out(self):
+        scene = bpy.context.scene
+        sv = self._saved
+        for pid, o in self.built.parts.items():
+            o.material_slots[0].material = sv["parts"][pid]
+        for o, mats in sv["stage"]:
+            for i, m in enumerate(mats):
+                o.data.materials[i] = m
+        scene.world.node_tree.nodes["Background"].inputs["Strength"].default_value = sv["world"]
+        c = scene.cycles
+        (c.samples, c.use_denoising, c.max_bounces, c.filter_width, c.use_adaptive_sampling,
+         fmt, depth, mode, view, exposure) = sv["render"]
+        s = scene.render.image_settings
+        s.file_format, s.color_depth, s.color_mode = fmt, depth, mode
+        scene.view_settings.view_transform = view
+        scene.view_settings.exposure = exposure
+        for cid, cam in self.built.cameras.items():
+            cam.data.dof.use_dof = sv["dof"][cid]
+        for lo, hidden in sv["lights"]:
+            lo.hide_render = hidden
+
+    def __enter__(self):
+        self._swap_in()
+        return self
+
+    def __exit__(self, *exc):
+        self._swap_out()
+        return False
+
+    def render_ids(self, camera_id: int, quiet: bool = True) -> np.ndarray:
+        """(H, W) int32 map of the defect id visible at each pixel centre (0 = none)."""
+        scene = bpy.context.scene
+        scene.camera = self.built.cameras[camera_id]
+        with quiet_stdout(quiet):
+            bpy.ops.render.render(write_still=False)
+        fd, tmp = tempfile.mkstemp(suffix=".exr")
+        os.close(fd)
+        try:
+            bpy.data.images["Render Result"].save_render(tmp, scene=scene)
+            img = bpy.data.images.load(tmp, check_existing=False)
+            w, h = img.size
+            px = np.empty(w * h * img.channels, np.float32)
+            img.pixels.foreach_get(px)
+            bpy.data.images.remove(img)
+        finally:
+            Path(tmp).unlink(missing_ok=True)
+        r = px.reshape(h, w, -1)[::-1, :, 0]
+        return np.rint(r).astype(np.int32)

@@ -1,0 +1,112 @@
+"""Defect placement on part surfaces (pure): kind, surface point, normal, size, rotation, variant."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from synthgen.geometry.cad import load_part
+from synthgen.plan.types import DefectPlan, PartPlan
+
+
+def _surface_candidates(normals_world: np.ndarray, direction, max_angle_deg: float) -> np.ndarray:
+    """Indices of faces whose world normal lies within ``max_angle_deg`` of ``direction``."""
+    if max_angle_deg >= 180.0:
+        return np.arange(len(normals_world))
+    d = np.asarray(direction, float)
+    d = d / np.linalg.norm(d)
+    return np.nonzero(normals_world @ d >= np.cos(np.radians(max_angle_deg)) - 1e-9)[0]
+
+
+def sample_surface_point(vertices: np.ndarray, faces: np.ndarray, areas: np.ndarray, candidates: np.ndarray,
+                         rng: np.random.Generator) -> tuple[int, np.ndarray]:
+    """Area-weighted face among ``candidates`` and a uniform point on it (barycentric)."""
+    w = areas[candidates]
+    f = int(candidates[rng.choice(len(candidates), p=w / w.sum())])
+    r1, r2 = rng.uniform(size=2)
+    s = np.sqrt(r1)
+    a, b, c = vertices[faces[f]]
+    return f, (1 - s) * a + s * (1 - r2) * b + s * r2 * c
+
+
+def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dict[str, list[str]] | None,
+                 rng: np.random.Generator) -> tuple[DefectPlan, ...]:
+    """Place defects on every part instance.
+
+    For each part and each kind (in name order), draw a count from the kind's
+    ``count_per_part``; each defect gets an area-weighted surface point among faces whose world
+    normal is within the kind's surface cone, the face normal as orientation, a uniform rotation
+    about it, a size (mm) from the kind's range and a library variant.
+    ``library_variants`` maps kind -> variant folders (None: variant index only, folder unset).
+    """
+    out: list[DefectPlan] = []
+    kinds = sorted(defects_cfg.kinds.items())
+    for p in parts:
+        pm = load_part(p.path, p.units)
+        M = np.array(p.matrix_world)
+        R = M[:3, :3]
+        v_local = np.asarray(pm.mesh.vertices)
+        faces = np.asarray(pm.mesh.faces)
+        areas = np.asarray(pm.mesh.area_faces)
+        n_local = np.asarray(pm.mesh.face_normals)
+        n_world = n_local @ R.T
+        for kind, recipe in kinds:
+            lo, hi = recipe.count_per_part
+            count = int(rng.integers(lo, hi + 1))
+            cands = _surface_candidates(n_world, recipe.surface.direction, recipe.surface.max_angle_deg)
+            for _ in range(count):
+                if len(cands) == 0 or areas[cands].sum() <= 0:
+                    break
+                f, pos_local = sample_surface_point(v_local, faces, areas, cands, rng)
+                size = float(rng.uniform(*recipe.size_mm))
+                rot = float(rng.uniform(0.0, 360.0))
+                nvar = len(library_variants.get(kind, [])) if library_variants else defects_cfg.variants_per_kind
+                variant = int(rng.integers(0, max(1, nvar)))
+                vdir = library_variants[kind][variant] if library_variants and library_variants.get(kind) else None
+                out.append(DefectPlan(
+                    defect_id=len(out) + 1,
+                    part_instance_id=p.instance_id,
+                    kind=kind,
+                    types=tuple(sorted(recipe.types)),
+                    variant=variant,
+                    variant_dir=vdir,
+                    size_mm=size,
+                    depth_mm=float(getattr(recipe, "depth_mm", 0.0) or 0.0),
+                    position=tuple(float(x) for x in R @ pos_local + M[:3, 3]),
+                    normal=tuple(float(x) for x in n_world[f]),
+                    rotation_deg=rot,
+                    local_position=tuple(float(x) for x in pos_local),
+                    local_normal=tuple(float(x) for x in n_local[f]),
+                    face_index=f,
+                    material=None,
+                ))
+    return tuple(out)
+
+
+def decal_frame(position, normal, rotation_deg: float) -> np.ndarray:
+    """4x4 rigid frame of a defect: origin on the surface, +Z along the surface normal, +X the
+    map's right direction (a fixed tangent rotated by ``rotation_deg`` about the normal)."""
+    n = np.asarray(normal, float)
+    n = n / np.linalg.norm(n)
+    ref = np.array([0.0, 0.0, 1.0]) if abs(n[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+    t = np.cross(ref, n)
+    t /= np.linalg.norm(t)
+    b = np.cross(n, t)
+    a = np.radians(rotation_deg)
+    x = np.cos(a) * t + np.sin(a) * b
+    y = np.cross(n, x)
+    M = np.eye(4)
+    M[:3, 0], M[:3, 1], M[:3, 2], M[:3, 3] = x, y, n, np.asarray(position, float)
+    return M
+
+
+def decal_half_depth_m(size_mm: float) -> float:
+    """Half thickness of the projection box along the normal (m): deep enough to follow gently
+    curved surfaces under the decal, shallow enough not to reach unrelated geometry."""
+    return max(0.001, 0.25 * size_mm / 1000.0)
+
+
+def decal_matrix(d: DefectPlan) -> np.ndarray:
+    """Frame scaled so the decal's map covers local x, y in [-1, 1] and the box z in [-1, 1]."""
+    M = decal_frame(d.position, d.normal, d.rotation_deg)
+    half = d.size_mm / 2000.0
+    return M @ np.diag([half, half, decal_half_depth_m(d.size_mm), 1.0])
