@@ -26,22 +26,39 @@ def _setup_logging(verbose: bool) -> None:
 @click.option("--num-scenes", type=click.IntRange(min=1), help="number of scenes (overrides config)")
 @click.option("--seed", type=click.IntRange(min=0), help="master seed (overrides config)")
 @click.option("--device", type=DEVICE_CHOICES, help="Cycles device (overrides render.device)")
+@click.option("--shard", help="render only scenes with index %% N == K, as K/N (default: from Slurm array or "
+              "Kubernetes Indexed Job env, else 0/1)")
 @click.option("--verbose", "-v", is_flag=True, help="debug logging and Blender's own output")
-def render(config: Path, out, num_scenes, seed, device, verbose):
-    """Plan and render CONFIG's scenes with Cycles into the output folder."""
+def render(config: Path, out, num_scenes, seed, device, shard, verbose):
+    """Plan, verify and render CONFIG's scenes into a labelled dataset (resumable)."""
     from synthgen.config import load_job_config
-    from synthgen.pipeline import run_render
+    from synthgen.dataset.writer import parse_shard
+    from synthgen.pipeline import run_render, summary_line
 
     _setup_logging(verbose)
     cfg = load_job_config(config, {"seed": seed, "num_scenes": num_scenes,
                                    "render.device": device.upper() if device else None})
-    stats = run_render(cfg, out=out, quiet=not verbose)
-    s = stats.seconds
-    click.echo(
-        f"done: {stats.scenes_done} scenes rendered, {stats.scenes_resumed} already done, "
-        f"{stats.scenes_skipped} skipped; {stats.images} images in {stats.wall:.1f} s "
-        f"(plan {s['plan']:.1f} s, build {s['build']:.1f} s, render {s['render']:.1f} s, "
-        f"write {s['write']:.1f} s) on {stats.device['used']} -> {out or cfg.out}", err=True)
+    k, n = parse_shard(shard)
+    if out is None and n > 1:
+        out = Path(cfg.out) / "shards" / f"{k:03d}-of-{n:03d}"
+    stats = run_render(cfg, out=out, shard=(k, n), quiet=not verbose)
+    click.echo(summary_line(stats, out or cfg.out), err=True)
+
+
+@cli.command()
+@click.argument("datasets", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="merged dataset folder")
+def merge(datasets, out):
+    """Combine shard datasets of one job into one dataset (annotations equal an unsharded run's)."""
+    from synthgen.dataset.writer import merge_datasets
+
+    for d in datasets:
+        if not d.is_dir():
+            raise SynthgenError(f"{d}: dataset folder not found")
+    man = merge_datasets(list(datasets), out)
+    c = man["counts"]
+    click.echo(f"merged {len(datasets)} datasets -> {out}: {c['scenes_done']} scenes, "
+               f"{c['cameras_accepted']} images, {c['defect_views_visible']} defect instances", err=True)
 
 
 @cli.command()
@@ -53,11 +70,15 @@ def render(config: Path, out, num_scenes, seed, device, verbose):
 def plan(config: Path, scene_index: int, seed, no_cache):
     """Print the plan of one scene as JSON (pure Python: no Blender needed)."""
     from synthgen.config import load_job_config
-    from synthgen.plan import PlacementError, make_plan
+    from synthgen.plan import PlacementError, cache_dir_for, make_plan
+
+    from synthgen.pipeline import resolve_library
 
     cfg = load_job_config(config, {"seed": seed})
+    cache = None if no_cache else cache_dir_for(cfg)
+    library = resolve_library(cfg, cfg.seed, cache) if cache is not None else None
     try:
-        p = make_plan(cfg, scene_index, cache_dir=None if no_cache else "auto")
+        p = make_plan(cfg, scene_index, cache_dir=cache, library=library)
     except PlacementError as exc:
         raise SynthgenError(f"{config}: scene {scene_index}: {exc}") from None
     click.echo(p.to_json(), nl=False)

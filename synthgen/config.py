@@ -14,10 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from synthgen.configio import load_config
-try:  # TEMP until textures land
-    from synthgen.textures.recipes import DefectLibraryConfig
-except ImportError:  # TEMP
-    DefectLibraryConfig = None  # TEMP
+from synthgen.textures.recipes import DefectLibraryConfig
 
 Vec2 = tuple[float, float]
 Vec3 = tuple[float, float, float]
@@ -313,6 +310,16 @@ def _default_lights() -> list[LightConfig]:
     ]
 
 
+class VerificationConfig(_Model):
+    """What makes a camera worth rendering: a visible part and at least one visible defect."""
+
+    min_visible_pixels: int = Field(16, ge=1, description="a defect needs at least this many visible pixels (px)")
+    min_visible_fraction: float = Field(
+        0.1, ge=0, le=1, description="and at least this fraction of its unoccluded projected area (0..1)")
+    render_without_defects: bool = Field(
+        False, description="also render cameras that see parts but no defect (healthy images); they get empty masks")
+
+
 class JobConfig(_Model):
     """A synthgen render job."""
 
@@ -329,10 +336,10 @@ class JobConfig(_Model):
     stage: StageConfig = Field(StageConfig(), description="belt, obstacles, ambient light")
     cameras: CamerasConfig = Field(CamerasConfig(), description="camera arc")
     lights: list[LightConfig] = Field(default_factory=_default_lights, description="lights")
-    if DefectLibraryConfig is not None:  # TEMP
-        defects: DefectLibraryConfig = Field(
-            default_factory=DefectLibraryConfig, description="procedural defect kinds and their library"
-        )
+    verification: VerificationConfig = Field(VerificationConfig(), description="visibility checks before rendering")
+    defects: DefectLibraryConfig = Field(
+        default_factory=DefectLibraryConfig, description="procedural defect kinds and their library"
+    )
 
     @field_validator("out")
     @classmethod

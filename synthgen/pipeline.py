@@ -1,4 +1,13 @@
-"""The render job: plan each scene (pure), build it in Blender, render accepted cameras, write.
+"""The render job: plan (pure) -> build -> verify -> render accepted cameras -> labelled dataset.
+
+Per scene:
+1. plan it (parts, cameras, lights, materials, defects); an unplaceable scene is rejected;
+2. build it in Blender with the defects applied as decals;
+3. per camera, check from geometry that a part is in view, then render ONE cheap defect-ID
+   pass that gives the visible pixels of every defect at once;
+4. drop defects under the visibility thresholds; a camera with no visible defect is skipped;
+5. render the accepted cameras with Cycles, showing only the defects that are labelled there;
+6. write image, instance and semantic masks, then the scene record (which marks it done).
 
 bpy is imported only inside ``run_render`` so the rest of synthgen stays importable without it.
 """
@@ -13,11 +22,15 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from synthgen import __version__
+from synthgen.annotate.coco import categories as coco_categories
+from synthgen.annotate.coco import image_id, instance_annotations
+from synthgen.annotate.visibility import part_in_view, visible_defects
 from synthgen.config import JobConfig
-from synthgen.errors import SynthgenError
+from synthgen.dataset.writer import Dataset, config_hash, stem
 from synthgen.plan import PlacementError, cache_dir_for, make_plan
 
 log = logging.getLogger("synthgen")
@@ -39,13 +52,17 @@ def atomic_write_text(path: str | Path, text: str) -> None:
 
 @dataclass
 class RunStats:
-    scenes_tried: int = 0
+    scenes_in_shard: int = 0
     scenes_done: int = 0
     scenes_resumed: int = 0
-    scenes_skipped: int = 0
+    scenes_accepted: int = 0
+    scenes_rejected: int = 0
     images: int = 0
-    seconds: dict[str, float] = field(default_factory=lambda: {"plan": 0.0, "build": 0.0, "render": 0.0,
-                                                              "write": 0.0, "clear": 0.0})
+    cameras_checked: int = 0
+    defects_visible: int = 0
+    defects_dropped: int = 0
+    seconds: dict[str, float] = field(default_factory=lambda: {
+        "plan": 0.0, "build": 0.0, "verify": 0.0, "render": 0.0, "write": 0.0, "clear": 0.0})
     device: dict = field(default_factory=dict)
     wall: float = 0.0
 
@@ -56,89 +73,197 @@ class RunStats:
         return d
 
 
-def image_name(scene_index: int, camera_id: int) -> str:
-    return f"{scene_index:06d}_{camera_id:02d}.png"
+def resolve_library(cfg: JobConfig, seed: int, cache_root: Path) -> dict[str, list[str]]:
+    """Variant folders per defect kind: the configured library, else one generated (once, and
+    resumably) under the cache, keyed by the defects config and seed."""
+    from synthgen.textures.library import generate_library, load_library
+
+    dc = cfg.defects
+    if not dc.kinds:
+        return {}
+    if dc.library:
+        root = Path(dc.library)
+    else:
+        key = config_hash_part(dc.model_dump(mode="json"), seed)
+        root = cache_root / "defects" / key
+        generate_library(dc, seed, root, progress=False)
+    lib = load_library(root)
+    out: dict[str, list[str]] = {}
+    for kind in dc.kinds:
+        variants = lib.get(kind) or []
+        out[kind] = sorted(str(Path(v).resolve()) for v in variants)
+        if not out[kind]:
+            from synthgen.errors import SynthgenError
+
+            raise SynthgenError(f"{root}: defect library has no variants of kind '{kind}'")
+    return out
 
 
-def check_out_dir(out: Path) -> None:
-    """Fail early, touching nothing, when the output folder cannot be written."""
-    probe_parent = out if out.exists() else next((p for p in out.parents if p.exists()), None)
-    if out.exists() and not out.is_dir():
-        raise SynthgenError(f"{out}: output path exists and is not a folder")
-    if probe_parent is None or not os.access(probe_parent, os.W_OK | os.X_OK):
-        raise SynthgenError(f"{out}: output folder is not writable")
+def config_hash_part(obj, seed: int) -> str:
+    import hashlib
+
+    return hashlib.sha256(json.dumps([obj, seed], sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
 def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | None = None,
-               seed: int | None = None, device: str | None = None, quiet: bool = True,
-               progress: bool = True) -> RunStats:
-    """Render ``num_scenes`` scenes of ``cfg`` into ``out``. Scenes whose plan file exists are
-    already complete (the plan is written last, atomically) and are skipped on re-run."""
+               seed: int | None = None, device: str | None = None, shard: tuple[int, int] = (0, 1),
+               quiet: bool = True, progress: bool = True, max_scenes_this_run: int | None = None) -> RunStats:
+    """Render scenes ``i`` (``i % N == K`` for shard (K, N)) of ``cfg`` into a dataset at ``out``.
+
+    Finished scenes (their record exists) are skipped, so re-running after a crash continues
+    where it stopped. ``max_scenes_this_run`` stops early (used by tests to simulate partial runs).
+    """
     t_start = time.perf_counter()
-    out = Path(out or cfg.out)
-    check_out_dir(out)
     seed = cfg.seed if seed is None else seed
     n = num_scenes or cfg.num_scenes
-    device = device or cfg.render.device
+    k_shard, n_shard = shard
+    out = Path(out or cfg.out)
+    ds = Dataset(out)
+    job = {"config_hash": config_hash(cfg), "seed": seed, "shard": [k_shard, n_shard]}
+    ds.open_for_job(job)
+    kinds = sorted(cfg.defects.kinds)
+    cats = coco_categories(kinds)
+    cat_of = {c["name"]: c["id"] for c in cats}
 
-    from synthgen.blender import devices, render, scene  # bpy from here on
+    cache = out / ".cache"
+    library = resolve_library(cfg, seed, cache)
+
+    from synthgen.blender import defects as bdefects
+    from synthgen.blender import devices, render, scene
+    from synthgen.blender.visibility import DefectIdPass
 
     scene.init_session()
     import bpy
 
     stats = RunStats()
-    stats.device = devices.configure_device(bpy.context.scene, device, cfg.render.fallback)
+    stats.device = devices.configure_device(bpy.context.scene, device or cfg.render.device, cfg.render.fallback)
     log.info("Cycles device: requested %s, rendering on %s (%s)", stats.device["requested"],
              stats.device["used"], ", ".join(stats.device["devices"]))
-    (out / "images").mkdir(parents=True, exist_ok=True)
-    (out / "plans").mkdir(parents=True, exist_ok=True)
-    cache = cache_dir_for(cfg) if out == Path(cfg.out) else out / ".cache"
-    bar = tqdm(total=n, unit="scene", disable=not progress, dynamic_ncols=True)
-    for i in range(n):
-        plan_path = out / "plans" / f"{i:06d}.json"
-        skip_path = out / "skipped" / f"{i:06d}.json"
-        stats.scenes_tried += 1
-        if plan_path.exists() or skip_path.exists():
+    indices = [i for i in range(n) if i % n_shard == k_shard]
+    stats.scenes_in_shard = len(indices)
+    vc = cfg.verification
+    bar = tqdm(total=len(indices), unit="scene", disable=not progress, dynamic_ncols=True)
+    rendered_this_run = 0
+    for i in indices:
+        if ds.scene_done(i):
             stats.scenes_resumed += 1
             bar.update(1)
             continue
+        if max_scenes_this_run is not None and rendered_this_run >= max_scenes_this_run:
+            break
+        rendered_this_run += 1
         t0 = time.perf_counter()
         try:
-            plan = make_plan(cfg, i, seed=seed, cache_dir=cache)
+            plan = make_plan(cfg, i, seed=seed, cache_dir=cache, library=library)
         except PlacementError as exc:
             stats.seconds["plan"] += time.perf_counter() - t0
-            stats.scenes_skipped += 1
-            log.warning("scene %d skipped: %s", i, exc)
-            atomic_write_text(skip_path, json.dumps({"scene_index": i, "seed": seed, "reason": str(exc)}) + "\n")
+            stats.scenes_rejected += 1
+            log.warning("scene %d rejected: %s", i, exc)
+            ds.write_scene(i, {"scene_index": i, "seed": seed, "status": "rejected", "reason": str(exc),
+                               "counts": {}, "coco": {"images": [], "annotations": []}})
             bar.update(1)
             continue
         t1 = time.perf_counter()
+        stats.seconds["plan"] += t1 - t0
         built = scene.build_scene(plan)
+        empties = bdefects.apply_defects(built, plan.defects)
         render.apply_render_settings(plan.render, seed * 1_000_003 + i, cfg.render.threads)
         t2 = time.perf_counter()
-        stats.seconds["plan"] += t1 - t0
         stats.seconds["build"] += t2 - t1
-        for cam in plan.cameras:
+
+        # --- verification: geometry, then one defect-ID pass per camera ---------------------
+        res = tuple(plan.render.resolution)
+        cams, counts = [], {"cameras_planned": len(plan.cameras), "cameras_accepted": 0, "cameras_no_part": 0,
+                            "cameras_no_defect": 0, "defects_planned": len(plan.defects),
+                            "defect_views_visible": 0, "defect_views_dropped": 0}
+        with DefectIdPass(built, plan.defects, empties) as idp:
+            for cam in plan.cameras:
+                stats.cameras_checked += 1
+                if not any(part_in_view(p, cam, res) for p in plan.parts):
+                    counts["cameras_no_part"] += 1
+                    continue
+                ids = idp.render_ids(cam.camera_id, quiet=quiet) if plan.defects else np.zeros(res[::-1], np.int32)
+                vis, dropped = visible_defects(ids, plan.defects, cam, res, vc.min_visible_pixels,
+                                               vc.min_visible_fraction)
+                counts["defect_views_dropped"] += len(dropped)
+                if not vis and not vc.render_without_defects:
+                    counts["cameras_no_defect"] += 1
+                    continue
+                cams.append((cam, ids, vis, dropped))
+        t3 = time.perf_counter()
+        stats.seconds["verify"] += t3 - t2
+
+        # --- final renders of accepted cameras ------------------------------------------------
+        coco_images, coco_anns, cam_records = [], [], []
+        for cam, ids, vis, dropped in cams:
             ta = time.perf_counter()
+            bdefects.set_enabled(built, {v["defect_id"] for v in vis})
             render.render_camera(built, cam.camera_id, quiet=quiet)
             tb = time.perf_counter()
-            render.save_render(out / "images" / image_name(i, cam.camera_id))
-            tc = time.perf_counter()
-            stats.seconds["render"] += tb - ta
-            stats.seconds["write"] += tc - tb
+            render.save_render(ds.image_path(i, cam.camera_id))
+            keep = {v["defect_id"]: n + 1 for n, v in enumerate(vis)}  # defect id -> instance k
+            inst = np.zeros(ids.shape, np.uint16)
+            sem = np.zeros(ids.shape, np.uint8)
+            for did, k in keep.items():
+                m = ids == did
+                inst[m] = k
+                sem[m] = cat_of[next(v["kind"] for v in vis if v["defect_id"] == did)]
+            ds.write_masks(i, cam.camera_id, inst, sem)
+            img_id = image_id(i, cam.camera_id)
+            coco_images.append({"id": img_id, "file_name": f"{stem(i, cam.camera_id)}.png",
+                                "width": res[0], "height": res[1], "scene_id": i, "camera_id": cam.camera_id})
+            instances = [{"instance": keep[v["defect_id"]], "kind": v["kind"], "defect_id": v["defect_id"],
+                          "scene_id": i, "camera_id": cam.camera_id, "part_instance_id": v["part_instance_id"]}
+                         for v in vis]
+            coco_anns.extend(instance_annotations(inst, img_id, instances, cat_of))
+            cam_records.append({"camera_id": cam.camera_id, "image": f"images/{stem(i, cam.camera_id)}.png",
+                                "visible_defects": [{**v, "instance": keep[v["defect_id"]]} for v in vis],
+                                "dropped_defects": dropped})
+            counts["cameras_accepted"] += 1
+            counts["defect_views_visible"] += len(vis)
             stats.images += 1
-            bar.set_postfix(images=stats.images, skipped=stats.scenes_skipped)
+            stats.defects_visible += len(vis)
+            stats.seconds["render"] += tb - ta
+            stats.seconds["write"] += time.perf_counter() - tb
+        stats.defects_dropped += counts["defect_views_dropped"]
         tw = time.perf_counter()
-        atomic_write_text(plan_path, plan.to_json())
-        t3 = time.perf_counter()
+        status = "accepted" if cam_records else "rejected"
+        record = {"scene_index": i, "seed": seed, "status": status, "plan": plan.to_dict(), "counts": counts,
+                  "accepted_cameras": cam_records, "coco": {"images": coco_images, "annotations": coco_anns}}
+        if status == "rejected":
+            record["reason"] = "no camera sees a part with a visible defect"
+        ds.write_scene(i, record)
+        t4 = time.perf_counter()
         scene.clear_scene()
-        stats.seconds["write"] += t3 - tw
-        stats.seconds["clear"] += time.perf_counter() - t3
+        stats.seconds["write"] += t4 - tw
+        stats.seconds["clear"] += time.perf_counter() - t4
         stats.scenes_done += 1
+        if status == "accepted":
+            stats.scenes_accepted += 1
+        else:
+            stats.scenes_rejected += 1
         bar.update(1)
+        bar.set_postfix(images=stats.images, accepted=stats.scenes_accepted, rejected=stats.scenes_rejected)
     bar.close()
     stats.wall = time.perf_counter() - t_start
-    summary = {"synthgen_version": __version__, "blender_version": bpy.app.version_string,
-               "seed": seed, "num_scenes": n, **stats.to_dict()}
-    atomic_write_text(out / "run.json", json.dumps(summary, indent=1, sort_keys=True) + "\n")
+    ds.finalize(cats, {"categories": cats, "blender_version": bpy.app.version_string,
+                       "num_scenes": n, "last_run": stats.to_dict()})
     return stats
+
+
+def summary_line(stats: RunStats, out) -> str:
+    """End-of-run summary for people."""
+    s = stats.seconds
+    tried = stats.scenes_done
+    rate = 100.0 * stats.scenes_accepted / tried if tried else 0.0
+    per_img = stats.wall / stats.images if stats.images else float("nan")
+    return (f"done: {tried} scenes tried this run ({stats.scenes_resumed} already done), {stats.scenes_accepted} "
+            f"accepted ({rate:.0f} %), {stats.scenes_rejected} rejected; {stats.images} images, "
+            f"{stats.defects_visible} visible defect views, {stats.defects_dropped} dropped; "
+            f"{per_img:.2f} s per accepted image; time: plan {s['plan']:.1f} s, build {s['build']:.1f} s, "
+            f"verify {s['verify']:.1f} s, render {s['render']:.1f} s, write {s['write']:.1f} s "
+            f"(wall {stats.wall:.1f} s) on {stats.device.get('used')} -> {out}")
+
+
+__all__ = ["run_render", "RunStats", "summary_line", "resolve_library", "atomic_write_text", "cache_dir_for",
+           "__version__"]

@@ -53,8 +53,13 @@ def _image(path: Path) -> bpy.types.Image:
 class _Decal:
     """Nodes shared by all maps of one defect: decal coordinates and the projection gate."""
 
-    def __init__(self, nt: bpy.types.NodeTree, empty: bpy.types.Object, normal, half_depth: float) -> None:
+    def __init__(self, nt: bpy.types.NodeTree, empty: bpy.types.Object, normal, half_depth: float,
+                 defect_id: int = 0) -> None:
         self.nt = nt
+        # Per-defect switch: set_enabled() turns a defect off for cameras where it is not visible.
+        self.enable = nt.nodes.new("ShaderNodeValue")
+        self.enable.name = f"sg_enable_{defect_id}"
+        self.enable.outputs[0].default_value = 1.0
         tc = nt.nodes.new("ShaderNodeTexCoord")
         tc.object = empty
         sep = nt.nodes.new("ShaderNodeSeparateXYZ")
@@ -74,6 +79,8 @@ class _Decal:
         iny = self._math("LESS_THAN", self._math("ABSOLUTE", sep.outputs["Y"]), 1.0)
         insq = self._math("MULTIPLY", inx, iny)
         inbox = self._math("MULTIPLY", inbox, insq)
+        inbox = self._math("MULTIPLY", inbox, self.enable.outputs[0])
+        insq = self._math("MULTIPLY", insq, self.enable.outputs[0])
         geo = nt.nodes.new("ShaderNodeNewGeometry")
         dot = nt.nodes.new("ShaderNodeVectorMath")
         dot.operation = "DOT_PRODUCT"
@@ -154,7 +161,7 @@ def apply_defects(built: BuiltScene, defects: tuple[DefectPlan, ...]) -> dict[in
                 continue
             empty = _defect_empty(d)
             empties[d.defect_id] = empty
-            dec = _Decal(nt, empty, d.normal, decal_half_depth_m(d.size_mm))
+            dec = _Decal(nt, empty, d.normal, decal_half_depth_m(d.size_mm), d.defect_id)
             vdir = Path(d.variant_dir)
             if "deformation" in d.types:
                 h = dec.sample(map_path(vdir, "height"), "BW")
@@ -228,3 +235,12 @@ def apply_defects(built: BuiltScene, defects: tuple[DefectPlan, ...]) -> dict[in
             nt.links.new(base, bsdf.inputs["Base Color"])
         nt.links.new(shader, out.inputs["Surface"])
     return empties
+
+
+def set_enabled(built: BuiltScene, enabled_ids: set[int]) -> None:
+    """Show only the defects in ``enabled_ids`` in the final shading (others look pristine)."""
+    for obj in built.parts.values():
+        mat = obj.material_slots[0].material
+        for node in mat.node_tree.nodes:
+            if node.name.startswith("sg_enable_"):
+                node.outputs[0].default_value = 1.0 if int(node.name[10:]) in enabled_ids else 0.0

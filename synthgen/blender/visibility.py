@@ -27,6 +27,11 @@ from synthgen.plan.defects import decal_half_depth_m
 from synthgen.plan.types import DefectPlan
 
 
+def self_gated_linear(dec: _Decal, path: Path):
+    """Label mask with bilinear (not cubic) sampling, so thresholding at 0.5 has no ringing."""
+    return dec._math("MULTIPLY", dec.sample(path, "BW", cubic=False), dec.gate)
+
+
 def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.types.Object]) -> bpy.types.Material:
     mat = bpy.data.materials.new(name)
     mat[TAG] = 1
@@ -43,7 +48,7 @@ def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.ty
         if d.defect_id not in empties or not d.variant_dir:
             continue
         dec = _Decal(nt, empties[d.defect_id], d.normal, decal_half_depth_m(d.size_mm))
-        lab = dec.gated(map_path(Path(d.variant_dir), "mask"))
+        lab = self_gated_linear(dec, map_path(Path(d.variant_dir), "mask"))
         on = dec._math("GREATER_THAN", lab, 0.5)
         mix = nt.nodes.new("ShaderNodeMix")
         mix.data_type = "FLOAT"

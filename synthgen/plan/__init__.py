@@ -3,11 +3,13 @@ render path happens here, each stage from its own named stream. Never imports bp
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from synthgen import __version__
 from synthgen.config import JobConfig
 from synthgen.plan.cameras import plan_cameras
+from synthgen.plan.defects import plan_defects
 from synthgen.plan.frames import as_tuple
 from synthgen.plan.lights import plan_lights
 from synthgen.plan.materials import plan_material, plan_stage
@@ -24,8 +26,12 @@ def cache_dir_for(cfg: JobConfig) -> Path:
 
 
 def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
-              cache_dir: str | Path | None = "auto") -> ScenePlan:
-    """Plan scene ``scene_index``. Raises PlacementError when parts cannot be placed."""
+              cache_dir: str | Path | None = "auto", library: dict[str, list[str]] | None = None) -> ScenePlan:
+    """Plan scene ``scene_index``. Raises PlacementError when parts cannot be placed.
+
+    ``library`` maps each defect kind to its variant folders (``resolve_library``); without it
+    defects are still placed but carry only a variant index.
+    """
     seed = cfg.seed if seed is None else seed
     if cache_dir == "auto":
         cache_dir = cache_dir_for(cfg)
@@ -59,4 +65,7 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
         cameras=plan_cameras(cfg.cameras, stream(seed, scene_index, "cameras")),
         lights=plan_lights(cfg.lights, stream(seed, scene_index, "lights")),
     )
+    defects_cfg = getattr(cfg, "defects", None)
+    if defects_cfg is not None and defects_cfg.kinds:
+        plan = replace(plan, defects=plan_defects(parts, defects_cfg, library, stream(seed, scene_index, "defects")))
     return plan

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 
 from synthgen.geometry.cad import load_part
@@ -26,6 +29,17 @@ def sample_surface_point(vertices: np.ndarray, faces: np.ndarray, areas: np.ndar
     s = np.sqrt(r1)
     a, b, c = vertices[faces[f]]
     return f, (1 - s) * a + s * (1 - r2) * b + s * r2 * c
+
+
+def variant_material(variant_dir: str | None) -> dict | None:
+    """Encrustation PBR parameters stored with a library variant (meta.json), if any."""
+    if not variant_dir:
+        return None
+    meta = Path(variant_dir) / "meta.json"
+    if not meta.is_file():
+        return None
+    m = json.loads(meta.read_text()).get("material")
+    return dict(m) if m else None
 
 
 def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dict[str, list[str]] | None,
@@ -77,7 +91,7 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
                     local_position=tuple(float(x) for x in pos_local),
                     local_normal=tuple(float(x) for x in n_local[f]),
                     face_index=f,
-                    material=None,
+                    material=variant_material(vdir),
                 ))
     return tuple(out)
 

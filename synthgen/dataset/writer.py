@@ -1,0 +1,234 @@
+"""The labelled dataset on disk: atomic, resumable, shardable, mergeable.
+
+Layout of a dataset folder::
+
+    job.json                     config hash, seed, shard: guards against mixing two jobs
+    images/<scene>_<cam>.png     final renders (accepted cameras only)
+    masks/instance/<same>.png    uint16: 0 background, k = k-th visible defect of the image
+    masks/semantic/<same>.png    uint8: 0 background, c = category id of the defect kind
+    plans/<scene>.json           the scene plan + status + accepted cameras + the scene's COCO
+                                 records; written LAST, so its presence means "scene done"
+    annotations/coco.json        assembled from plans/ (sorted by scene): identical for resumed,
+                                 sharded+merged and single runs
+    manifest.json                versions, counts, time split
+
+Every file is written to a temp name in its folder and renamed into place.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+from synthgen import __version__
+from synthgen.errors import SynthgenError
+
+JOB_FILE = "job.json"
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(Path(path), (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode("utf-8"))
+
+
+def atomic_write_png(path: Path, array: np.ndarray) -> None:
+    """PNG via a temp file; uint16 arrays are written as 16-bit greyscale."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".png")
+    os.close(fd)
+    try:
+        Image.fromarray(array).save(tmp, format="PNG")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def config_hash(cfg) -> str:
+    """Hash of everything that determines the dataset's content (not out, num_scenes, device)."""
+    d = cfg.model_dump(mode="json")
+    for k in ("out", "num_scenes"):
+        d.pop(k, None)
+    d.get("render", {}).pop("device", None)
+    d.get("render", {}).pop("fallback", None)
+    d.get("render", {}).pop("threads", None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def parse_shard(spec: str | None, env: dict[str, str] | None = None) -> tuple[int, int]:
+    """Shard (K, N) from ``--shard K/N``, else from a Slurm array or a Kubernetes Indexed Job.
+
+    Slurm: SLURM_ARRAY_TASK_ID with SLURM_ARRAY_TASK_COUNT (minus SLURM_ARRAY_TASK_MIN when the
+    array does not start at 0). Kubernetes: JOB_COMPLETION_INDEX with the count from
+    SYNTHGEN_SHARD_COUNT (set it to the Job's ``completions``). No flag and no env: (0, 1).
+    """
+    env = dict(os.environ if env is None else env)
+    if spec:
+        try:
+            k, n = (int(x) for x in spec.split("/"))
+        except ValueError:
+            raise SynthgenError(f"--shard {spec!r}: expected K/N with integers, e.g. 0/4") from None
+        source = "--shard"
+    elif "SLURM_ARRAY_TASK_ID" in env and "SLURM_ARRAY_TASK_COUNT" in env:
+        k = int(env["SLURM_ARRAY_TASK_ID"]) - int(env.get("SLURM_ARRAY_TASK_MIN", "0"))
+        n = int(env["SLURM_ARRAY_TASK_COUNT"])
+        source = "SLURM_ARRAY_TASK_ID/SLURM_ARRAY_TASK_COUNT"
+    elif "JOB_COMPLETION_INDEX" in env:
+        if "SYNTHGEN_SHARD_COUNT" not in env:
+            raise SynthgenError("JOB_COMPLETION_INDEX is set but SYNTHGEN_SHARD_COUNT is not: set it to the "
+                                "Indexed Job's completions")
+        k, n = int(env["JOB_COMPLETION_INDEX"]), int(env["SYNTHGEN_SHARD_COUNT"])
+        source = "JOB_COMPLETION_INDEX/SYNTHGEN_SHARD_COUNT"
+    else:
+        return 0, 1
+    if not (n >= 1 and 0 <= k < n):
+        raise SynthgenError(f"{source}: shard {k}/{n} is out of range (need 0 <= K < N)")
+    return k, n
+
+
+def stem(scene_index: int, camera_id: int) -> str:
+    return f"{scene_index:06d}_{camera_id:02d}"
+
+
+class Dataset:
+    """A dataset folder being written (or read for merging)."""
+
+    def __init__(self, root: str | Path):
+        self.root = Path(root)
+
+    # -- job identity ---------------------------------------------------------------------
+    def open_for_job(self, job: dict[str, Any]) -> None:
+        """Check the folder is writable and belongs to this job (or is new); touches nothing
+        when it does not."""
+        root = self.root
+        if root.exists() and not root.is_dir():
+            raise SynthgenError(f"{root}: output path exists and is not a folder")
+        parent = root if root.exists() else next((p for p in root.parents if p.exists()), None)
+        if parent is None or not os.access(parent, os.W_OK | os.X_OK):
+            raise SynthgenError(f"{root}: output folder is not writable")
+        jf = root / JOB_FILE
+        if jf.is_file():
+            try:
+                old = json.loads(jf.read_text())
+            except (OSError, ValueError):
+                raise SynthgenError(f"{jf}: unreadable job file; refusing to write into this folder") from None
+            for key in ("config_hash", "seed", "shard"):
+                if old.get(key) != job.get(key):
+                    raise SynthgenError(
+                        f"{root}: holds another job's dataset ({key} {old.get(key)!r} != {job.get(key)!r}); "
+                        "use a new --out folder")
+        elif root.is_dir() and any(p for p in root.iterdir() if p.name not in (".cache",)):
+            raise SynthgenError(f"{root}: folder is not empty and holds no synthgen {JOB_FILE}; use a new --out folder")
+        else:
+            atomic_write_json(jf, job)
+
+    def job(self) -> dict[str, Any]:
+        jf = self.root / JOB_FILE
+        if not jf.is_file():
+            raise SynthgenError(f"{self.root}: not a synthgen dataset (no {JOB_FILE})")
+        return json.loads(jf.read_text())
+
+    # -- scenes ---------------------------------------------------------------------------
+    def plan_path(self, scene_index: int) -> Path:
+        return self.root / "plans" / f"{scene_index:06d}.json"
+
+    def scene_done(self, scene_index: int) -> bool:
+        return self.plan_path(scene_index).is_file()
+
+    def image_path(self, scene_index: int, camera_id: int) -> Path:
+        return self.root / "images" / f"{stem(scene_index, camera_id)}.png"
+
+    def write_masks(self, scene_index: int, camera_id: int, instance: np.ndarray, semantic: np.ndarray) -> None:
+        s = stem(scene_index, camera_id)
+        atomic_write_png(self.root / "masks" / "instance" / f"{s}.png", instance.astype(np.uint16))
+        atomic_write_png(self.root / "masks" / "semantic" / f"{s}.png", semantic.astype(np.uint8))
+
+    def write_scene(self, scene_index: int, record: dict[str, Any]) -> None:
+        """The scene's final record (plan, status, cameras, COCO entries): marks it done."""
+        atomic_write_json(self.plan_path(scene_index), record)
+
+    def scene_records(self) -> list[dict[str, Any]]:
+        return [json.loads(p.read_text()) for p in sorted((self.root / "plans").glob("*.json"))]
+
+    # -- assembly -------------------------------------------------------------------------
+    def finalize(self, categories: list[dict[str, Any]], extra_manifest: dict[str, Any]) -> dict[str, Any]:
+        """Assemble annotations/coco.json and manifest.json from the scene records."""
+        records = self.scene_records()
+        images, anns = [], []
+        counts = {"scenes_done": len(records), "scenes_accepted": 0, "scenes_rejected": 0,
+                  "cameras_planned": 0, "cameras_accepted": 0, "cameras_no_part": 0, "cameras_no_defect": 0,
+                  "defects_planned": 0, "defect_views_visible": 0, "defect_views_dropped": 0}
+        for r in records:
+            counts["scenes_accepted" if r["status"] == "accepted" else "scenes_rejected"] += 1
+            c = r.get("counts", {})
+            for k in ("cameras_planned", "cameras_accepted", "cameras_no_part", "cameras_no_defect",
+                      "defects_planned", "defect_views_visible", "defect_views_dropped"):
+                counts[k] += c.get(k, 0)
+            images.extend(r.get("coco", {}).get("images", []))
+            anns.extend(r.get("coco", {}).get("annotations", []))
+        job = self.job()
+        coco = {
+            "info": {"description": "synthgen synthetic defect dataset", "version": __version__,
+                     "config_hash": job.get("config_hash"), "seed": job.get("seed")},
+            "licenses": [],
+            "categories": categories,
+            "images": sorted(images, key=lambda x: x["id"]),
+            "annotations": sorted(anns, key=lambda x: x["id"]),
+        }
+        atomic_write_json(self.root / "annotations" / "coco.json", coco)
+        manifest = {"synthgen_version": __version__, **job, "counts": counts, **extra_manifest}
+        atomic_write_json(self.root / "manifest.json", manifest)
+        return manifest
+
+
+def merge_datasets(sources: list[Path], out: Path) -> dict[str, Any]:
+    """Combine shard folders of one job into ``out`` (hard links where possible)."""
+    if not sources:
+        raise SynthgenError("merge: give at least one dataset folder")
+    jobs = [Dataset(s).job() for s in sources]
+    base = {k: v for k, v in jobs[0].items() if k != "shard"}
+    for s, j in zip(sources, jobs):
+        if {k: v for k, v in j.items() if k != "shard"} != base:
+            raise SynthgenError(f"{s}: belongs to another job (config hash {j.get('config_hash')} != "
+                                f"{base.get('config_hash')})")
+    dst = Dataset(out)
+    dst.open_for_job({**base, "shard": [0, 1]})
+    categories = None
+    for s in sources:
+        src = Dataset(s)
+        man = json.loads((src.root / "manifest.json").read_text()) if (src.root / "manifest.json").is_file() else {}
+        categories = categories or man.get("categories")
+        for sub in ("images", "masks/instance", "masks/semantic", "plans"):
+            for f in sorted((src.root / sub).glob("*.png" if sub != "plans" else "*.json")):
+                target = dst.root / sub / f.name
+                if target.exists():
+                    if target.read_bytes() != f.read_bytes():
+                        raise SynthgenError(f"{f}: conflicts with {target} from another shard")
+                    continue
+                target.parent.mkdir(parents=True, exist_ok=True)
+                tmp = target.with_name(f".tmp_{target.name}")
+                try:
+                    os.link(f, tmp)
+                except OSError:
+                    shutil.copy2(f, tmp)
+                os.replace(tmp, target)
+    return dst.finalize(categories or [], {"categories": categories or [], "merged_from": [str(s) for s in sources]})

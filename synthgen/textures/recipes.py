@@ -1,0 +1,504 @@
+"""Defect recipes: which shape generator, which of the three defect types, sizes and materials.
+
+A *defect kind* (``scratch``, ``dent``, ...) is a :class:`DefectRecipe`. It names a shape
+generator, the defect types it uses (``deformation``, ``encrustation``, ``hole``), the map
+resolution, the physical size range of the square map on the part, placement limits and
+generator-specific shape parameters. :class:`DefectLibraryConfig` holds the kinds of a job and
+is embedded in the render config as its ``defects:`` section.
+
+Units: map sizes in millimetres (mm), depths in millimetres (mm), resolution in pixels (px),
+angles in degrees (deg). Shape lengths are fractions of the map side (0..1, "map units") so a
+recipe looks the same at every resolution. Colours are linear RGB in 0..1.
+
+Merging with the built-ins (see docs/defects.md): when ``kinds`` is omitted the job uses the
+eight built-in kinds. When given, it *replaces* that set; an entry whose name is a built-in
+kind starts from the built-in recipe and overrides only the keys it sets (``shape``,
+``surface`` and ``material`` are merged key by key unless ``generator`` is changed), so
+``kinds: {scratch: {size_mm: [2, 8]}, dent: {}}`` is the built-in scratch with smaller sizes
+plus the built-in dent. Entries with other names are complete recipes (``generator`` required).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+DefectType = Literal["deformation", "encrustation", "hole"]
+GeneratorName = Literal["scratch", "dent", "crack", "burn", "mark", "crater", "hole", "break"]
+
+GENERATORS: tuple[str, ...] = ("scratch", "dent", "crack", "burn", "mark", "crater", "hole", "break")
+
+# Which defect types each shape generator can produce (a recipe may use any non-empty subset).
+GENERATOR_TYPES: dict[str, frozenset[str]] = {
+    "scratch": frozenset({"deformation", "encrustation"}),
+    "dent": frozenset({"deformation", "encrustation"}),
+    "crack": frozenset({"deformation", "encrustation", "hole"}),
+    "burn": frozenset({"deformation", "encrustation"}),
+    "mark": frozenset({"deformation", "encrustation"}),
+    "crater": frozenset({"deformation", "encrustation"}),
+    "hole": frozenset({"deformation", "encrustation", "hole"}),
+    "break": frozenset({"deformation", "encrustation", "hole"}),
+}
+
+Vec2 = tuple[float, float]
+Vec3 = tuple[float, float, float]
+Color = Annotated[tuple[float, float, float], Field(description="linear RGB, each 0..1")]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _range(v: tuple, lo: float | None = None, hi: float | None = None, name: str = "range") -> tuple:
+    if v[0] > v[1]:
+        raise ValueError(f"{name} min {v[0]} is greater than max {v[1]}")
+    for x in v:
+        if lo is not None and x < lo:
+            raise ValueError(f"{name} values must be >= {lo}, got {x}")
+        if hi is not None and x > hi:
+            raise ValueError(f"{name} values must be <= {hi}, got {x}")
+    return v
+
+
+def _frac_range(name: str, lo: float = 0.0, hi: float = 1.0):
+    """A field validator checking a (min, max) pair inside lo..hi."""
+
+    def check(cls, v):
+        return _range(v, lo, hi, name)
+
+    return check
+
+
+# --------------------------------------------------------------------------- shape parameters
+
+
+class _Shape(_Model):
+    """Base of the generator-specific parameter models (all lengths in map units, 0..1)."""
+
+    def ranges(self) -> dict[str, tuple]:
+        return {k: v for k, v in self.__dict__.items() if isinstance(v, tuple)}
+
+
+class ScratchShape(_Shape):
+    """Curved strokes of varying width and depth, several roughly parallel."""
+
+    generator: Literal["scratch"] = Field("scratch", description="generator these parameters belong to")
+    strokes: tuple[int, int] = Field((2, 6), description="number of strokes per variant (min, max)")
+    length: Vec2 = Field((0.45, 0.9), description="stroke length range, map units (fraction of the map side)")
+    width: Vec2 = Field((0.006, 0.02), description="stroke width range at its widest, map units")
+    spacing: Vec2 = Field((0.02, 0.09), description="gap between neighbouring strokes range, map units")
+    bend_deg: Vec2 = Field((0.0, 35.0), description="total heading change along a stroke range, degrees")
+    angle_jitter_deg: float = Field(6.0, ge=0, le=90, description="heading spread between strokes, degrees")
+    skip_prob: float = Field(0.35, ge=0, le=1, description="probability that a stroke has gaps (tool chatter)")
+    burr: float = Field(0.25, ge=0, le=1, description="height of the raised lips beside a groove, fraction of depth")
+
+    _c_len = field_validator("length")(classmethod(_frac_range("length")))
+    _c_w = field_validator("width")(classmethod(_frac_range("width", 0.0, 0.2)))
+    _c_sp = field_validator("spacing")(classmethod(_frac_range("spacing", 0.0, 0.5)))
+    _c_bend = field_validator("bend_deg")(classmethod(_frac_range("bend_deg", 0.0, 180.0)))
+
+    @field_validator("strokes")
+    @classmethod
+    def _c_strokes(cls, v):
+        return _range(v, 1, 64, "strokes")
+
+
+class DentShape(_Shape):
+    """A smooth depression with a slightly raised rim and an irregular outline."""
+
+    generator: Literal["dent"] = Field("dent", description="generator these parameters belong to")
+    radius: Vec2 = Field((0.22, 0.36), description="dent radius range, map units")
+    aspect: Vec2 = Field((1.0, 1.6), description="ellipse aspect ratio range (long/short axis)")
+    rim: Vec2 = Field((0.08, 0.2), description="rim height range, fraction of the depth")
+    irregularity: float = Field(0.07, ge=0, le=0.5, description="outline wobble, fraction of the radius")
+    sharpness: Vec2 = Field((1.0, 2.5), description="profile exponent range: 1 = round bowl, higher = flatter floor")
+
+    _c_r = field_validator("radius")(classmethod(_frac_range("radius", 0.01, 0.45)))
+    _c_a = field_validator("aspect")(classmethod(_frac_range("aspect", 1.0, 10.0)))
+    _c_rim = field_validator("rim")(classmethod(_frac_range("rim", 0.0, 1.0)))
+    _c_s = field_validator("sharpness")(classmethod(_frac_range("sharpness", 0.5, 8.0)))
+
+
+class CrackShape(_Shape):
+    """A branching crack: jagged random walks whose width tapers towards the tips."""
+
+    generator: Literal["crack"] = Field("crack", description="generator these parameters belong to")
+    arms: tuple[int, int] = Field((2, 2), description="main arms leaving the origin (2 = a through crack)")
+    length: Vec2 = Field((0.3, 0.45), description="length range of each main arm, map units")
+    width: Vec2 = Field((0.008, 0.016), description="width range at the origin, map units (tips taper to 0)")
+    branch_prob: float = Field(0.045, ge=0, le=1, description="probability of a branch per step (step = 1/128 map)")
+    branch_angle_deg: Vec2 = Field((25.0, 60.0), description="branch angle range from the parent, degrees")
+    max_generations: int = Field(3, ge=0, le=6, description="branches of branches, at most this deep")
+    wiggle_deg: float = Field(14.0, ge=0, le=90, description="heading jitter per step, degrees (jaggedness)")
+    through_width: float = Field(
+        0.6, ge=0, le=1,
+        description="hole type: the crack opens through where its width exceeds this fraction of the origin width")
+
+    _c_len = field_validator("length")(classmethod(_frac_range("length", 0.02, 0.7)))
+    _c_w = field_validator("width")(classmethod(_frac_range("width", 0.0, 0.1)))
+    _c_ang = field_validator("branch_angle_deg")(classmethod(_frac_range("branch_angle_deg", 0.0, 180.0)))
+
+    @field_validator("arms")
+    @classmethod
+    def _c_arms(cls, v):
+        return _range(v, 1, 12, "arms")
+
+
+class BlobShape(_Shape):
+    """Irregular soft blob from thresholded fractal noise (burns and marks)."""
+
+    generator: Literal["burn", "mark"] = Field("burn", description="generator these parameters belong to")
+    radius: Vec2 = Field((0.2, 0.34), description="blob radius range, map units")
+    aspect: Vec2 = Field((1.0, 1.8), description="elongation range (long/short axis)")
+    roughness: float = Field(0.55, ge=0, le=2, description="outline irregularity (fractal noise amplitude)")
+    softness: float = Field(0.12, ge=0.005, le=1, description="edge softness, fraction of the radius")
+    halo: float = Field(0.6, ge=0, le=1, description="strength of the soft outer halo around the core (0 = none)")
+    satellites: tuple[int, int] = Field((0, 3), description="number of small separate spots around the blob")
+    ring: float = Field(0.0, ge=0, le=1, description="darker edge ring (dried-stain look), 0..1")
+
+    _c_r = field_validator("radius")(classmethod(_frac_range("radius", 0.02, 0.45)))
+    _c_a = field_validator("aspect")(classmethod(_frac_range("aspect", 1.0, 10.0)))
+
+    @field_validator("satellites")
+    @classmethod
+    def _c_sat(cls, v):
+        return _range(v, 0, 32, "satellites")
+
+
+class CraterShape(_Shape):
+    """A bowl with a raised rim and discoloured ejecta around it."""
+
+    generator: Literal["crater"] = Field("crater", description="generator these parameters belong to")
+    radius: Vec2 = Field((0.12, 0.2), description="bowl radius range, map units")
+    rim: Vec2 = Field((0.25, 0.5), description="rim height range, fraction of the depth")
+    ejecta: Vec2 = Field((1.8, 2.4), description="ejecta outer radius range, multiples of the bowl radius")
+    rays: tuple[int, int] = Field((5, 14), description="number of ejecta rays range")
+    irregularity: float = Field(0.1, ge=0, le=0.5, description="outline wobble, fraction of the radius")
+
+    _c_r = field_validator("radius")(classmethod(_frac_range("radius", 0.02, 0.3)))
+    _c_rim = field_validator("rim")(classmethod(_frac_range("rim", 0.0, 2.0)))
+    _c_e = field_validator("ejecta")(classmethod(_frac_range("ejecta", 1.0, 4.0)))
+
+    @field_validator("rays")
+    @classmethod
+    def _c_rays(cls, v):
+        return _range(v, 0, 64, "rays")
+
+
+class HoleShape(_Shape):
+    """A through hole with a jagged rim and a deformed (pushed/torn) ring around it."""
+
+    generator: Literal["hole"] = Field("hole", description="generator these parameters belong to")
+    radius: Vec2 = Field((0.14, 0.26), description="hole radius range, map units")
+    irregularity: float = Field(0.12, ge=0, le=0.5, description="low-frequency outline wobble, fraction of radius")
+    jaggedness: float = Field(0.06, ge=0, le=0.5, description="high-frequency rim tearing, fraction of radius")
+    lip: Vec2 = Field((0.3, 0.7), description="height of the burr around the rim range, fraction of the depth")
+    lip_width: float = Field(0.35, ge=0.02, le=2, description="width of the deformed ring, fraction of the radius")
+
+    _c_r = field_validator("radius")(classmethod(_frac_range("radius", 0.02, 0.35)))
+    _c_lip = field_validator("lip")(classmethod(_frac_range("lip", -1.0, 1.0)))
+
+
+class BreakShape(_Shape):
+    """A crack network from an impact: chipped missing pieces and a deformed, dusty surround."""
+
+    generator: Literal["break"] = Field("break", description="generator these parameters belong to")
+    cracks: tuple[int, int] = Field((3, 6), description="radial cracks from the impact point")
+    crack_width: Vec2 = Field((0.01, 0.018), description="crack width range at the impact, map units")
+    core_radius: Vec2 = Field((0.05, 0.1), description="radius range of the missing core, map units")
+    chips: tuple[int, int] = Field((2, 6), description="number of chipped-out shards along the cracks")
+    chip_size: Vec2 = Field((0.025, 0.06), description="shard size range, map units")
+    dent_radius: Vec2 = Field((0.25, 0.38), description="radius range of the depression around the impact, map units")
+    branch_prob: float = Field(0.03, ge=0, le=1, description="probability of a crack branch per step")
+
+    _c_cw = field_validator("crack_width")(classmethod(_frac_range("crack_width", 0.0, 0.1)))
+    _c_cr = field_validator("core_radius")(classmethod(_frac_range("core_radius", 0.0, 0.3)))
+    _c_cs = field_validator("chip_size")(classmethod(_frac_range("chip_size", 0.0, 0.3)))
+    _c_dr = field_validator("dent_radius")(classmethod(_frac_range("dent_radius", 0.02, 0.45)))
+
+    @field_validator("cracks", "chips")
+    @classmethod
+    def _c_counts(cls, v, info: ValidationInfo):
+        return _range(v, 0, 32, info.field_name)
+
+
+SHAPE_MODELS: dict[str, type[_Shape]] = {
+    "scratch": ScratchShape, "dent": DentShape, "crack": CrackShape, "burn": BlobShape, "mark": BlobShape,
+    "crater": CraterShape, "hole": HoleShape, "break": BreakShape,
+}
+
+
+def _shape_tag(v: Any) -> str | None:
+    g = v.get("generator") if isinstance(v, dict) else getattr(v, "generator", None)
+    return f"shape[{g}]" if g in SHAPE_MODELS else None
+
+
+# Tags carry brackets so that synthgen.configio.validation_lines drops them from error paths
+# (errors read ``kinds.crack.shape.width``, not ``kinds.crack.shape.crack.width``).
+ShapeParams = Annotated[
+    (Annotated[ScratchShape, Tag("shape[scratch]")]
+     | Annotated[DentShape, Tag("shape[dent]")]
+     | Annotated[CrackShape, Tag("shape[crack]")]
+     | Annotated[BlobShape, Tag("shape[burn]")]
+     | Annotated[BlobShape, Tag("shape[mark]")]
+     | Annotated[CraterShape, Tag("shape[crater]")]
+     | Annotated[HoleShape, Tag("shape[hole]")]
+     | Annotated[BreakShape, Tag("shape[break]")]),
+    Discriminator(_shape_tag),
+]
+
+
+# --------------------------------------------------------------------------- recipe
+
+
+class SurfaceFilter(_Model):
+    """Which faces of a part may receive the defect: normal within a cone around a direction."""
+
+    direction: Vec3 = Field((0.0, 0.0, 1.0), description="cone axis, world frame (need not be unit length)")
+    max_angle_deg: float = Field(180.0, ge=0, le=180, description="cone half-angle, degrees (180 = anywhere)")
+
+    @field_validator("direction")
+    @classmethod
+    def _nonzero(cls, v):
+        if sum(x * x for x in v) <= 1e-12:
+            raise ValueError("direction must not be the zero vector")
+        return v
+
+
+class EncrustationMaterial(_Model):
+    """PBR parameters of the material applied under the encrustation mask, drawn per variant."""
+
+    base_color_min: Color = Field((0.02, 0.02, 0.02), description="darkest base colour, linear RGB 0..1")
+    base_color_max: Color = Field((0.1, 0.1, 0.1), description="brightest base colour, linear RGB 0..1")
+    correlated: bool = Field(True, description="true: one random t lerps min->max (keeps hue); false: per channel")
+    roughness: Vec2 = Field((0.6, 0.9), description="roughness range 0..1")
+    metallic: Vec2 = Field((0.0, 0.1), description="metallic range 0..1")
+
+    @field_validator("base_color_min", "base_color_max")
+    @classmethod
+    def _c_col(cls, v):
+        for x in v:
+            if not 0.0 <= x <= 1.0:
+                raise ValueError(f"colour channels must be in 0..1, got {x}")
+        return v
+
+    _c_r = field_validator("roughness")(classmethod(_frac_range("roughness")))
+    _c_m = field_validator("metallic")(classmethod(_frac_range("metallic")))
+
+    @model_validator(mode="after")
+    def _order(self):
+        if any(a > b for a, b in zip(self.base_color_min, self.base_color_max)):
+            raise ValueError("base_color_min must be <= base_color_max in every channel")
+        return self
+
+
+class DefectRecipe(_Model):
+    """One defect kind: generator, types, map resolution, physical size and placement limits."""
+
+    generator: GeneratorName = Field(description="shape generator: " + ", ".join(GENERATORS))
+    types: tuple[DefectType, ...] = Field(
+        default=(),
+        description="defect types used: deformation (height/normal/roughness/occlusion maps), encrustation "
+                    "(mask + local material), hole (see-through mask); empty = the generator's default")
+    resolution: int = Field(256, ge=32, le=4096, description="side of the square maps, pixels")
+    size_mm: Vec2 = Field((5.0, 20.0), description="physical side of the square map on the part, min/max, mm")
+    count_per_part: tuple[int, int] = Field((0, 1), description="defects of this kind per part instance, min/max")
+    surface: SurfaceFilter = Field(SurfaceFilter(), description="faces allowed to receive this kind")
+    depth_mm: float = Field(0.2, ge=0, le=100, description="physical height of |height| = 1 (deformation), mm")
+    deform_roughness: Vec2 = Field(
+        (0.4, 0.7), description="absolute roughness range inside the deformed zone (deformation), 0..1")
+    shape: ShapeParams = Field(description="generator-specific shape parameters (lengths in map units)")
+    material: EncrustationMaterial = Field(EncrustationMaterial(), description="encrustation material ranges")
+    weight: float = Field(1.0, ge=0, description="relative frequency of this kind among kinds (sampling weight)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        gen = data.get("generator")
+        shape = data.get("shape")
+        if gen not in SHAPE_MODELS and shape is None:
+            data["shape"] = ScratchShape()  # placeholder: only the generator error is reported
+        if gen in SHAPE_MODELS:
+            if shape is None:
+                data["shape"] = {"generator": gen}
+            elif isinstance(shape, dict):
+                s = dict(shape)
+                s.setdefault("generator", gen)
+                data["shape"] = s
+        types = data.get("types")
+        if not types and gen in SHAPE_MODELS:
+            data["types"] = list(DEFAULT_TYPES[gen])
+        elif isinstance(types, (set, frozenset)):
+            data["types"] = sorted(types)
+        elif isinstance(types, str):
+            data["types"] = [types]
+        return data
+
+    @field_validator("size_mm")
+    @classmethod
+    def _c_size(cls, v):
+        if v[0] <= 0:
+            raise ValueError(f"size_mm values must be > 0, got {v[0]}")
+        return _range(v, 0, None, "size_mm")
+
+    @field_validator("count_per_part")
+    @classmethod
+    def _c_count(cls, v):
+        return _range(v, 0, None, "count_per_part")
+
+    _c_rough = field_validator("deform_roughness")(classmethod(_frac_range("deform_roughness")))
+
+    @field_validator("types")
+    @classmethod
+    def _c_types(cls, v, info: ValidationInfo):
+        if not v:
+            raise ValueError("at least one defect type is needed")
+        gen = info.data.get("generator")
+        if gen in GENERATOR_TYPES:
+            bad = sorted(set(v) - GENERATOR_TYPES[gen])
+            if bad:
+                raise ValueError(f"generator '{gen}' cannot make type(s) {', '.join(bad)}; "
+                                 f"it supports {', '.join(sorted(GENERATOR_TYPES[gen]))}")
+        return tuple(sorted(set(v)))
+
+    @model_validator(mode="after")
+    def _c_compat(self):
+        sg = getattr(self.shape, "generator", None)
+        if sg != self.generator and not (self.generator in ("burn", "mark") and sg in ("burn", "mark")):
+            raise ValueError(f"shape parameters are for generator '{sg}', not '{self.generator}'")
+        return self
+
+    @property
+    def uses(self) -> frozenset[str]:
+        return frozenset(self.types)
+
+
+DEFAULT_TYPES: dict[str, tuple[str, ...]] = {
+    "scratch": ("deformation",),
+    "dent": ("deformation",),
+    "crack": ("deformation", "hole"),
+    "burn": ("encrustation",),
+    "mark": ("encrustation",),
+    "crater": ("deformation", "encrustation"),
+    "hole": ("deformation", "hole"),
+    "break": ("deformation", "encrustation", "hole"),
+}
+
+# The built-in kinds as plain data (what a user would write in YAML); see builtin_recipes().
+BUILTIN_DATA: dict[str, dict[str, Any]] = {
+    "scratch": {
+        "generator": "scratch", "types": ["deformation"], "size_mm": (8.0, 40.0), "depth_mm": 0.06,
+        "deform_roughness": (0.15, 0.45), "shape": {}},
+    "dent": {
+        "generator": "dent", "types": ["deformation"], "size_mm": (4.0, 25.0), "depth_mm": 0.6,
+        "deform_roughness": (0.3, 0.6), "shape": {}},
+    "crack": {
+        "generator": "crack", "types": ["deformation", "hole"], "size_mm": (6.0, 30.0), "depth_mm": 0.3,
+        "deform_roughness": (0.6, 0.9), "shape": {}},
+    "burn": {
+        "generator": "burn", "types": ["encrustation"], "size_mm": (5.0, 25.0), "depth_mm": 0.02,
+        "shape": {"radius": (0.2, 0.32), "roughness": 0.6, "softness": 0.18, "halo": 0.75, "satellites": (0, 2)},
+        "material": {"base_color_min": (0.006, 0.005, 0.005), "base_color_max": (0.035, 0.022, 0.014),
+                      "roughness": (0.75, 0.95), "metallic": (0.0, 0.15)}},
+    "mark": {
+        "generator": "mark", "types": ["encrustation"], "size_mm": (4.0, 30.0), "depth_mm": 0.0,
+        "shape": {"generator": "mark", "radius": (0.14, 0.28), "aspect": (1.0, 2.5), "roughness": 0.8, "softness": 0.04,
+                   "halo": 0.15, "satellites": (2, 7), "ring": 0.35},
+        "material": {"base_color_min": (0.03, 0.03, 0.025), "base_color_max": (0.3, 0.26, 0.18),
+                      "roughness": (0.3, 0.8), "metallic": (0.0, 0.05)}},
+    "crater": {
+        "generator": "crater", "types": ["deformation", "encrustation"], "size_mm": (2.0, 10.0), "depth_mm": 0.4,
+        "deform_roughness": (0.6, 0.9), "shape": {},
+        "material": {"base_color_min": (0.015, 0.014, 0.012), "base_color_max": (0.08, 0.07, 0.06),
+                      "roughness": (0.7, 0.95), "metallic": (0.1, 0.5)}},
+    "hole": {
+        "generator": "hole", "types": ["deformation", "hole"], "size_mm": (2.0, 12.0), "depth_mm": 0.3,
+        "deform_roughness": (0.5, 0.8), "shape": {}},
+    "break": {
+        "generator": "break", "types": ["deformation", "encrustation", "hole"], "size_mm": (10.0, 40.0), "depth_mm": 0.8,
+        "deform_roughness": (0.6, 0.9), "shape": {},
+        "material": {"base_color_min": (0.35, 0.34, 0.32), "base_color_max": (0.7, 0.68, 0.64),
+                      "roughness": (0.8, 1.0), "metallic": (0.0, 0.2)}},
+}
+
+
+def builtin_recipes() -> dict[str, DefectRecipe]:
+    """The eight built-in kinds: scratch, dent, crack, burn, mark, crater, hole, break."""
+    return {k: DefectRecipe.model_validate(v) for k, v in BUILTIN_DATA.items()}
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """User keys over a built-in recipe dict; sub-sections merged key by key (not across generators)."""
+    out = copy.deepcopy(base)
+    if "generator" in over and over["generator"] != base.get("generator"):
+        return dict(over)  # a different generator: the built-in's parameters do not apply
+    for k, v in over.items():
+        if k in ("shape", "surface", "material") and isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = {**out[k], **v}
+        else:
+            out[k] = v
+    return out
+
+
+class DefectLibraryConfig(_Model):
+    """The defect kinds of a job and where their pre-generated map library lives."""
+
+    variants_per_kind: int = Field(8, ge=1, le=10000, description="map variants generated per kind")
+    library: str | None = Field(
+        None, description="folder of a pre-generated or user-made library (relative to the config file); "
+                          "unset = generated on demand into the output cache")
+    kinds: dict[str, DefectRecipe] = Field(
+        default_factory=builtin_recipes,
+        description="defect kinds by name; omitted = the eight built-ins. When given it replaces that set; "
+                    "an entry named like a built-in overrides only the keys it sets")
+
+    @field_validator("kinds", mode="before")
+    @classmethod
+    def _merge_builtins(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        out: dict[str, Any] = {}
+        for name, entry in v.items():
+            if isinstance(entry, DefectRecipe):
+                out[name] = entry
+            elif name in BUILTIN_DATA and isinstance(entry, dict):
+                out[name] = _merge(BUILTIN_DATA[name], entry)
+            elif name in BUILTIN_DATA and entry is None:
+                out[name] = dict(BUILTIN_DATA[name])
+            else:
+                out[name] = entry
+        return out
+
+    @field_validator("kinds")
+    @classmethod
+    def _names(cls, v: dict[str, DefectRecipe]):
+        for name in v:
+            if not name or "/" in name or "\\" in name or name.startswith(".") or name.strip() != name:
+                raise ValueError(f"kind name {name!r} must be a plain folder name")
+        return v
+
+    @field_validator("library")
+    @classmethod
+    def _lib(cls, v: str | None, info: ValidationInfo):
+        if v is None:
+            return None
+        p = Path(v).expanduser()
+        base = (info.context or {}).get("config_dir")
+        if not p.is_absolute() and base is not None:
+            p = Path(base) / p
+        return str(p.resolve())

@@ -1,0 +1,89 @@
+"""Dataset bookkeeping without Blender: shards from flags and schedulers, folder guards, COCO."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pycocotools.coco import COCO
+
+from synthgen.annotate.coco import categories, decode_rle, image_id, instance_annotations
+from synthgen.dataset.writer import Dataset, atomic_write_json, parse_shard
+from synthgen.errors import SynthgenError
+
+
+def test_shard_from_flag_slurm_and_kubernetes():
+    assert parse_shard("2/5", env={}) == (2, 5)
+    assert parse_shard(None, env={}) == (0, 1)
+    assert parse_shard(None, env={"SLURM_ARRAY_TASK_ID": "3", "SLURM_ARRAY_TASK_COUNT": "4"}) == (3, 4)
+    assert parse_shard(None, env={"SLURM_ARRAY_TASK_ID": "11", "SLURM_ARRAY_TASK_COUNT": "4",
+                                  "SLURM_ARRAY_TASK_MIN": "8"}) == (3, 4)
+    assert parse_shard(None, env={"JOB_COMPLETION_INDEX": "1", "SYNTHGEN_SHARD_COUNT": "2"}) == (1, 2)
+    assert parse_shard("1/2", env={"SLURM_ARRAY_TASK_ID": "0", "SLURM_ARRAY_TASK_COUNT": "9"}) == (1, 2)
+    with pytest.raises(SynthgenError, match="SYNTHGEN_SHARD_COUNT"):
+        parse_shard(None, env={"JOB_COMPLETION_INDEX": "1"})
+    with pytest.raises(SynthgenError, match="out of range"):
+        parse_shard("5/5", env={})
+    with pytest.raises(SynthgenError, match="expected K/N"):
+        parse_shard("a/b", env={})
+
+
+def test_folder_of_another_job_is_refused_untouched(tmp_path):
+    ds = Dataset(tmp_path / "d")
+    ds.open_for_job({"config_hash": "aaa", "seed": 1, "shard": [0, 1]})
+    ds.open_for_job({"config_hash": "aaa", "seed": 1, "shard": [0, 1]})  # same job: resume is fine
+    before = sorted(p.name for p in (tmp_path / "d").iterdir())
+    with pytest.raises(SynthgenError, match="holds another job's dataset"):
+        ds.open_for_job({"config_hash": "bbb", "seed": 1, "shard": [0, 1]})
+    assert sorted(p.name for p in (tmp_path / "d").iterdir()) == before
+    foreign = tmp_path / "foreign"
+    foreign.mkdir()
+    (foreign / "thesis.txt").write_text("precious")
+    with pytest.raises(SynthgenError, match="not empty"):
+        Dataset(foreign).open_for_job({"config_hash": "aaa", "seed": 1, "shard": [0, 1]})
+    assert [p.name for p in foreign.iterdir()] == ["thesis.txt"]
+
+
+def test_output_path_that_is_a_file_is_a_clear_error(tmp_path):
+    f = tmp_path / "out"
+    f.write_text("not a folder")
+    with pytest.raises(SynthgenError, match="not a folder"):
+        Dataset(f).open_for_job({"config_hash": "a", "seed": 0, "shard": [0, 1]})
+    assert f.read_text() == "not a folder"
+
+
+def test_unwritable_output_is_a_clear_error(tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        import os
+
+        if os.access(locked, os.W_OK):
+            pytest.skip("running as a user who can write anywhere")
+        with pytest.raises(SynthgenError, match="not writable"):
+            Dataset(locked / "out").open_for_job({"config_hash": "a", "seed": 0, "shard": [0, 1]})
+    finally:
+        locked.chmod(0o700)
+
+
+def test_coco_rle_decodes_to_exactly_the_instance_pixels(tmp_path):
+    rng = np.random.default_rng(0)
+    inst = np.zeros((48, 64), np.uint16)
+    inst[5:20, 7:30] = 1
+    inst[30:40, 40:41] = 2  # a one-pixel-wide scratch
+    inst[rng.uniform(size=inst.shape) < 0.01] = 3  # scattered pixels
+    img = image_id(4, 2)
+    anns = instance_annotations(inst, img, [{"instance": k, "kind": kind, "defect_id": k}
+                                            for k, kind in [(1, "dent"), (2, "scratch"), (3, "mark")]],
+                                {c["name"]: c["id"] for c in categories(["dent", "mark", "scratch"])})
+    coco = {"images": [{"id": img, "width": 64, "height": 48, "file_name": "x.png"}], "annotations": anns,
+            "categories": categories(["dent", "mark", "scratch"])}
+    atomic_write_json(tmp_path / "coco.json", coco)
+    api = COCO(str(tmp_path / "coco.json"))
+    for a in api.loadAnns(api.getAnnIds()):
+        k = a["defect_id"]
+        assert np.array_equal(api.annToMask(a).astype(bool), inst == k)
+        assert np.array_equal(decode_rle(a["segmentation"]), inst == k)
+        assert a["area"] == int((inst == k).sum())
+        ys, xs = np.nonzero(inst == k)
+        assert a["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
