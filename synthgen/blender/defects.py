@@ -64,7 +64,7 @@ class _Decal:
         tc.object = empty
         sep = nt.nodes.new("ShaderNodeSeparateXYZ")
         nt.links.new(tc.outputs["Object"], sep.inputs[0])
-        # uv = (xy + 1) / 2 ; the image is sampled with CLIP extension (0 outside).
+        # uv = (xy + 1) / 2: the map square spans local x, y in [-1, 1].
         mad = nt.nodes.new("ShaderNodeVectorMath")
         mad.operation = "MULTIPLY_ADD"
         mad.inputs[1].default_value = (0.5, 0.5, 0.0)
@@ -106,10 +106,10 @@ class _Decal:
         return m.outputs["Value"]
 
     def sample(self, path: Path, channel: str = "Color", cubic: bool = True):
-        """Socket of the map at the decal coordinates (0 outside the map)."""
+        """Socket of the map at the decal coordinates (callers gate it to the map square)."""
         tex = self.nt.nodes.new("ShaderNodeTexImage")
         tex.image = _image(path)
-        tex.extension = "CLIP"
+        tex.extension = "EXTEND"  # maps are neutral at their border (zero margin); cubic filtering stays clean
         tex.interpolation = "Cubic" if cubic else "Linear"
         self.nt.links.new(self.uv, tex.inputs["Vector"])
         if channel == "Color":

@@ -316,10 +316,11 @@ class DefectRecipe(_Model):
     size_mm: Vec2 = Field((5.0, 20.0), description="physical side of the square map on the part, min/max, mm")
     count_per_part: tuple[int, int] = Field((0, 1), description="defects of this kind per part instance, min/max")
     surface: SurfaceFilter = Field(SurfaceFilter(), description="faces allowed to receive this kind")
-    depth_mm: float = Field(0.2, ge=0, le=100, description="physical height of |height| = 1 (deformation), mm")
+    depth_mm: float = Field(0.2, ge=0, le=100, description="physical height at height = ±1 (deformation), mm")
     deform_roughness: Vec2 = Field(
         (0.4, 0.7), description="absolute roughness range inside the deformed zone (deformation), 0..1")
-    shape: ShapeParams = Field(description="generator-specific shape parameters (lengths in map units)")
+    shape: ShapeParams = Field(
+        description="generator-specific shape parameters (lengths in map units); omitted = the generator defaults")
     material: EncrustationMaterial = Field(EncrustationMaterial(), description="encrustation material ranges")
     weight: float = Field(1.0, ge=0, description="relative frequency of this kind among kinds (sampling weight)")
 
