@@ -20,6 +20,7 @@ Vec2 = tuple[float, float]
 Vec3 = tuple[float, float, float]
 Color = Annotated[tuple[float, float, float], Field(description="linear RGB, each 0..1")]
 
+MAX_DEFECTS_PER_PART = 16  # decal shaders per part; measured: ~25 overflow Cycles' SVM stack
 DEVICES = ("CPU", "CUDA", "OPTIX", "HIP", "ONEAPI", "METAL")
 
 
@@ -359,12 +360,18 @@ class JobConfig(_Model):
         for p in self.parts:
             for m in p.materials or []:
                 if m not in names:
-                    raise ValueError(f"parts '{p.name}' uses unknown material preset '{m}' (have {names})")
+                    raise ValueError(f"parts: part '{p.name}' uses unknown material preset '{m}' (have {names})")
         pnames = [p.name for p in self.parts]
         if len(set(pnames)) != len(pnames):
             raise ValueError(f"parts: duplicate part names in {pnames}")
+        most = sum(k.count_per_part[1] for k in self.defects.kinds.values())
+        if most > MAX_DEFECTS_PER_PART:
+            raise ValueError(
+                f"defects.kinds: up to {most} defects per part can be drawn (sum of count_per_part max); "
+                f"at most {MAX_DEFECTS_PER_PART} are supported (each defect adds shader nodes to its part, and "
+                "Cycles runs out of shader stack beyond about 20)")
         if sum(p.count[1] for p in self.parts) < self.parts_per_scene[0]:
-            raise ValueError("parts_per_scene min exceeds the sum of the parts' max counts")
+            raise ValueError("parts_per_scene: min exceeds the sum of the parts' max counts")
         return self
 
 

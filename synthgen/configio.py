@@ -7,6 +7,7 @@ Every config of synthgen (render, defects, seg, bilevel, vqgen) is loaded throug
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -38,7 +39,15 @@ def validation_lines(source: str, err: ValidationError) -> list[str]:
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (not a field of this section; check spelling)"
-        lines.append(f"{source}: {format_loc(loc)}: {msg}")
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, "):]
+        where = format_loc(loc)
+        # Cross-field checks name their own field: "defects.kinds: ..." -> location + message.
+        m = re.match(r"^([A-Za-z_][\w.\[\]]*): (.*)$", msg, re.S)
+        if m and e["type"] == "value_error":
+            where = m.group(1) if where == "<root>" else f"{where}.{m.group(1)}"
+            msg = m.group(2)
+        lines.append(f"{source}: {where}: {msg}")
     return lines
 
 

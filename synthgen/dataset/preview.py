@@ -45,13 +45,28 @@ def contact_sheet(root: str | Path, out: str | Path, max_images: int = 36, colum
         im = np.asarray(Image.open(p).convert("RGB"))
         inst_path = root / "masks" / "instance" / p.name
         label = p.stem
+        kinds: dict[int, str] = {}
+        inst = None
         if inst_path.is_file():
             inst = np.asarray(Image.open(inst_path))
             im = overlay(im, inst)
             label += f"  {len(np.unique(inst)) - 1} defects"
-        h = int(round(im.shape[0] * thumb_width / im.shape[1]))
+            scene_idx, cam_idx = (int(x) for x in p.stem.split("_")[:2])
+            for cam in plan_summary(root, scene_idx).get("accepted_cameras", []):
+                if cam["camera_id"] == cam_idx:
+                    kinds = {v["instance"]: v["kind"] for v in cam["visible_defects"]}
+        scale = thumb_width / im.shape[1]
+        h = int(round(im.shape[0] * scale))
         t = Image.fromarray(im).resize((thumb_width, h), Image.LANCZOS)
-        ImageDraw.Draw(t).text((4, 2), label, fill=(255, 255, 0))
+        draw = ImageDraw.Draw(t)
+        draw.text((4, 2), label, fill=(255, 255, 0))
+        for k, kind in kinds.items():
+            ys, xs = np.nonzero(inst == k)
+            if len(xs):
+                x, y = xs.max() * scale + 3, ys.min() * scale - 2
+                col = tuple(int(c) for c in PALETTE[k % len(PALETTE)])
+                draw.text((x + 1, y + 1), kind, fill=(0, 0, 0))
+                draw.text((x, y), kind, fill=col)
         thumbs.append(t)
     th = max(t.height for t in thumbs)
     rows = (len(thumbs) + columns - 1) // columns

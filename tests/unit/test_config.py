@@ -86,3 +86,14 @@ def test_schema_has_descriptions(tmp_path):
     ark = schema["$defs"]["ArkConfig"]["properties"]
     assert "radius" in ark and "(m)" in ark["radius"]["description"]
     assert schema["$defs"]["LightConfig"]["properties"]["temperature"]["description"].endswith("(K)")
+
+
+def test_cross_field_errors_name_their_field(write_config, tmp_path):
+    d = smoke_dict(tmp_path / "out")
+    d["defects"]["kinds"]["dent"]["count_per_part"] = [1, 30]
+    p = write_config(d)
+    _check_error(run_cli("validate", str(p)), f"{p}: defects.kinds: up to")
+    d["defects"]["kinds"]["dent"]["count_per_part"] = [1, 1]
+    d["parts"][0]["materials"] = ["unobtainium"]
+    p = write_config(d)
+    _check_error(run_cli("validate", str(p)), f"{p}: parts: part 'bracket' uses unknown material preset")

@@ -1,0 +1,74 @@
+"""Cost of the per-camera verification (geometry check + one defect-ID pass) relative to one
+final Cycles render, and how it grows with the number of defects per part.
+
+    python benchmarks/verification_cost.py [--config configs/quickstart.yaml]
+
+Prints, for each setting: resolution, samples, defects in the scene, seconds per camera for
+verification and for the final render, and their ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def measure(cfg, tmp: Path, cameras: int) -> tuple[int, float, float]:
+    from synthgen.annotate.visibility import part_in_view
+    from synthgen.blender import defects, render, scene
+    from synthgen.blender.visibility import DefectIdPass
+    from synthgen.pipeline import resolve_library
+    from synthgen.plan import make_plan
+
+    lib = resolve_library(cfg, cfg.seed, tmp / "cache")
+    plan = make_plan(cfg, 0, cache_dir=tmp / "cache", library=lib)
+    scene.init_session()
+    built = scene.build_scene(plan)
+    empties = defects.apply_defects(built, plan.defects)
+    render.apply_render_settings(plan.render, 0)
+    cams = plan.cameras[:cameras]
+    t0 = time.perf_counter()
+    with DefectIdPass(built, plan.defects, empties) as idp:
+        for cam in cams:
+            any(part_in_view(p, cam, plan.render.resolution) for p in plan.parts)
+            idp.render_ids(cam.camera_id)
+    t1 = time.perf_counter()
+    for cam in cams:
+        render.render_camera(built, cam.camera_id)
+    t2 = time.perf_counter()
+    scene.clear_scene()
+    return len(plan.defects), (t1 - t0) / len(cams), (t2 - t1) / len(cams)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--config", default=str(REPO / "configs" / "quickstart.yaml"))
+    args = ap.parse_args()
+    from synthgen.config import load_job_config
+
+    settings = [((320, 240), 16, 3, 1), ((640, 480), 128, 1, 1)]
+    print("resolution | samples | defects in scene | verify s/camera | final render s/camera | verify / render")
+    with tempfile.TemporaryDirectory() as tmp:
+        for res, spp, cams, per_kind in settings:
+            cfg = load_job_config(args.config, {"render.resolution": res, "render.samples": spp})
+            n, v, r = measure(cfg, Path(tmp), cams)
+            print(f"{res[0]}x{res[1]} | {spp} | {n} | {v:.3f} | {r:.2f} | {100 * v / r:.2f} %", flush=True)
+        # Growth with the number of defects per part (quickstart resolution, verification only).
+        for per_kind in (1, 2, 4):
+            base = load_job_config(args.config)
+            data = base.model_dump(mode="json")
+            for k in data["defects"]["kinds"].values():
+                k["count_per_part"] = [per_kind, per_kind]
+            from synthgen.config import JobConfig
+
+            cfg = JobConfig.model_validate(data, context={"config_dir": Path(args.config).resolve().parent})
+            n, v, r = measure(cfg, Path(tmp), 3)
+            print(f"320x240 | 16 | {n} | {v:.3f} | {r:.2f} | {100 * v / r:.2f} %", flush=True)
+
+
+if __name__ == "__main__":
+    main()
