@@ -3,8 +3,10 @@
     python benchmarks/render_time_split.py [CONFIG] [--scenes N] [--samples S ...]
 
 For each sample count it renders CONFIG (default: configs/quickstart.yaml) into a fresh temp
-folder in this process and prints: config+plan, scene build, Cycles render, writing, clean-up,
-and wall / render (the floor is 1.0: everything else is overhead).
+folder in this process and prints: config+plan, scene build, verification (geometric check and
+defect-ID pass), Cycles render, writing, clean-up, and wall / render (the floor is 1.0:
+everything else is overhead). The wall time includes Blender start-up and the defect library
+generation of the fresh folder.
 """
 
 from __future__ import annotations
@@ -31,7 +33,8 @@ def main() -> None:
 
     print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPUs; "
           f"config {args.config}; {args.scenes} scenes")
-    print("samples | res | images | load+plan s | build s | render s | write s | clear s | wall s | wall/render")
+    print("samples | res | images | load+plan s | build s | verify s | render s | write s | clear s | wall s | "
+          "wall/render")
     for samples in args.samples:
         t0 = time.perf_counter()
         over = {"render.samples": samples}
@@ -44,7 +47,7 @@ def main() -> None:
         s = stats.seconds
         wall = stats.wall + t_cfg
         print(f"{samples} | {cfg.render.resolution[0]}x{cfg.render.resolution[1]} | {stats.images} | "
-              f"{t_cfg + s['plan']:.2f} | {s['build']:.2f} | {s['render']:.2f} | {s['write']:.2f} | "
+              f"{t_cfg + s['plan']:.2f} | {s['build']:.2f} | {s['verify']:.2f} | {s['render']:.2f} | {s['write']:.2f} | "
               f"{s['clear']:.2f} | {wall:.2f} | {wall / s['render']:.3f}")
 
 
