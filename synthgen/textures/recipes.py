@@ -322,7 +322,6 @@ class DefectRecipe(_Model):
     shape: ShapeParams = Field(
         description="generator-specific shape parameters (lengths in map units); omitted = the generator defaults")
     material: EncrustationMaterial = Field(EncrustationMaterial(), description="encrustation material ranges")
-    weight: float = Field(1.0, ge=0, description="relative frequency of this kind among kinds (sampling weight)")
 
     @model_validator(mode="before")
     @classmethod
