@@ -1,4 +1,5 @@
-"""Resident memory over many scenes planned, built, rendered (tiny) and cleared in one process.
+"""Resident memory over many scenes planned, built with defects, verified (defect-ID pass),
+rendered (tiny) and cleared in one process.
 
     python benchmarks/memory_rss.py [--checkpoints 10 100 300]
 
@@ -29,8 +30,10 @@ def main() -> None:
     ap.add_argument("--checkpoints", type=int, nargs="+", default=[10, 100, 300])
     args = ap.parse_args()
 
-    from synthgen.blender import render, scene
+    from synthgen.blender import defects, render, scene
+    from synthgen.blender.visibility import DefectIdPass
     from synthgen.config import load_job_config
+    from synthgen.pipeline import resolve_library
     from synthgen.plan import PlacementError, make_plan
 
     cfg = load_job_config(args.config, {"render.resolution": (32, 24), "render.samples": 1,
@@ -40,15 +43,20 @@ def main() -> None:
     first = None
     done = 0
     with tempfile.TemporaryDirectory() as tmp:
+        lib = resolve_library(cfg, cfg.seed, Path(tmp) / "cache")
         for target in sorted(args.checkpoints):
             while done < target:
                 try:
-                    plan = make_plan(cfg, done, cache_dir=Path(tmp) / "cache")
+                    plan = make_plan(cfg, done, cache_dir=Path(tmp) / "cache", library=lib)
                 except PlacementError:
                     done += 1
                     continue
                 built = scene.build_scene(plan)
+                empties = defects.apply_defects(built, plan.defects)
                 render.apply_render_settings(plan.render, done)
+                with DefectIdPass(built, plan.defects, empties) as idp:
+                    for cam in plan.cameras:
+                        idp.render_ids(cam.camera_id)
                 for cam in plan.cameras:
                     render.render_camera(built, cam.camera_id)
                     render.save_render(Path(tmp) / "last.png")
