@@ -1,0 +1,141 @@
+"""Evaluation (``synthgen seg eval CONFIG``): metrics JSON + markdown + precision-recall plot.
+
+For each test set of ``eval.test_sets`` the checkpoint's model predicts every image; the
+metrics of ``synthgen.learn.metrics`` are computed (pixel IoU/Dice per image and over the
+dataset, standard and customized mIoU, box AP/mAP, healthy-image false-positive rate).
+
+Output folder (default ``<out>/eval``)::
+
+    metrics.json       {test set: dataset figures}, plus the checkpoint and settings used
+    metrics.md         the same figures as a markdown table
+    <set>.json         per-image rows and PR curves of one test set
+    pr_curve.png       box-level precision-recall curves, one line per test set (and class)
+
+NaN figures (AP of a test set without defects, FP rate without healthy images) are written as
+``null`` in JSON and ``-`` in markdown.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from pathlib import Path
+
+from synthgen.errors import SynthgenError
+from synthgen.learn.data import available, build_dataset
+from synthgen.learn.seg_config import SegConfig
+from synthgen.learn.train import (
+    atomic_json,
+    clean,
+    ensure_out,
+    evaluate_model,
+    load_checkpoint,
+    model_from_checkpoint,
+    resolve_device,
+)
+
+COLUMNS = [("images", "images"), ("healthy_images", "healthy"), ("iou_dataset", "IoU"),
+           ("dice_dataset", "Dice"), ("iou_mean_per_image", "IoU/img"), ("dice_mean_per_image", "Dice/img"),
+           ("miou", "mIoU std"), ("miou_custom", "mIoU custom"), ("map", "mAP"),
+           ("healthy_fp_rate", "healthy FP rate")]
+
+
+def fmt(v) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if isinstance(v, (bool, int)):
+        return str(v)
+    return f"{v:.3f}"
+
+
+def markdown_table(results: dict[str, dict]) -> str:
+    lines = ["| test set | " + " | ".join(h for _, h in COLUMNS) + " |",
+             "|---|" + "---:|" * len(COLUMNS)]
+    for name, s in results.items():
+        if "skipped" in s:
+            lines.append(f"| {name} | skipped: {s['skipped']} |" + " |" * (len(COLUMNS) - 1))
+            continue
+        lines.append(f"| {name} | " + " | ".join(fmt(s.get(k)) for k, _ in COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def plot_pr(curves: dict[str, dict], path: Path, title: str = "box-level precision-recall") -> None:
+    """``curves``: label -> {"recall": [...], "precision": [...], "ap": float}."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for label, c in curves.items():
+        if not c["recall"]:
+            continue
+        r = [0.0] + list(c["recall"])
+        p = [c["precision"][0]] + list(c["precision"])
+        ax.step(r, p, where="post", label=f"{label} (AP {fmt(c['ap'])})")
+    ax.set_xlabel("recall (ground-truth defect boxes found)")
+    ax.set_ylabel("precision (predicted boxes on a defect)")
+    ax.set_xlim(0, 1.0)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    if ax.lines:
+        ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".png")
+    os.close(fd)
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = None, device: str | None = None,
+             sets: list[str] | None = None, resolution: str | None = None, progress: bool = True,
+             log=print) -> dict[str, dict]:
+    """Evaluate a checkpoint on the configured test sets; returns {set: summary}."""
+    checkpoint = Path(checkpoint or Path(cfg.out) / "checkpoints" / "best.pt")
+    names = sets or list(cfg.eval.test_sets)
+    if not names:
+        raise SynthgenError("eval.test_sets: no test sets configured")
+    for n in names:
+        if n not in cfg.eval.test_sets:
+            raise SynthgenError(f"--set {n}: not a test set of eval.test_sets ({', '.join(cfg.eval.test_sets)})")
+    dev = resolve_device(device or cfg.train.device)
+    ck = load_checkpoint(checkpoint)
+    out = ensure_out(Path(out or Path(cfg.out) / "eval"))
+    model, data = model_from_checkpoint(ck, dev)
+    run_cfg = cfg.model_copy(update={"data": data})
+    res = resolution or cfg.eval.resolution
+    results: dict[str, dict] = {}
+    curves: dict[str, dict] = {}
+    for n in names:
+        srcs = cfg.eval.test_sets[n]
+        missing = [s for s in srcs if s not in available(srcs, cfg.sources)]
+        if missing:
+            results[n] = {"skipped": f"source(s) {', '.join(missing)} not found"}
+            log(f"{n}: skipped (missing {', '.join(missing)})")
+            continue
+        ds = build_dataset(srcs, cfg.sources, data)
+        m = evaluate_model(model, ds, run_cfg, dev, res, progress, f"eval {n}")
+        s = m.summary()
+        pr = s.pop("pr_curves")
+        results[n] = s
+        atomic_json(out / f"{n}.json", clean({"summary": s, "pr_curves": pr, "per_image": m.rows}))
+        for c, cv in pr.items():
+            label = n if data.binary else f"{n} / {data.classes[int(c) - 1]}"
+            curves[label] = {**cv, "ap": s["ap_per_class"][c]}
+        log(f"{n}: {len(ds)} images, IoU {fmt(s['iou_dataset'])}, mIoU std {fmt(s['miou'])}, "
+            f"custom {fmt(s['miou_custom'])}, mAP {fmt(s['map'])}, healthy FP rate {fmt(s['healthy_fp_rate'])}")
+    meta = {"checkpoint": str(checkpoint), "epoch": ck.get("epoch"), "resolution": res,
+            "threshold": cfg.eval.threshold, "tolerance": cfg.eval.tolerance,
+            "min_box_pixels": cfg.eval.min_box_pixels, "classes": data.classes}
+    atomic_json(out / "metrics.json", clean({"meta": meta, "results": results}))
+    md = (f"# Segmentation evaluation\n\ncheckpoint `{checkpoint}` (epoch {ck.get('epoch')}), resolution "
+          f"{res}, threshold {cfg.eval.threshold}, customized-mIoU tolerance {cfg.eval.tolerance} px\n\n"
+          + markdown_table(results))
+    tmp = out / ".metrics.md.tmp"
+    tmp.write_text(md)
+    os.replace(tmp, out / "metrics.md")
+    plot_pr(curves, out / "pr_curve.png")
+    return results

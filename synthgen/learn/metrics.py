@@ -1,0 +1,236 @@
+"""Segmentation metrics used in defect inspection (pure numpy/scipy; no torch).
+
+Pixel metrics (per image and over a dataset), standard and customized mIoU, box-level
+detection metrics (precision/recall over confidence thresholds, AP, mAP) and the image-level
+false-positive rate on healthy images.
+
+Conventions: ``gt`` and ``pred`` are integer class maps (H, W) with 0 = background and
+1..K = defect classes (binary: K = 1). ``prob`` is (K+1, H, W) or (H, W) for binary.
+
+**Standard per-image mIoU** (classes c = 0..K)::
+
+    mIoU_std = mean over c in C_std of |P_c ∩ G_c| / |P_c ∪ G_c|,
+    C_std = {c : |P_c ∪ G_c| > 0}     (classes absent from both are skipped)
+
+A healthy image (G has no defect pixel) with 3 falsely predicted defect pixels gives
+IoU_bg ≈ 1 and IoU_defect = 0 / 3 = 0, so mIoU_std ≈ 0.5: three pixels halve the score.
+
+**Customized per-image mIoU** (the tolerant variant of the micrograph-segmentation literature)::
+
+    mIoU_cust = mean over c in C_cust of IoU_c,
+    C_cust = C_std minus {c >= 1 : |G_c| = 0 and |P_c| < tol}
+
+A defect class absent from the ground truth and predicted on fewer than ``tol`` pixels (default
+``DEFAULT_TOLERANCE`` = 20) is left out of that image's mean, so the healthy image above scores
+≈ 1.0. A class predicted on ``tol`` or more pixels still counts with IoU 0. Dataset mIoU (both
+kinds) is the mean of the per-image values.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+
+DEFAULT_TOLERANCE = 20
+
+
+# ----------------------------------------------------------------------------- pixel metrics
+
+
+def iou_dice(gt: np.ndarray, pred: np.ndarray) -> tuple[float, float]:
+    """Defect-vs-background IoU and Dice of one image (any class >= 1 is defect).
+
+    Both are 1.0 when neither map has a defect pixel (a correct healthy prediction)."""
+    g, p = gt > 0, pred > 0
+    inter = np.logical_and(g, p).sum()
+    union = np.logical_or(g, p).sum()
+    total = g.sum() + p.sum()
+    iou = 1.0 if union == 0 else inter / union
+    dice = 1.0 if total == 0 else 2 * inter / total
+    return float(iou), float(dice)
+
+
+def per_class_iou(gt: np.ndarray, pred: np.ndarray, num_classes: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(iou (C,), gt pixel counts (C,), pred pixel counts (C,)) for classes 0..num_classes-1;
+    IoU is NaN for a class absent from both maps."""
+    iou = np.full(num_classes, np.nan)
+    gcount = np.zeros(num_classes, np.int64)
+    pcount = np.zeros(num_classes, np.int64)
+    for c in range(num_classes):
+        g, p = gt == c, pred == c
+        gcount[c], pcount[c] = g.sum(), p.sum()
+        union = np.logical_or(g, p).sum()
+        if union:
+            iou[c] = np.logical_and(g, p).sum() / union
+    return iou, gcount, pcount
+
+
+def miou_standard(gt: np.ndarray, pred: np.ndarray, num_classes: int = 2) -> float:
+    """Standard per-image mIoU (module docstring)."""
+    iou, _, _ = per_class_iou(gt, pred, num_classes)
+    return float(np.nanmean(iou)) if np.isfinite(iou).any() else 1.0
+
+
+def miou_customized(gt: np.ndarray, pred: np.ndarray, num_classes: int = 2,
+                    tolerance: int = DEFAULT_TOLERANCE) -> float:
+    """Customized per-image mIoU: small false positives of absent defect classes are ignored."""
+    iou, g, p = per_class_iou(gt, pred, num_classes)
+    keep = np.isfinite(iou)
+    for c in range(1, num_classes):
+        if g[c] == 0 and p[c] < tolerance:
+            keep[c] = False
+    return float(iou[keep].mean()) if keep.any() else 1.0
+
+
+# ----------------------------------------------------------------------------- boxes
+
+
+@dataclass(frozen=True)
+class Box:
+    x0: int
+    y0: int
+    x1: int  # inclusive
+    y1: int  # inclusive
+    score: float = 1.0
+    label: int = 1
+
+    def intersects(self, o: Box) -> bool:
+        return not (self.x1 < o.x0 or o.x1 < self.x0 or self.y1 < o.y0 or o.y1 < self.y0)
+
+
+def boxes_from_mask(mask: np.ndarray, score_map: np.ndarray | None = None, label: int = 1,
+                    min_pixels: int = 1) -> list[Box]:
+    """Connected components (8-connected) of a boolean mask as boxes. The score of a box is the
+    maximum of ``score_map`` inside its component (1.0 without a score map)."""
+    lab, _ = ndimage.label(mask, structure=np.ones((3, 3), bool))
+    out = []
+    for i, sl in enumerate(ndimage.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        comp = lab[sl] == i
+        if comp.sum() < min_pixels:
+            continue
+        s = float(score_map[sl][comp].max()) if score_map is not None else 1.0
+        out.append(Box(sl[1].start, sl[0].start, sl[1].stop - 1, sl[0].stop - 1, s, label))
+    return out
+
+
+def match_boxes(preds: list[Box], gts: list[Box]) -> list[bool]:
+    """True/false positive flag per prediction, in descending score order of ``preds``.
+
+    A prediction that intersects a ground-truth box of its class is a true positive; each
+    ground-truth box is matched by at most one prediction (the highest-scoring one), so a
+    second prediction on the same defect is a false positive."""
+    order = sorted(range(len(preds)), key=lambda i: -preds[i].score)
+    used = [False] * len(gts)
+    flags = [False] * len(preds)
+    for i in order:
+        for j, g in enumerate(gts):
+            if not used[j] and g.label == preds[i].label and preds[i].intersects(g):
+                used[j] = True
+                flags[i] = True
+                break
+    return flags
+
+
+def average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """AP by all-point interpolation (VOC2010+): area under the precision envelope over recall.
+
+    Returns (AP, recall curve, precision curve) for predictions ranked by score."""
+    if num_gt == 0:
+        return float("nan"), np.zeros(0), np.zeros(0)
+    order = np.argsort(-np.asarray(scores, float), kind="stable")
+    tp = np.asarray(tp, bool)[order]
+    ctp = np.cumsum(tp)
+    cfp = np.cumsum(~tp)
+    recall = ctp / num_gt
+    precision = ctp / np.maximum(ctp + cfp, 1)
+    mrec = np.concatenate([[0.0], recall, [1.0]])
+    mpre = np.concatenate([[1.0 if len(precision) else 0.0], precision, [0.0]])
+    for i in range(len(mpre) - 2, -1, -1):
+        mpre[i] = max(mpre[i], mpre[i + 1])
+    idx = np.nonzero(mrec[1:] != mrec[:-1])[0]
+    ap = float(np.sum((mrec[idx + 1] - mrec[idx]) * mpre[idx + 1]))
+    return ap, recall, precision
+
+
+# ----------------------------------------------------------------------------- dataset
+
+
+@dataclass
+class DatasetMetrics:
+    """Accumulates per-image results; ``summary()`` gives the dataset figures."""
+
+    num_classes: int = 2
+    tolerance: int = DEFAULT_TOLERANCE
+    threshold: float = 0.5
+    min_box_pixels: int = 1
+
+    def __post_init__(self):
+        self.rows: list[dict] = []
+        self.dets: dict[int, list[tuple[float, bool]]] = {c: [] for c in range(1, self.num_classes)}
+        self.num_gt: dict[int, int] = {c: 0 for c in range(1, self.num_classes)}
+        self.inter = 0
+        self.union = 0
+        self.sum_gp = 0
+
+    def add(self, name: str, gt: np.ndarray, prob: np.ndarray) -> dict:
+        """Add one image. ``prob``: (H, W) defect probability (binary) or (K+1, H, W)."""
+        if prob.ndim == 2:
+            pred = (prob >= self.threshold).astype(np.int64)
+            scores = {1: prob}
+        else:
+            pred = prob.argmax(0)
+            scores = {c: prob[c] for c in range(1, self.num_classes)}
+        iou, dice = iou_dice(gt, pred)
+        g, p = gt > 0, pred > 0
+        self.inter += int(np.logical_and(g, p).sum())
+        self.union += int(np.logical_or(g, p).sum())
+        self.sum_gp += int(g.sum() + p.sum())
+        n_pred_boxes = 0
+        for c in range(1, self.num_classes):
+            gts = boxes_from_mask(gt == c, label=c)
+            preds = boxes_from_mask(pred == c, scores[c], label=c, min_pixels=self.min_box_pixels)
+            flags = match_boxes(preds, gts)
+            self.dets[c].extend((preds[i].score, flags[i]) for i in range(len(preds)))
+            self.num_gt[c] += len(gts)
+            n_pred_boxes += len(preds)
+        # A healthy image is a false-positive image when any predicted defect box survives the
+        # ``min_box_pixels`` filter (the same boxes that the detection metrics count).
+        row = {"image": name, "iou": iou, "dice": dice,
+               "miou": miou_standard(gt, pred, self.num_classes),
+               "miou_custom": miou_customized(gt, pred, self.num_classes, self.tolerance),
+               "healthy": bool(not g.any()), "false_positive_image": bool(not g.any() and n_pred_boxes > 0),
+               "pred_boxes": n_pred_boxes}
+        self.rows.append(row)
+        return row
+
+    def summary(self) -> dict:
+        rows = self.rows
+        healthy = [r for r in rows if r["healthy"]]
+        aps, curves = {}, {}
+        for c, dets in self.dets.items():
+            sc = np.array([d[0] for d in dets])
+            tp = np.array([d[1] for d in dets], bool)
+            ap, rec, prec = average_precision(sc, tp, self.num_gt[c])
+            aps[c] = ap
+            curves[c] = {"recall": rec.tolist(), "precision": prec.tolist(),
+                         "scores": sorted(sc.tolist(), reverse=True)}
+        finite = [v for v in aps.values() if np.isfinite(v)]
+        return {
+            "images": len(rows),
+            "iou_dataset": 1.0 if self.union == 0 else self.inter / self.union,
+            "dice_dataset": 1.0 if self.sum_gp == 0 else 2 * self.inter / self.sum_gp,
+            "iou_mean_per_image": float(np.mean([r["iou"] for r in rows])) if rows else float("nan"),
+            "dice_mean_per_image": float(np.mean([r["dice"] for r in rows])) if rows else float("nan"),
+            "miou": float(np.mean([r["miou"] for r in rows])) if rows else float("nan"),
+            "miou_custom": float(np.mean([r["miou_custom"] for r in rows])) if rows else float("nan"),
+            "ap_per_class": {str(c): v for c, v in aps.items()},
+            "map": float(np.mean(finite)) if finite else float("nan"),
+            "healthy_images": len(healthy),
+            "healthy_fp_rate": (sum(r["false_positive_image"] for r in healthy) / len(healthy)) if healthy
+            else float("nan"),
+            "pr_curves": {str(c): v for c, v in curves.items()},
+        }

@@ -1,0 +1,114 @@
+"""``synthgen seg``: train, eval, experiment, schema (U-Net defect segmentation)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from synthgen.configio import load_config
+
+_device = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
+                       help="override train.device")
+_quiet = click.option("--quiet", is_flag=True, help="no progress bars")
+
+
+@click.group(name="seg")
+def seg():
+    """U-Net defect segmentation: train, eval, experiment (docs/seg.md)."""
+
+
+@seg.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="override `out`")
+@click.option("--resume", is_flag=True, help="continue from <out>/checkpoints/last.pt")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="override train.epochs")
+@click.option("--stop-after", type=click.IntRange(min=1), default=None,
+              help="stop after this many epochs in total (resume later with --resume)")
+@click.option("--mix", "mix", multiple=True, metavar="SOURCE[:RATIO]",
+              help="override train.mix (repeatable), e.g. --mix real_limited:3 --mix healthy_train:1")
+@_device
+@_quiet
+def train(config, out, resume, epochs, stop_after, mix, device, quiet):
+    """Train a U-Net on the mix of CONFIG; writes checkpoints, history.json, learning_curve.png."""
+    from synthgen.learn.seg_config import SegConfig
+    from synthgen.learn.train import train as run
+
+    cfg = load_config(config, SegConfig)
+    update = {}
+    if epochs:
+        update["epochs"] = epochs
+    if mix:
+        update["mix"] = _parse_mix(mix, cfg)
+    if update:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=update)})
+    run(cfg, out, resume=resume, device=device, stop_after=stop_after, progress=not quiet, log=click.echo)
+    click.echo(f"wrote {out or cfg.out}")
+
+
+def _parse_mix(items: tuple[str, ...], cfg) -> list:
+    from synthgen.errors import SynthgenError
+    from synthgen.learn.seg_config import MixItem
+
+    out = []
+    for it in items:
+        name, _, ratio = it.partition(":")
+        if name not in cfg.sources:
+            raise SynthgenError(f"--mix {it}: unknown source '{name}' (defined: {', '.join(cfg.sources)})")
+        try:
+            r = float(ratio) if ratio else 1.0
+            if not r > 0:
+                raise ValueError
+        except ValueError:
+            raise SynthgenError(f"--mix {it}: ratio must be a number > 0") from None
+        out.append(MixItem(source=name, ratio=r))
+    return out
+
+
+@seg.command(name="eval")
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--checkpoint", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="default: <out>/checkpoints/best.pt")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="metrics folder (default: <out>/eval)")
+@click.option("--set", "sets", multiple=True, help="evaluate only these test sets (repeatable)")
+@click.option("--resolution", type=click.Choice(["original", "network"]), default=None,
+              help="override eval.resolution")
+@_device
+@_quiet
+def eval_(config, checkpoint, out, sets, resolution, device, quiet):
+    """Evaluate a checkpoint on the test sets of CONFIG: metrics.json, metrics.md, pr_curve.png."""
+    from synthgen.learn.evaluate import evaluate
+    from synthgen.learn.seg_config import SegConfig
+
+    cfg = load_config(config, SegConfig)
+    evaluate(cfg, checkpoint, out, device=device, sets=list(sets) or None, resolution=resolution,
+             progress=not quiet, log=click.echo)
+    click.echo(f"wrote {out or Path(cfg.out) / 'eval'}")
+
+
+@seg.command()
+@click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="override `out`")
+@click.option("--epochs", type=click.IntRange(min=1), default=None, help="override train.epochs")
+@_device
+@_quiet
+def experiment(config, out, epochs, device, quiet):
+    """Train every mix of CONFIG and evaluate each on every test set: results.md / results.json."""
+    from synthgen.learn.experiment import experiment as run
+    from synthgen.learn.seg_config import ExperimentConfig
+
+    cfg = load_config(config, ExperimentConfig)
+    if epochs:
+        cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": epochs})})
+    run(cfg, out, device=device, progress=not quiet, log=click.echo)
+    click.echo(f"wrote {Path(out or cfg.out) / 'results.md'}")
+
+
+@seg.command()
+def schema():
+    """Print the JSON schema of the seg and experiment configs."""
+    from synthgen.learn.seg_config import seg_schema
+
+    click.echo(json.dumps(seg_schema(), indent=1))

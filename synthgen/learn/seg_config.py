@@ -1,0 +1,275 @@
+"""Pydantic models of the segmentation configs (``synthgen seg train|eval|experiment``).
+
+One YAML file describes the named data ``sources``, the ``data`` policy (size, channels,
+classes), the ``model``, ``train`` (mix of sources with ratios, optimisation), ``augment`` and
+``eval`` (named test sets). An experiment config adds ``mixes``: several training mixes, each
+trained and evaluated on every test set. Relative paths resolve against the config file's folder.
+Print the full schema with ``synthgen seg schema``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _resolve(v: str | None, info: ValidationInfo) -> str | None:
+    if v is None:
+        return None
+    p = Path(v).expanduser()
+    base = (info.context or {}).get("config_dir")
+    if not p.is_absolute() and base is not None:
+        p = Path(base) / p
+    return str(p.resolve())
+
+
+def split_keys(data: dict, prefix: str = "") -> list[str]:
+    """Dotted keys of a split file that hold lists of entries (``defective.train``)."""
+    out = []
+    for k, v in data.items():
+        if isinstance(v, list):
+            out.append(prefix + k)
+        elif isinstance(v, dict):
+            out.extend(split_keys(v, prefix + k + "."))
+    return out
+
+
+class SourceConfig(_Model):
+    """One dataset: a synthgen dataset, a folder of images + masks, a COCO file or a split file."""
+
+    kind: Literal["synthgen", "folder", "coco", "split"] = Field(
+        description="synthgen: a synthgen dataset root (images/, masks/semantic/, annotations/coco.json); "
+                    "folder: images with same-named mask files; coco: a COCO json; split: a split json "
+                    "whose lists hold {image, mask, class} entries")
+    path: str = Field(description="dataset root (synthgen), image folder (folder), COCO json (coco) or split "
+                                  "json (split); relative to the config file")
+    keys: list[str] = Field(default_factory=list, description="split only: dotted keys of the lists to read, "
+                                                              "e.g. [defective.train]")
+    images_root: str | None = Field(default=None, description="coco/split: folder that image and mask paths "
+                                                              "are relative to (default: the json's folder)")
+    mask_dir: str | None = Field(default=None, description="folder only: folder of the masks (default: the "
+                                                           "image folder)")
+    mask_suffix: str = Field(default=".png", description="folder only: mask file = <image stem><suffix>")
+    extensions: list[str] = Field(default_factory=lambda: [".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"],
+                                  description="folder only: image file extensions")
+    mask_threshold: int = Field(default=127, ge=0, le=254, description="folder/split: mask grey value > "
+                                                                     "threshold is defect (0..255 scale)")
+    missing_mask: Literal["error", "healthy", "skip"] = Field(
+        default="error", description="folder/split: an image without a mask file is an error, a healthy "
+                                     "(all background) image, or skipped")
+    class_name: str | None = Field(default=None, description="folder/split: defect class of mask pixels when an "
+                                                             "entry names none (multi-class only)")
+    limit: int | None = Field(default=None, ge=1, description="use at most this many images (first in sorted "
+                                                              "order)")
+    optional: bool = Field(default=False, description="if the path does not exist, skip this source (and the "
+                                                      "mixes and test sets that need it) instead of failing")
+
+    @field_validator("path", "images_root", "mask_dir")
+    @classmethod
+    def _paths(cls, v, info: ValidationInfo):
+        return _resolve(v, info)
+
+    @field_validator("extensions")
+    @classmethod
+    def _ext(cls, v):
+        return [e.lower() if e.startswith(".") else "." + e.lower() for e in v]
+
+    @model_validator(mode="after")
+    def _check(self):
+        p = Path(self.path)
+        if not p.exists():
+            if not self.optional:
+                raise ValueError(f"path: not found: {p} (set optional: true to skip a missing source)")
+            return self
+        if self.kind == "split":
+            if not self.keys:
+                raise ValueError("keys: a split source needs at least one key, e.g. [defective.train]")
+            try:
+                data = json.loads(p.read_text())
+            except (OSError, ValueError) as exc:
+                raise ValueError(f"path: cannot read split file {p}: {exc}") from None
+            avail = split_keys(data)
+            for k in self.keys:
+                if k not in avail:
+                    raise ValueError(f"keys: '{k}' is not a list in {p.name} (available: {', '.join(avail)})")
+        elif self.keys:
+            raise ValueError("keys: only split sources take keys")
+        if self.kind in ("folder", "synthgen") and not p.is_dir():
+            raise ValueError(f"path: not a folder: {p}")
+        if self.kind in ("coco", "split") and not p.is_file():
+            raise ValueError(f"path: not a file: {p}")
+        return self
+
+    @property
+    def available(self) -> bool:
+        return Path(self.path).exists()
+
+
+class MixItem(_Model):
+    """A source in a training mix with its sampling ratio."""
+
+    source: str = Field(description="name of a source in `sources`")
+    ratio: float = Field(default=1.0, gt=0, description="relative share of the samples of an epoch drawn from "
+                                                        "this source (ratios are normalised over the mix)")
+
+
+class DataConfig(_Model):
+    size: tuple[int, int] = Field(default=(192, 192), description="network input [height, width] in pixels")
+    policy: Literal["resize", "letterbox", "crop"] = Field(
+        default="resize",
+        description="resize: stretch every image to size; letterbox: scale to fit keeping the aspect ratio, "
+                    "pad bottom/right (padding ignored by loss and metrics); crop: random size-crops in "
+                    "training (padded if smaller), full images at native resolution in evaluation")
+    channels: Literal[1, 3] = Field(default=1, description="1: greyscale input, 3: RGB input")
+    classes: list[str] = Field(default_factory=lambda: ["defect"], min_length=1,
+                               description="defect class names (class index = position + 1, 0 = background); "
+                                           "one class = binary defect-vs-background, every defect kind maps to it")
+    cache: bool = Field(default=True, description="keep decoded, resized images in memory")
+
+    @field_validator("size")
+    @classmethod
+    def _size(cls, v):
+        if min(v) < 16:
+            raise ValueError(f"size must be >= 16 pixels, got {list(v)}")
+        return v
+
+    @property
+    def binary(self) -> bool:
+        return len(self.classes) == 1
+
+    @property
+    def num_classes(self) -> int:
+        """Classes including background."""
+        return len(self.classes) + 1
+
+
+class ModelConfig(_Model):
+    depth: int = Field(default=4, ge=1, le=7, description="number of 2x down-sampling stages")
+    width: int = Field(default=32, ge=2, le=256, description="channels at full resolution (doubled per stage)")
+    max_width: int = Field(default=512, ge=2, description="cap on channels per stage")
+    thin: bool = Field(default=False, description="depthwise-separable convolutions: the thin, fast variant "
+                                                  "for high-resolution real-time inference")
+
+
+class TrainConfig(_Model):
+    mix: list[MixItem] = Field(default_factory=list, description="training sources with ratios")
+    val: list[str] = Field(default_factory=list, description="sources used for validation after each epoch")
+    epochs: int = Field(default=20, ge=1, description="number of epochs")
+    samples_per_epoch: int | None = Field(default=None, ge=1, description="images drawn per epoch (default: "
+                                                                          "the total size of the mix sources)")
+    batch_size: int = Field(default=8, ge=1, description="images per optimisation step")
+    lr: float = Field(default=1e-3, gt=0, description="AdamW learning rate")
+    weight_decay: float = Field(default=1e-4, ge=0, description="AdamW weight decay")
+    cosine: bool = Field(default=True, description="cosine learning-rate decay to 0 over the epochs")
+    dice_weight: float = Field(default=1.0, ge=0, description="weight of the soft Dice loss added to BCE/CE")
+    pos_weight: float = Field(default=1.0, gt=0, description="binary: BCE weight of defect pixels")
+    seed: int = Field(default=0, ge=0, description="seed of weights, sampling and augmentation")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto = cuda if available")
+    threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: torch's choice)")
+    select_metric: Literal["iou_dataset", "miou_custom", "map", "dice_dataset"] = Field(
+        default="iou_dataset", description="validation metric that picks checkpoints/best.pt")
+
+
+class AugmentConfig(_Model):
+    """Probabilities (0..1) and ranges of the albumentations pipeline; p = 0 disables a transform."""
+
+    hflip: float = Field(default=0.5, ge=0, le=1, description="probability of a horizontal flip")
+    vflip: float = Field(default=0.5, ge=0, le=1, description="probability of a vertical flip")
+    affine: float = Field(default=0.5, ge=0, le=1, description="probability of the affine transform below")
+    scale: tuple[float, float] = Field(default=(0.85, 1.2), description="zoom range (1 = no zoom)")
+    translate: float = Field(default=0.1, ge=0, le=0.5, description="max translation, fraction of the size")
+    rotate: float = Field(default=15.0, ge=0, le=180, description="max rotation in degrees")
+    shear: float = Field(default=8.0, ge=0, le=45, description="max shear in degrees")
+    noise: float = Field(default=0.2, ge=0, le=1, description="probability of Gaussian noise")
+    noise_std: tuple[float, float] = Field(default=(0.01, 0.05), description="noise std range, fraction of 255")
+    blur: float = Field(default=0.2, ge=0, le=1, description="probability of Gaussian blur")
+    blur_sigma: tuple[float, float] = Field(default=(0.3, 1.2), description="blur sigma range in pixels")
+    contrast: float = Field(default=0.3, ge=0, le=1, description="probability of brightness/contrast change")
+    contrast_limit: float = Field(default=0.2, ge=0, le=1, description="max relative brightness and contrast "
+                                                                     "change")
+    color_jitter: float = Field(default=0.0, ge=0, le=1, description="probability of colour jitter (RGB input)")
+    cutout: float = Field(default=0.0, ge=0, le=1, description="probability of cutouts (masks unchanged)")
+    cutout_holes: tuple[int, int] = Field(default=(1, 3), description="number of cutout holes")
+    cutout_size: tuple[float, float] = Field(default=(0.05, 0.15), description="hole side, fraction of size")
+
+
+class EvalConfig(_Model):
+    test_sets: dict[str, list[str]] = Field(default_factory=dict, description="test-set name -> sources")
+    threshold: float = Field(default=0.5, gt=0, lt=1, description="binary: probability above which a pixel is "
+                                                                  "defect")
+    tolerance: int = Field(default=20, ge=1, description="customized mIoU: an absent class predicted on fewer "
+                                                         "pixels than this is left out of the image's mean")
+    min_box_pixels: int = Field(default=1, ge=1, description="predicted components smaller than this "
+                                                             "(pixels) are dropped before box matching")
+    resolution: Literal["original", "network"] = Field(
+        default="original", description="compare at the original image size (predictions resized back) or at "
+                                        "the network input size")
+    batch_size: int = Field(default=8, ge=1, description="images per inference batch")
+
+
+class SegConfig(_Model):
+    """``synthgen seg train`` / ``seg eval`` config."""
+
+    out: str = Field(default="out/seg", description="output folder (checkpoints, curves, metrics)")
+    sources: dict[str, SourceConfig] = Field(description="named datasets")
+    data: DataConfig = Field(default_factory=DataConfig, description="image size policy, channels, classes")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="U-Net shape")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="mix and optimisation")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="training augmentations")
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="test sets and metric settings")
+
+    _require_mix = True
+
+    @field_validator("out")
+    @classmethod
+    def _out(cls, v, info: ValidationInfo):
+        return _resolve(v, info)
+
+    def _check_refs(self, names: list[str], where: str) -> None:
+        for i, n in enumerate(names):
+            if n not in self.sources:
+                raise ValueError(f"{where}[{i}]: unknown source '{n}' (defined: {', '.join(self.sources)})")
+
+    @model_validator(mode="after")
+    def _refs(self):
+        if self._require_mix and not self.train.mix:
+            raise ValueError("train.mix: list at least one training source")
+        for i, m in enumerate(self.train.mix):
+            if m.source not in self.sources:
+                raise ValueError(f"train.mix[{i}].source: unknown source '{m.source}' "
+                                 f"(defined: {', '.join(self.sources)})")
+        self._check_refs(self.train.val, "train.val")
+        for name, srcs in self.eval.test_sets.items():
+            self._check_refs(srcs, f"eval.test_sets.{name}")
+        return self
+
+
+class ExperimentConfig(SegConfig):
+    """``synthgen seg experiment`` config: a SegConfig plus several training mixes."""
+
+    mixes: dict[str, list[MixItem]] = Field(min_length=1, description="training-mix name -> sources with "
+                                                                     "ratios; each is trained then evaluated on "
+                                                                     "every test set")
+    _require_mix = False
+
+    @model_validator(mode="after")
+    def _mix_refs(self):
+        for name, items in self.mixes.items():
+            for i, m in enumerate(items):
+                if m.source not in self.sources:
+                    raise ValueError(f"mixes.{name}[{i}].source: unknown source '{m.source}' "
+                                     f"(defined: {', '.join(self.sources)})")
+        if not self.eval.test_sets:
+            raise ValueError("eval.test_sets: an experiment needs at least one test set")
+        return self
+
+
+def seg_schema() -> dict:
+    return {"seg": SegConfig.model_json_schema(), "experiment": ExperimentConfig.model_json_schema()}

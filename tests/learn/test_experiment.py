@@ -1,0 +1,43 @@
+"""`seg experiment`: one row per training mix, one column per test set; missing optional sources skip."""
+
+from __future__ import annotations
+
+import json
+
+import yaml
+from click.testing import CliRunner
+from segtoy import blobs, toy_config  # noqa: F401 (fixture)
+
+from synthgen.cli import cli
+
+
+def test_experiment_table(blobs, tmp_path):  # noqa: F811 (fixture)
+    cfg = toy_config(blobs, tmp_path / "exp", epochs=2)
+    cfg["sources"]["synthetic"] = {"kind": "synthgen", "path": str(tmp_path / "not_rendered_yet"),
+                                   "optional": True}
+    cfg["sources"]["healthy"] = {"kind": "folder", "path": str(blobs / "test"), "limit": 4}
+    del cfg["train"]["mix"]
+    cfg["mixes"] = {"real": [{"source": "train"}],
+                    "real+healthy": [{"source": "train"}, {"source": "healthy", "ratio": 0.25}],
+                    "real+synthetic": [{"source": "train"}, {"source": "synthetic"}]}
+    cfg["eval"]["test_sets"] = {"blobs": ["test"], "blobs_head": ["healthy"]}
+    p = tmp_path / "exp.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "exp" / "results.json").read_text())
+    assert list(res) == ["real", "real+healthy", "real+synthetic"]
+    assert "not_rendered_yet" not in res["real+synthetic"]["skipped"] and "synthetic" in res["real+synthetic"]["skipped"]
+    for mix in ("real", "real+healthy"):
+        assert set(res[mix]["sets"]) == {"blobs", "blobs_head"}
+        assert 0 <= res[mix]["sets"]["blobs"]["map"] <= 1
+    md = (tmp_path / "exp" / "results.md").read_text()
+    assert "| training mix | blobs | blobs_head |" in md
+    row = next(line for line in md.splitlines() if line.startswith("| real+healthy |"))
+    s = res["real+healthy"]["sets"]["blobs"]
+    assert f"{s['map']:.3f} ({s['iou_dataset']:.3f})" in row
+    # Re-running reuses the finished mixes (no retraining): the checkpoints are unchanged.
+    mtime = (tmp_path / "exp" / "real" / "checkpoints" / "last.pt").stat().st_mtime_ns
+    r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "exp" / "real" / "checkpoints" / "last.pt").stat().st_mtime_ns == mtime

@@ -1,0 +1,110 @@
+"""Inspection metrics on hand-computed cases."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from synthgen.learn.metrics import (
+    Box,
+    DatasetMetrics,
+    average_precision,
+    boxes_from_mask,
+    iou_dice,
+    match_boxes,
+    miou_customized,
+    miou_standard,
+)
+
+
+def test_healthy_image_with_three_false_pixels():
+    gt = np.zeros((100, 100), int)
+    pred = gt.copy()
+    pred[10, 10] = pred[50, 60] = pred[90, 5] = 1
+    # background IoU = 9997/10000; defect IoU = 0/3 -> standard ~0.5, customized ~1.0
+    assert miou_standard(gt, pred) == pytest.approx((9997 / 10000 + 0.0) / 2)
+    assert miou_customized(gt, pred) == pytest.approx(9997 / 10000)
+    # A big false positive (>= tolerance) is still punished by the customized metric.
+    pred[20:30, 20:30] = 1
+    assert miou_customized(gt, pred) < 0.6
+
+
+def test_iou_dice_simple():
+    gt = np.zeros((10, 10), int)
+    gt[0:4, 0:5] = 1  # 20 px
+    pred = np.zeros_like(gt)
+    pred[2:6, 0:5] = 1  # 20 px, overlap 10
+    iou, dice = iou_dice(gt, pred)
+    assert iou == pytest.approx(10 / 30) and dice == pytest.approx(20 / 40)
+    assert iou_dice(np.zeros_like(gt), np.zeros_like(gt)) == (1.0, 1.0)
+
+
+def test_two_predictions_on_one_defect_count_one_tp_and_stray_is_fp():
+    gt = np.zeros((40, 40), bool)
+    gt[10:20, 10:20] = True
+    gts = boxes_from_mask(gt)
+    preds = [Box(12, 12, 14, 14, 0.9), Box(17, 17, 19, 19, 0.8), Box(30, 30, 35, 35, 0.95)]
+    flags = match_boxes(preds, gts)
+    assert flags == [True, False, False]
+
+
+def test_box_confidence_is_max_probability_in_component():
+    prob = np.zeros((20, 20))
+    prob[2:5, 2:5] = 0.6
+    prob[3, 3] = 0.97
+    prob[10:12, 10:15] = 0.7
+    boxes = boxes_from_mask(prob > 0.5, prob)
+    assert sorted((b.x0, b.y0, b.x1, b.y1, round(b.score, 2)) for b in boxes) == [
+        (2, 2, 4, 4, 0.97), (10, 10, 14, 11, 0.7)]
+
+
+def test_average_precision_on_a_ranked_list():
+    # ranked: TP, FP, TP, FP with 3 ground truths:
+    # precision at the TPs: 1/1, 2/3 ; recall 1/3, 2/3 ; all-point AP = 1/3*1 + 1/3*2/3 = 5/9
+    ap, rec, _prec = average_precision(np.array([0.9, 0.8, 0.7, 0.6]), np.array([1, 0, 1, 0], bool), 3)
+    assert ap == pytest.approx(5 / 9)
+    assert rec[-1] == pytest.approx(2 / 3)
+    assert average_precision(np.array([0.5]), np.array([True]), 1)[0] == pytest.approx(1.0)
+
+
+def test_dataset_metrics_healthy_fp_rate_and_map():
+    m = DatasetMetrics()
+    gt = np.zeros((30, 30), int)
+    gt[5:10, 5:10] = 1
+    prob = np.zeros((30, 30))
+    prob[6:9, 6:9] = 0.9
+    m.add("defective", gt, prob)
+    healthy_prob = np.zeros((30, 30))
+    healthy_prob[20, 20] = 0.8  # one stray pixel on a healthy image
+    m.add("healthy_fp", np.zeros((30, 30), int), healthy_prob)
+    m.add("healthy_ok", np.zeros((30, 30), int), np.zeros((30, 30)))
+    s = m.summary()
+    assert s["healthy_images"] == 2 and s["healthy_fp_rate"] == pytest.approx(0.5)
+    assert s["map"] == pytest.approx(1.0)  # the TP (0.9) outranks the FP (0.8)
+    assert s["miou_custom"] > s["miou"]
+
+
+def test_healthy_fp_rate_and_boxes_respect_min_box_pixels():
+    m = DatasetMetrics(min_box_pixels=5)
+    prob = np.zeros((30, 30))
+    prob[3, 3] = 0.9            # 1-pixel speck: ignored
+    m.add("speck", np.zeros((30, 30), int), prob)
+    prob = np.zeros((30, 30))
+    prob[10:13, 10:13] = 0.9    # 9-pixel blob: a false-positive box
+    m.add("blob", np.zeros((30, 30), int), prob)
+    s = m.summary()
+    assert s["healthy_fp_rate"] == pytest.approx(0.5)
+    assert [r["pred_boxes"] for r in m.rows] == [0, 1]
+
+
+def test_multiclass_boxes_match_only_their_own_class():
+    gt = np.zeros((20, 20), int)
+    gt[2:6, 2:6] = 1
+    prob = np.zeros((3, 20, 20))
+    prob[0] = 1.0
+    prob[:, 2:6, 2:6] = [[[0.1]], [[0.2]], [[0.7]]]  # right place, wrong class
+    m = DatasetMetrics(num_classes=3)
+    m.add("x", gt, prob)
+    s = m.summary()
+    assert s["ap_per_class"]["1"] == 0.0 and s["ap_per_class"]["2"] != s["ap_per_class"]["2"]  # NaN: no GT
+    assert s["map"] == 0.0

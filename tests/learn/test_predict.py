@@ -1,0 +1,32 @@
+"""Predictions line up with the original masks under every size policy."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from synthgen.learn.data import SegDataset, read_source
+from synthgen.learn.seg_config import DataConfig, ModelConfig, SourceConfig
+from synthgen.learn.train import build_model, predict_dataset
+
+
+@pytest.mark.parametrize("policy", ["resize", "letterbox", "crop"])
+@pytest.mark.parametrize("resolution", ["original", "network"])
+def test_prediction_and_ground_truth_have_the_same_shape(tmp_path, policy, resolution):
+    for i, (h, w) in enumerate([(40, 60), (50, 30)]):
+        mask = np.zeros((h, w), np.uint8)
+        mask[5:15, 5:20] = 255
+        cv2.imwrite(str(tmp_path / f"{i}.jpg"), np.full((h, w), 60, np.uint8))
+        cv2.imwrite(str(tmp_path / f"{i}.png"), mask)
+    data = DataConfig(size=(32, 32), policy=policy)
+    ds = SegDataset(read_source(SourceConfig(kind="folder", path=str(tmp_path)), "t"), data)
+    net = build_model(ModelConfig(depth=2, width=4), data, 0)
+    out = list(predict_dataset(net, ds, 2, resolution, torch.device("cpu")))
+    assert len(out) == 2
+    for (name, gt, prob), orig in zip(out, [(40, 60), (50, 30)]):
+        assert prob.shape == gt.shape
+        if resolution == "original" or policy == "crop":
+            assert gt.shape == orig and gt.sum() == 150  # the full-size mask, not a resized one
+        assert 0 <= prob.min() and prob.max() <= 1
