@@ -1,0 +1,377 @@
+"""Bi-level Cut&Paste (``synthgen bilevel``): pasting, hypergradient, toy problems, CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from synthgen.cli import main
+from synthgen.learn.bilevel import (
+    HeatmapNet,
+    build_pools,
+    location_mass,
+    per_sample_loss,
+    sample_influence,
+    source_weights,
+    to_batch,
+    train_run,
+    val_gradient,
+)
+from synthgen.learn.bilevel_config import BilevelConfig
+from synthgen.learn.paste import cut_defects, draw_patch, family_pipeline, DefectBank, paste
+
+# ----------------------------------------------------------------------------- pasting
+
+
+def _blob(shape, center, radius, rng=None):
+    yy, xx = np.mgrid[: shape[0], : shape[1]]
+    r = radius
+    if rng is not None:
+        ang = np.arctan2(yy - center[0], xx - center[1])
+        r = radius * (1 + 0.25 * np.sin(3 * ang + rng.uniform(0, 6)))
+    return ((yy - center[0]) ** 2 + (xx - center[1]) ** 2 <= r ** 2).astype(np.uint8)
+
+
+@pytest.mark.parametrize("center", [(20, 30), (2, 3), (60, 62), (-5, 10)])
+def test_pasted_label_is_the_source_mask_moved(center):
+    rng = np.random.default_rng(0)
+    P = 16
+    bg = rng.integers(0, 60, (64, 64, 1), dtype=np.uint8)
+    patch_img = np.full((P, P, 1), 230, np.uint8)
+    patch_mask = _blob((P, P), (7, 8), 5, rng)
+    img, lab = paste(bg, np.zeros((64, 64), np.uint8), patch_img, patch_mask, center, feather=1.5)
+    expect = np.zeros((64 + 2 * P, 64 + 2 * P), np.uint8)  # canvas with a P margin, then cropped
+    top, left = center[0] - P // 2 + P, center[1] - P // 2 + P
+    expect[top: top + P, left: left + P] = patch_mask
+    near = cv2.dilate(expect, np.ones((9, 9), np.uint8))[P: P + 64, P: P + 64]  # feathering reach
+    expect = expect[P: P + 64, P: P + 64]
+    assert np.array_equal(lab, expect)
+    # inside the mask the patch shows; far from it the background is untouched
+    assert np.all(img[expect > 0] == 230)
+    far = near == 0
+    assert np.array_equal(img[far], bg[far])
+
+
+def test_cut_defects_one_patch_per_defect_with_its_mask():
+    img = np.full((64, 64, 1), 30, np.uint8)
+    lab = np.zeros((64, 64), np.uint8)
+    a, b = _blob((64, 64), (15, 15), 5), _blob((64, 64), (45, 48), 4)
+    lab[a > 0] = 1
+    lab[b > 0] = 1
+    img[lab > 0] = 200
+    patches = cut_defects(img, lab, patch=24, margin=2, min_pixels=4)
+    assert len(patches) == 2
+    assert sorted(int(p.mask.sum()) for p in patches) == sorted([int(a.sum()), int(b.sum())])
+    for p in patches:
+        assert p.image.shape == (24, 24, 1) and p.mask.shape == (24, 24)
+        assert np.all(p.image[p.mask > 0] == 200) and np.all(p.image[p.mask == 0] == 30)
+    # a defect larger than the patch is scaled down, not cut off
+    big = _blob((64, 64), (32, 32), 20)
+    (p,) = cut_defects(img, big, patch=16, margin=0)
+    assert p.mask.shape == (16, 16) and 0.6 < p.mask.mean() < 0.9
+
+
+@pytest.mark.parametrize("family", ["none", "photometric", "geometric", "degradation"])
+def test_augmented_patches_keep_image_and_mask_aligned(family):
+    rng = np.random.default_rng(1)
+    P = 24
+    m = _blob((P, P), (12, 12), 6, rng)
+    img = np.where(m[..., None] > 0, 220, 40).astype(np.uint8)
+    bank = DefectBank("b", [cut_defects(img, m, P, 0)[0]], family)
+    for _ in range(5):
+        pi, pm = draw_patch(bank, family_pipeline(family), rng, (0.8, 1.2), 30)
+        assert pm.sum() > 10
+        inside = pi[..., 0][cv2.erode(pm, np.ones((3, 3), np.uint8)) > 0].astype(float).mean()
+        outside = pi[..., 0][cv2.dilate(pm, np.ones((3, 3), np.uint8)) == 0].astype(float).mean()
+        assert inside > outside + 60, (family, inside, outside)
+
+
+# ----------------------------------------------------------------------------- hypergradient
+
+
+class _Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv2d(1, 4, 3, padding=1)
+        self.c2 = nn.Conv2d(4, 1, 3, padding=1)
+
+    def forward(self, x):
+        return self.c2(torch.tanh(self.c1(x)))
+
+
+def _unrolled_val(model, params, eps, x, y, xv, yv, P, loss_fn):
+    """L_val(w - P * grad_w mean(eps * l(w))) with a differentiable inner step."""
+    from torch.func import functional_call
+
+    p = {k: v.detach().requires_grad_(True) for k, v in params.items()}
+    inner = (eps * loss_fn(functional_call(model, p, (x,)), y)).mean()
+    g = torch.autograd.grad(inner, list(p.values()), create_graph=True)
+    w1 = {k: p[k] - P[k] * gk for k, gk in zip(p, g)}
+    return loss_fn(functional_call(model, w1, (xv,)), yv).mean()
+
+
+def test_hypergradient_matches_autograd_and_finite_differences():
+    torch.manual_seed(0)
+    model = _Tiny().double()
+    B = 5
+    x = torch.rand(B, 1, 8, 8, dtype=torch.double)
+    y = (torch.rand(B, 8, 8, dtype=torch.double) > 0.7).double()
+    xv = torch.rand(3, 1, 8, 8, dtype=torch.double)
+    yv = (torch.rand(3, 8, 8, dtype=torch.double) > 0.7).double()
+
+    def loss_fn(lg, t):
+        return per_sample_loss(lg, t, 2.0, 1.0)
+
+    params = {k: p.detach() for k, p in model.named_parameters()}
+    # a diagonal preconditioner like Adam's (different per weight)
+    P = {k: 0.05 * (0.5 + torch.rand_like(v)) for k, v in params.items()}
+    beta = torch.tensor([0.3, -0.2], dtype=torch.double)
+    src = torch.tensor([0, 1, 1, 0, 1])
+
+    def eps_of(b):
+        return source_weights(b)[src]
+
+    # the method: actual inner step, gradient of L_val there, central differences along P * g
+    e = eps_of(beta)
+    with torch.no_grad():
+        from torch.func import functional_call
+    p_req = {k: v.clone().requires_grad_(True) for k, v in params.items()}
+    inner = (e * loss_fn(functional_call(model, p_req, (x,)), y)).mean()
+    g = torch.autograd.grad(inner, list(p_req.values()))
+    w1 = {k: params[k] - P[k] * gk for k, gk in zip(params, g)}
+    g_val, _ = val_gradient(model, w1, xv, yv, loss_fn)
+    d = {k: P[k] * g_val[k] for k in g_val}
+    infl = sample_influence(model, params, x, y, d, loss_fn, step=1e-5)
+
+    # exact: autograd through the unrolled step with respect to each sample's weight
+    e_req = e.clone().requires_grad_(True)
+    exact = torch.autograd.grad(_unrolled_val(model, params, e_req, x, y, xv, yv, P, loss_fn), e_req)[0]
+    assert torch.allclose(infl, exact, rtol=1e-5, atol=1e-10), (infl, exact)
+
+    # finite differences of L_val(w'(e)) in each sample weight
+    fd = []
+    for i in range(B):
+        de = torch.zeros(B, dtype=torch.double)
+        de[i] = 1e-5
+        hi = _unrolled_val(model, params, e + de, x, y, xv, yv, P, loss_fn).item()
+        lo = _unrolled_val(model, params, e - de, x, y, xv, yv, P, loss_fn).item()
+        fd.append((hi - lo) / 2e-5)
+    assert np.allclose(infl.numpy(), fd, rtol=1e-4, atol=1e-10), (infl, fd)
+    assert infl.abs().max() > 0
+
+    # source logits: chain rule through e = S softmax(beta) equals finite differences in beta
+    b_req = beta.clone().requires_grad_(True)
+    (infl * eps_of(b_req)).sum().backward()
+    for s in range(2):
+        db = torch.zeros(2, dtype=torch.double)
+        db[s] = 1e-5
+        hi = _unrolled_val(model, params, eps_of(beta + db), x, y, xv, yv, P, loss_fn).item()
+        lo = _unrolled_val(model, params, eps_of(beta - db), x, y, xv, yv, P, loss_fn).item()
+        assert abs(b_req.grad[s].item() - (hi - lo) / 2e-5) <= 1e-4 * abs((hi - lo) / 2e-5) + 1e-10
+
+
+def test_heatmap_starts_uniform():
+    net = HeatmapNet(1, 8, 6)
+    p = net.log_probs(torch.rand(2, 1, 24, 24)).exp()
+    assert torch.allclose(p, torch.full_like(p, 1 / 36))
+
+
+# ----------------------------------------------------------------------------- toy problems
+
+
+@pytest.fixture
+def one_thread():
+    """The toy runs are checked at a fixed seed and thread count: float reductions (and so the
+    sampled trajectory) depend on the number of threads."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
+def _write(folder: Path, name: str, img: np.ndarray, mask: np.ndarray) -> None:
+    (folder / "images").mkdir(parents=True, exist_ok=True)
+    (folder / "masks").mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(folder / "images" / f"{name}.png"), img)
+    cv2.imwrite(str(folder / "masks" / f"{name}.png"), mask.astype(np.uint8) * 255)
+
+
+S = 32  # toy image side
+
+
+def _layout_bg(rng) -> np.ndarray:
+    """'Part' region (top-left quadrant, mid grey, fine noise) on a 'belt' (dark, coarse noise)."""
+    belt = cv2.resize(rng.normal(45, 12, (S // 4, S // 4)), (S, S), interpolation=cv2.INTER_LINEAR)
+    img = belt + rng.normal(0, 3, (S, S))
+    img[: S // 2, : S // 2] = 120 + rng.normal(0, 6, (S // 2, S // 2))
+    return np.clip(img, 0, 255)
+
+
+def _add_blob(img, mask, center, radius, rng, value=230):
+    b = _blob(img.shape, center, radius, rng)
+    img[b > 0] = value
+    if mask is not None:
+        mask[b > 0] = 1
+
+
+def _toy_config(root: Path, defects: dict, runs: list[str], steps: int, extra_learn: dict | None = None,
+                real: bool = False) -> BilevelConfig:
+    sources = {n: {"kind": "folder", "path": str(root / n / "images"), "mask_dir": str(root / n / "masks"),
+                   "missing_mask": "healthy"} for n in ("bg", "val", *{s for d in defects.values()
+                                                                         for s in d["sources"]})}
+    if real:
+        sources["real"] = {"kind": "folder", "path": str(root / "real" / "images"),
+                           "mask_dir": str(root / "real" / "masks")}
+    cfg = {
+        "out": str(root / "out"), "sources": sources,
+        "data": {"size": [S, S], "channels": 1, "cache": True},
+        "model": {"depth": 2, "width": 8},
+        "synthesis": {"defects": defects, "backgrounds": ["bg"], "real": ["real"] if real else [],
+                      "real_fraction": 0.25 if real else 0.0, "patch": 12, "margin": 1, "min_pixels": 4,
+                      "pastes": [1, 1], "feather": 0.0, "scale": [1.0, 1.0], "rotate": 0,
+                      "flip_backgrounds": False},
+        "learn": {"val": ["val"], "val_batch": 8, "grid": 4, "heatmap_lr": 0.02, "weights_lr": 0.1,
+                  "entropy": 0.0, **(extra_learn or {})},
+        "train": {"steps": steps, "batch_size": 8, "lr": 0.01, "seed": 0, "device": "cpu", "log_every": 10},
+        "eval": {"test_sets": {"val": ["val"]}},
+        "runs": runs,
+    }
+    return BilevelConfig.model_validate(cfg)
+
+
+@pytest.fixture(scope="module")
+def noise_toy(tmp_path_factory):
+    """Backgrounds: dark texture. 'good' defects: bright blobs with their masks. 'noise': masks of
+    random blobs on plain background texture (labels with nothing visible)."""
+    root = tmp_path_factory.mktemp("noise_toy")
+    rng = np.random.default_rng(0)
+
+    def dark():
+        return np.clip(rng.normal(50, 8, (S, S)), 0, 255)
+
+    for i in range(24):
+        _write(root / "bg", f"b{i}", dark().astype(np.uint8), np.zeros((S, S)))
+    for i in range(12):
+        img, m = dark(), np.zeros((S, S), np.uint8)
+        _add_blob(img, m, rng.integers(8, S - 8, 2), rng.uniform(3, 5), rng)
+        _write(root / "good", f"g{i}", img.astype(np.uint8), m)
+        img2, m2 = dark(), np.zeros((S, S), np.uint8)
+        _add_blob(np.zeros((S, S)), m2, rng.integers(8, S - 8, 2), rng.uniform(3, 5), rng)
+        _write(root / "noise", f"n{i}", img2.astype(np.uint8), m2)
+    for i in range(16):
+        img, m = dark(), np.zeros((S, S), np.uint8)
+        if i % 4:
+            _add_blob(img, m, rng.integers(6, S - 6, 2), rng.uniform(3, 5), rng)
+        _write(root / "val", f"v{i}", img.astype(np.uint8), m)
+    return root
+
+
+def test_toy_noise_source_weight_falls(noise_toy, one_thread):
+    cfg = _toy_config(noise_toy, {"good": {"sources": ["good"]}, "noise": {"sources": ["noise"]}},
+                      ["learned_weights"], steps=120)
+    pools = build_pools(cfg, log=lambda s: None)
+    r = train_run(cfg, "learned_weights", 0, pools, torch.device("cpu"), progress=False)
+    w = source_weights(r.weight_logits).numpy()
+    traj = np.array([h["weights"] for h in r.history])
+    assert w[1] < 0.6 * w[0], (w, traj[::3])       # noise ends well below the real-looking source
+    assert traj[-1, 1] < 0.8                         # and below its equal-weight start (1.0)
+
+
+@pytest.fixture(scope="module")
+def region_toy(tmp_path_factory):
+    """Validation defects only ever occur on the 'part' (top-left quadrant); bright marks on the
+    'belt' are not defects (unlabelled in validation and backgrounds)."""
+    root = tmp_path_factory.mktemp("region_toy")
+    rng = np.random.default_rng(1)
+
+    def belt_marks(img):
+        for _ in range(rng.integers(0, 3)):
+            while True:  # anywhere on the belt, clear of the part
+                c = rng.integers(4, S - 4, 2)
+                if c[0] >= S // 2 + 4 or c[1] >= S // 2 + 4:
+                    break
+            _add_blob(img, None, c, rng.uniform(2.5, 4), rng)
+
+    for i in range(32):
+        img = _layout_bg(rng)
+        belt_marks(img)
+        _write(root / "bg", f"b{i}", img.astype(np.uint8), np.zeros((S, S)))
+    for i in range(12):
+        img, m = _layout_bg(rng), np.zeros((S, S), np.uint8)
+        _add_blob(img, m, rng.integers(5, S // 2 - 5, 2), rng.uniform(2.5, 4), rng)
+        _write(root / "defects", f"d{i}", img.astype(np.uint8), m)
+    for i in range(16):
+        img, m = _layout_bg(rng), np.zeros((S, S), np.uint8)
+        _add_blob(img, m, rng.integers(5, S // 2 - 5, 2), rng.uniform(2.5, 4), rng)
+        belt_marks(img)
+        _write(root / "val", f"v{i}", img.astype(np.uint8), m)
+    return root
+
+
+def test_toy_location_distribution_concentrates_where_defects_occur(region_toy, one_thread):
+    cfg = _toy_config(region_toy, {"d": {"sources": ["defects"]}}, ["learned_locations"], steps=200)
+    pools = build_pools(cfg, log=lambda s: None)
+    r = train_run(cfg, "learned_locations", 0, pools, torch.device("cpu"), progress=False)
+    region = np.zeros((4, 4), bool)
+    region[:2, :2] = True                           # the part quadrant: 25 % of the cells
+    xs, _ = to_batch([pools.backgrounds[i].image for i in range(16)],
+                     [pools.backgrounds[i].label for i in range(16)], torch.device("cpu"))
+    mass = location_mass(r.heatmap, xs, region)
+    assert mass > 0.6, mass
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def test_cli_trains_baselines_and_writes_reports(noise_toy, tmp_path, capsys):
+    cfg = _toy_config(noise_toy, {"good": {"sources": ["good"]}, "noise": {"sources": ["noise"]}},
+                      ["random", "both"], steps=12)
+    path = tmp_path / "bilevel.yaml"
+    import yaml
+
+    data = cfg.model_dump(mode="json")
+    data["out"] = str(tmp_path / "out")
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit) as e:
+        main(["bilevel", "train", str(path), "--quiet"])
+    assert e.value.code == 0
+    out = tmp_path / "out"
+    res = json.loads((out / "results.json").read_text())
+    assert set(res) == {"random_s0", "both_s0"}
+    for r in res.values():
+        assert 0 <= r["test"]["val"]["iou_dataset"] <= 1
+    table = (out / "results.md").read_text()
+    assert "| random |" in table and "| both |" in table
+    for png in ("heatmaps.png", "weights.png"):
+        img = cv2.imread(str(out / png))
+        assert img is not None and img.shape[0] > 50
+    # finished runs are reused, not retrained
+    capsys.readouterr()
+    with pytest.raises(SystemExit):
+        main(["bilevel", "train", str(path), "--quiet"])
+    assert capsys.readouterr().out.count("reusing") == 2
+
+
+def test_bad_config_is_one_line_error(tmp_path, capsys):
+    path = tmp_path / "bad.yaml"
+    path.write_text("sources: {}\nsynthesis: {defects: {d: {sources: [nope]}}, backgrounds: [nope]}\n"
+                    "learn: {val: [nope], grid: 1}\n")
+    with pytest.raises(SystemExit) as e:
+        main(["bilevel", "train", str(path)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {path}: learn.grid: Input should be greater than or equal to 2"]
+    # a cross-field problem names its field too
+    path.write_text("sources: {}\nsynthesis: {defects: {d: {sources: [nope]}}, backgrounds: [nope]}\n"
+                    "learn: {val: [nope]}\n")
+    with pytest.raises(SystemExit) as e:
+        main(["bilevel", "train", str(path)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"error: {path}: synthesis.defects.d.sources[0]: unknown source 'nope' (defined: )"]
