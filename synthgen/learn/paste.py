@@ -62,7 +62,7 @@ def cut_defects(image: np.ndarray, label: np.ndarray, patch: int, margin: int = 
         cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
         top, left = int(round(cy - side / 2)), int(round(cx - side / 2))
         # crop a side x side window (zero-padded outside the image)
-        pad = side
+        pad = max(side, patch)  # room for the context window of a small defect near the border
         img_p = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")
         msk_p = np.pad(sel.astype(np.uint8), ((pad, pad), (pad, pad)))
         crop_i = img_p[top + pad: top + pad + side, left + pad: left + pad + side]

@@ -71,6 +71,13 @@ def test_cut_defects_one_patch_per_defect_with_its_mask():
     for p in patches:
         assert p.image.shape == (24, 24, 1) and p.mask.shape == (24, 24)
         assert np.all(p.image[p.mask > 0] == 200) and np.all(p.image[p.mask == 0] == 30)
+    # small defects in an image corner still give full-size, aligned patches
+    corner = np.zeros((64, 64), np.uint8)
+    corner[0:3, 0:3] = 1
+    corner[60:64, 30:34] = 1
+    ps = cut_defects(img, corner, patch=48, margin=0, min_pixels=1)
+    assert [(p.image.shape, p.mask.shape, int(p.mask.sum())) for p in ps] == [((48, 48, 1), (48, 48), 9),
+                                                                             ((48, 48, 1), (48, 48), 16)]
     # a defect larger than the patch is scaled down, not cut off
     big = _blob((64, 64), (32, 32), 20)
     (p,) = cut_defects(img, big, patch=16, margin=0)
