@@ -33,6 +33,7 @@ ordinary step (whose gradient is reused): ``benchmarks/bilevel_magnetic_tile.py`
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import time
@@ -269,12 +270,18 @@ class Synthesizer:
             imgs.append(im)
             labs.append(lb)
             src.append(-1)
+        n_plain = min(int(round(s.healthy_fraction * n)), n - n_real)
         bgs = []
-        for _ in range(n - n_real):
+        for j in range(n - n_real):
             smp = self.pools.backgrounds[int(rng.integers(len(self.pools.backgrounds)))]
             im, lb = _flip(smp.image, np.zeros_like(smp.label), rng) if s.flip_backgrounds else (
                 smp.image, np.zeros_like(smp.label))
-            bgs.append((im, lb))
+            if j < n_plain:  # healthy images left as they are: the model must also learn "no defect"
+                imgs.append(im)
+                labs.append(lb)
+                src.append(-1)
+            else:
+                bgs.append((im, lb))
         logp = entropy = None
         if bgs and paste_on:
             H, W = bgs[0][1].shape
@@ -524,6 +531,14 @@ def weights_figure(trajectories: dict[str, list[dict]], names: list[str], path: 
     tmp.replace(path)
 
 
+def run_key(cfg: BilevelConfig) -> str:
+    """Hash of the settings that decide a run's result (not the run/seed lists, output, device)."""
+    d = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in ("runs", "seeds", "out")}
+    for k in ("device", "threads", "log_every"):
+        d["train"].pop(k, None)
+    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
 def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | None = None, progress: bool = True,
               log=print) -> dict:
     """Train every run x seed of ``cfg`` (finished ones are reused), evaluate, write the reports."""
@@ -535,6 +550,8 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
     pools = build_pools(cfg, log)
     atomic_json(out / "config.json", cfg.model_dump(mode="json"))
     results: dict[str, dict] = {}
+    # everything but the list of runs/seeds and the output folder decides whether a run is reusable
+    ckey = run_key(cfg)
     examples_idx = list(range(min(4, len(pools.val))))
     ex_imgs = [pools.val[i].image for i in examples_idx]
     heatmaps: dict[str, list[np.ndarray]] = {}
@@ -545,14 +562,18 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
             key = f"{run}_s{seed}"
             rdir = out / "runs" / key
             done = rdir / "result.json"
-            if done.is_file():
-                res = json.loads(done.read_text())
+            res = json.loads(done.read_text()) if done.is_file() else None
+            if res is not None and res.get("config_key") != ckey:
+                log(f"{key}: config changed since {done} was written; training again")
+                res = None
+            if res is not None:
                 log(f"{key}: reusing {done}")
             else:
                 rdir.mkdir(parents=True, exist_ok=True)
                 r = train_run(cfg, run, seed, pools, dev, progress, log)
                 test = evaluate_run(cfg, r.model, dev, progress)
-                res = {"run": run, "seed": seed, "test": test, "timing": r.timing, "history": r.history,
+                res = {"run": run, "seed": seed, "config_key": ckey, "test": test, "timing": r.timing,
+                       "history": r.history,
                        "source_names": [b.name for b in pools.banks]}
                 if r.heatmap is not None:
                     xe, _ = to_batch(ex_imgs, [pools.val[i].label for i in examples_idx], dev)

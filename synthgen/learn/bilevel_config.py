@@ -57,6 +57,8 @@ class SynthesisConfig(_Model):
                                                               "batch unchanged (and in the no_paste baseline)")
     real_fraction: float = Field(default=0.25, ge=0, le=1, description="share of each batch taken from `real` "
                                                                        "(the rest is synthesized)")
+    healthy_fraction: float = Field(default=0.25, ge=0, le=1, description="share of each batch of healthy "
+                                                                         "backgrounds left without pastes")
     patch: int = Field(default=48, ge=8, description="side of a defect patch in pixels (at the network input "
                                                      "size); larger defects are scaled down to fit")
     margin: int = Field(default=4, ge=0, description="context pixels around the defect box in a patch")

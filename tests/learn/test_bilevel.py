@@ -240,7 +240,7 @@ def _toy_config(root: Path, defects: dict, runs: list[str], steps: int, extra_le
         "data": {"size": [S, S], "channels": 1, "cache": True},
         "model": {"depth": 2, "width": 8},
         "synthesis": {"defects": defects, "backgrounds": ["bg"], "real": ["real"] if real else [],
-                      "real_fraction": 0.25 if real else 0.0, "patch": 12, "margin": 1, "min_pixels": 4,
+                      "real_fraction": 0.25 if real else 0.0, "healthy_fraction": 0.0, "patch": 12, "margin": 1, "min_pixels": 4,
                       "pastes": [1, 1], "feather": 0.0, "scale": [1.0, 1.0], "rotate": 0,
                       "flip_backgrounds": False},
         "learn": {"val": ["val"], "val_batch": 8, "grid": 4, "heatmap_lr": 0.02, "weights_lr": 0.1,
@@ -363,6 +363,12 @@ def test_cli_trains_baselines_and_writes_reports(noise_toy, tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["bilevel", "train", str(path), "--quiet"])
     assert capsys.readouterr().out.count("reusing") == 2
+    # ... unless a setting that decides the result changed
+    data["train"]["lr"] = 0.02
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(SystemExit):
+        main(["bilevel", "train", str(path), "--quiet", "--run", "random"])
+    assert "config changed" in capsys.readouterr().out
 
 
 def test_bad_config_is_one_line_error(tmp_path, capsys):
