@@ -53,7 +53,14 @@ from synthgen.errors import SynthgenError
 from synthgen.learn.bilevel_config import RUNS, BilevelConfig
 from synthgen.learn.data import SegDataset, available, build_dataset
 from synthgen.learn.paste import DefectBank, cut_defects, draw_patch, family_pipeline, paste
-from synthgen.learn.train import atomic_json, atomic_torch_save, build_model, ensure_out, evaluate_model, resolve_device
+from synthgen.learn.train import (
+    atomic_json,
+    atomic_torch_save,
+    build_model,
+    ensure_out,
+    evaluate_model,
+    resolve_device,
+)
 from synthgen.rng import stream
 
 LEARNS = {"no_paste": (False, False), "random": (False, False), "learned_locations": (True, False),
@@ -260,7 +267,7 @@ class Synthesizer:
         """Returns x, y, source index per image (-1 = real or unpasted), summed log-prob of the
         locations (None without heat map) and the heat maps' mean entropy."""
         s, G = self.cfg.synthesis, self.G
-        n_real = int(round(s.real_fraction * n)) if self.pools.real is not None else 0
+        n_real = round(s.real_fraction * n) if self.pools.real is not None else 0
         if not paste_on and self.pools.real is not None:
             n_real = max(n_real, 1)
         imgs, labs, src = [], [], []
@@ -270,7 +277,7 @@ class Synthesizer:
             imgs.append(im)
             labs.append(lb)
             src.append(-1)
-        n_plain = min(int(round(s.healthy_fraction * n)), n - n_real)
+        n_plain = min(round(s.healthy_fraction * n), n - n_real)
         bgs = []
         for j in range(n - n_real):
             smp = self.pools.backgrounds[int(rng.integers(len(self.pools.backgrounds)))]

@@ -51,7 +51,6 @@ def cut_defects(image: np.ndarray, label: np.ndarray, patch: int, margin: int = 
     grown = cv2.dilate(m, np.ones((merge_distance, merge_distance), np.uint8)) if merge_distance > 1 else m
     n, comp = cv2.connectedComponents(grown, connectivity=8)
     out = []
-    H, W = m.shape
     for k in range(1, n):
         sel = (comp == k) & (m > 0)
         if sel.sum() < min_pixels:
@@ -60,7 +59,7 @@ def cut_defects(image: np.ndarray, label: np.ndarray, patch: int, margin: int = 
         y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
         side = max(y1 - y0, x1 - x0) + 2 * margin
         cy, cx = (y0 + y1) / 2, (x0 + x1) / 2
-        top, left = int(round(cy - side / 2)), int(round(cx - side / 2))
+        top, left = round(cy - side / 2), round(cx - side / 2)
         # crop a side x side window (zero-padded outside the image)
         pad = max(side, patch)  # room for the context window of a small defect near the border
         img_p = np.pad(image, ((pad, pad), (pad, pad), (0, 0)), mode="reflect")

@@ -12,10 +12,8 @@ generic image+mask format with ``samples.json`` and ``grid.png``.
 
 from __future__ import annotations
 
-import json
 import math
 import os
-import tempfile
 import time
 from pathlib import Path
 
@@ -26,6 +24,8 @@ from tqdm import tqdm
 
 from synthgen.errors import SynthgenError
 from synthgen.learn.pixelcnn import GatedPixelCNN
+from synthgen.learn.train import atomic_json, atomic_torch_save, ensure_out
+from synthgen.learn.train import resolve_device as _resolve_device
 from synthgen.learn.vqgen_config import VQGenConfig
 from synthgen.learn.vqgen_data import HEALTHY, PairSampler, load_pairs
 from synthgen.learn.vqvae import VQVAE, recon_losses
@@ -39,41 +39,10 @@ CHECKPOINT_VERSION = 1
 
 
 def resolve_device(name: str, where: str = "train.device") -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise SynthgenError(f"{where}: cuda requested but no CUDA device is available")
-    return torch.device(name)
-
-
-def _clean(obj):
-    if isinstance(obj, float):
-        return obj if math.isfinite(obj) else None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
-
-
-def atomic_json(path: Path, obj) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".json")
-    with os.fdopen(fd, "w") as f:
-        json.dump(_clean(obj), f, indent=1, allow_nan=False)
-        f.write("\n")
-    os.replace(tmp, path)
-
-
-def atomic_torch_save(path: Path, obj) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".pt")
-    os.close(fd)
     try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        return _resolve_device(name)
+    except SynthgenError as exc:
+        raise SynthgenError(str(exc).replace("train.device", where, 1)) from None
 
 
 def _atomic_png(path: Path, img: np.ndarray) -> None:
@@ -81,17 +50,6 @@ def _atomic_png(path: Path, img: np.ndarray) -> None:
     if not cv2.imwrite(str(tmp), img):
         raise SynthgenError(f"{path}: cannot write image")
     os.replace(tmp, path)
-
-
-def ensure_out(out: Path) -> Path:
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        probe = out / f".write_test_{os.getpid()}"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as exc:
-        raise SynthgenError(f"out: cannot write to {out}: {exc.strerror or exc}") from None
-    return out
 
 
 def build_vqvae(cfg: VQGenConfig) -> VQVAE:

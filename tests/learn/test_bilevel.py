@@ -24,7 +24,7 @@ from synthgen.learn.bilevel import (
     val_gradient,
 )
 from synthgen.learn.bilevel_config import BilevelConfig
-from synthgen.learn.paste import cut_defects, draw_patch, family_pipeline, DefectBank, paste
+from synthgen.learn.paste import DefectBank, cut_defects, draw_patch, family_pipeline, paste
 
 # ----------------------------------------------------------------------------- pasting
 
