@@ -12,21 +12,9 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-def _resolve(v: str | None, info: ValidationInfo) -> str | None:
-    if v is None:
-        return None
-    p = Path(v).expanduser()
-    base = (info.context or {}).get("config_dir")
-    if not p.is_absolute() and base is not None:
-        p = Path(base) / p
-    return str(p.resolve())
+from synthgen.learn.seg_config import _Model, _resolve
 
 
 def _json_node(data, key: str):
