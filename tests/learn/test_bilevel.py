@@ -388,3 +388,28 @@ def test_bad_config_is_one_line_error(tmp_path, capsys):
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [f"error: {path}: synthesis.defects.d.sources[0]: unknown source 'nope' (defined: )"]
+
+
+def test_synthgen_dataset_is_a_defect_source(tmp_path):
+    """A synthgen-rendered dataset plugs in as a defect source: one patch per visible defect,
+    its mask the defect's pixels."""
+    from test_data import write_synthgen
+
+    sems = write_synthgen(tmp_path / "ds")
+    bg = tmp_path / "bg"
+    for i in range(2):
+        _write(bg, f"b{i}", np.full((32, 32, 3), 40, np.uint8), np.zeros((32, 32)))
+    cfg = BilevelConfig.model_validate({
+        "sources": {"syn": {"kind": "synthgen", "path": str(tmp_path / "ds")},
+                    "bg": {"kind": "folder", "path": str(bg / "images"), "mask_dir": str(bg / "masks")}},
+        "data": {"size": [32, 32], "channels": 3},
+        "synthesis": {"defects": {"rendered": {"sources": ["syn"]}}, "backgrounds": ["bg"], "real_fraction": 0,
+                      "patch": 16, "margin": 1, "min_pixels": 1},
+        "learn": {"val": ["syn"]},
+        "runs": ["random"],
+    })
+    (bank,) = build_pools(cfg, log=lambda s: None).banks
+    assert len(bank) == 3 and len(sems) == 2  # 1 defect in the first image, 2 in the second
+    for p in bank.patches:
+        assert p.image.shape == (16, 16, 3) and p.mask.sum() >= 1
+        assert p.image[p.mask > 0].min() > 100  # the rendered defect (200 on 50) is under its mask
