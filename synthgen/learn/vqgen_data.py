@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 
 from synthgen.errors import SynthgenError
+from synthgen.learn.data import Entry, load_image, load_label, read_folder, read_split
+from synthgen.learn.seg_config import SourceConfig
 from synthgen.learn.vqgen_config import DataConfig
 
-IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 HEALTHY = "healthy"
 
 
@@ -29,74 +30,44 @@ class Pair:
     name: str
 
 
-def _read_image(path: Path, channels: int) -> np.ndarray:
-    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR)
-    if img is None:
-        raise SynthgenError(f"{path}: cannot read image")
-    return img[..., None] if channels == 1 else cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-
-
-def _read_mask(path: Path | None, hw: tuple[int, int], threshold: int) -> np.ndarray:
-    if path is None:
-        return np.zeros(hw, bool)
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise SynthgenError(f"{path}: cannot read mask")
-    if raw.ndim == 3:
-        raw = raw.max(axis=2)
-    if raw.shape != hw:
-        raise SynthgenError(f"{path}: mask size {raw.shape} != image size {hw}")
-    scale = 257 if raw.dtype == np.uint16 else 1
-    return raw > threshold * scale
+def _pair(e: Entry, channels: int, default_class: str, healthy: bool = False) -> Pair:
+    """Decode one seg-reader entry (any mask pixel is defect; its class comes from the entry)."""
+    img = load_image(e.image, channels)
+    mask = np.zeros(img.shape[:2], bool) if healthy else load_label(e, ["defect"], img.shape[:2]) > 0
+    return Pair(img, mask, (e.class_name or default_class) if mask.any() else HEALTHY, e.image.stem)
 
 
 def _folder_pairs(cfg: DataConfig) -> list[Pair]:
+    """The generic image+mask format (``images/``, ``masks/<stem>.png``), as read by the seg folder
+    reader; class labels from ``samples.json`` (written by ``vqgen sample``) when present."""
     root = Path(cfg.path)
     classes: dict[str, str] = {}
     meta = root / "samples.json"
-    if meta.is_file():  # class labels written by `vqgen sample` (or by hand)
+    if meta.is_file():
         try:
             for s in json.loads(meta.read_text()).get("samples", []):
                 if s.get("class"):
                     classes[str(s["name"])] = str(s["class"])
         except (OSError, ValueError, AttributeError) as exc:
             raise SynthgenError(f"{meta}: cannot read: {exc}") from None
+    src = SourceConfig(kind="folder", path=str(root / "images"), mask_dir=str(root / "masks"),
+                       mask_threshold=cfg.mask_threshold)
     out = []
-    for p in sorted((root / "images").iterdir()):
-        if p.suffix.lower() not in IMAGE_EXTS:
-            continue
-        m = root / "masks" / (p.stem + ".png")
-        if not m.is_file():
-            raise SynthgenError(f"{p}: no mask {m}")
-        img = _read_image(p, cfg.channels)
-        mask = _read_mask(m, img.shape[:2], cfg.mask_threshold)
-        out.append(Pair(img, mask, classes.get(p.stem, cfg.class_name) if mask.any() else HEALTHY, p.stem))
+    for e in read_folder(src, "data"):
+        e.class_name = classes.get(e.image.stem, cfg.class_name)
+        out.append(_pair(e, cfg.channels, cfg.class_name))
     return out
 
 
 def _split_pairs(cfg: DataConfig, keys: list[str], healthy: bool) -> list[Pair]:
-    path = Path(cfg.path)
-    data = json.loads(path.read_text())
-    root = Path(cfg.images_root) if cfg.images_root else path.parent
+    """Entries of a split json, as read by the seg split reader; ``healthy`` lists are all background
+    (and limited to ``healthy_limit`` per key)."""
     out = []
     for key in keys:
-        node = data
-        for part in key.split("."):
-            node = node[part]
-        if healthy and cfg.healthy_limit:
-            node = node[: cfg.healthy_limit]
-        for i, e in enumerate(node):
-            e = {"image": e} if isinstance(e, str) else e
-            img_path = root / e["image"]
-            if not img_path.is_file():
-                raise SynthgenError(f"{path}: {key}[{i}].image: file not found: {img_path}")
-            img = _read_image(img_path, cfg.channels)
-            m = root / e["mask"] if e.get("mask") else None
-            if m is not None and not m.is_file():
-                raise SynthgenError(f"{path}: {key}[{i}].mask: file not found: {m}")
-            mask = np.zeros(img.shape[:2], bool) if healthy else _read_mask(m, img.shape[:2], cfg.mask_threshold)
-            cls = str(e.get("class") or cfg.class_name)
-            out.append(Pair(img, mask, cls if mask.any() else HEALTHY, Path(e["image"]).stem))
+        src = SourceConfig(kind="split", path=cfg.path, keys=[key], images_root=cfg.images_root,
+                           mask_threshold=cfg.mask_threshold, missing_mask="healthy" if healthy else "error",
+                           limit=cfg.healthy_limit if healthy else None)
+        out += [_pair(e, cfg.channels, cfg.class_name, healthy) for e in read_split(src, "data")[: src.limit]]
     return out
 
 
