@@ -55,11 +55,13 @@ from synthgen.learn.data import SegDataset, available, build_dataset
 from synthgen.learn.paste import DefectBank, cut_defects, draw_patch, family_pipeline, paste
 from synthgen.learn.train import (
     atomic_json,
+    atomic_png,
     atomic_torch_save,
     build_model,
     ensure_out,
     evaluate_model,
     resolve_device,
+    to_tensor,
 )
 from synthgen.rng import stream
 
@@ -237,7 +239,8 @@ def _flip(img: np.ndarray, lab: np.ndarray, rng: np.random.Generator) -> tuple[n
 
 def to_batch(images: list[np.ndarray], labels: list[np.ndarray], dev: torch.device) -> tuple[torch.Tensor,
                                                                                             torch.Tensor]:
-    x = torch.from_numpy(np.stack(images)).permute(0, 3, 1, 2).float().div_(255).to(dev)
+    """Images normalised exactly as the seg trainer and evaluator do (``train.to_tensor``), 0/1 labels."""
+    x = to_tensor(images, dev)
     y = torch.from_numpy((np.stack(labels) > 0).astype(np.float32)).to(dev)
     return x, y
 
@@ -319,7 +322,6 @@ class Synthesizer:
                 imgs.append(im)
                 labs.append(lb)
                 src.append(int(sources[i]))
-            self.last_cells = cells_all
             if heatmap is not None:
                 idx = [torch.as_tensor(c, device=self.dev, dtype=torch.long) for c in cells_all]
                 logp = torch.stack([logprob[i, idx[i]].sum() for i in range(k)])
@@ -333,9 +335,8 @@ class Synthesizer:
 
 
 def train_run(cfg: BilevelConfig, run: str, seed: int, pools: Pools, dev: torch.device, progress: bool = True,
-              log=print, trace: list | None = None) -> RunResult:
-    """Train one baseline ``run`` (see ``RUNS``) with ``seed``; returns the trained U-Net and history.
-    ``trace``: if a list, gets (paste cells per synthesized image, their costs) at every outer step."""
+              log=print) -> RunResult:
+    """Train one baseline ``run`` (see ``RUNS``) with ``seed``; returns the trained U-Net and history."""
     if run not in RUNS:
         raise SynthgenError(f"runs: unknown run {run!r} (one of {', '.join(RUNS)})")
     t, lc = cfg.train, cfg.learn
@@ -395,8 +396,6 @@ def train_run(cfg: BilevelConfig, run: str, seed: int, pools: Pools, dev: torch.
                 surrogate = (infl[syn].detach() * source_weights(beta)[src[syn]]).sum()
                 surrogate.backward()
                 bopt.step()
-            if trace is not None:
-                trace.append((synth.last_cells, (infl[syn] * e[syn]).detach().cpu().numpy()))
             if hopt is not None and logp is not None:
                 cost = (infl[syn] * e[syn]).detach()
                 adv = cost - cost.mean() if cost.numel() > 1 else cost * 0
@@ -439,14 +438,21 @@ def location_mass(heatmap: HeatmapNet, images: torch.Tensor, region: np.ndarray)
 # ----------------------------------------------------------------------------- evaluation and reports
 
 
-def evaluate_run(cfg: BilevelConfig, model: nn.Module, dev: torch.device, progress: bool = False) -> dict:
-    shim = SimpleNamespace(data=cfg.data, eval=cfg.eval)
+def test_datasets(cfg: BilevelConfig) -> dict[str, SegDataset]:
+    """The configured test sets whose sources exist (built once, decoded images cached across runs)."""
     out = {}
     for name, srcs in cfg.eval.test_sets.items():
         have = available(srcs, cfg.sources)
-        if not have:
-            continue
-        ds = build_dataset(have, cfg.sources, cfg.data)
+        if have:
+            out[name] = build_dataset(have, cfg.sources, cfg.data)
+    return out
+
+
+def evaluate_run(cfg: BilevelConfig, model: nn.Module, dev: torch.device, tests: dict[str, SegDataset],
+                 progress: bool = False) -> dict:
+    shim = SimpleNamespace(data=cfg.data, eval=cfg.eval)
+    out = {}
+    for name, ds in tests.items():
         m = evaluate_model(model, ds, shim, dev, cfg.eval.resolution, progress, f"eval {name}")
         s = m.summary()
         out[name] = {k: s.get(k) for k in ("iou_dataset", "dice_dataset", "miou", "miou_custom", "map",
@@ -479,13 +485,6 @@ def results_table(results: dict, cfg: BilevelConfig) -> str:
     return "\n".join(rows) + "\n"
 
 
-def _atomic_png(path: Path, img: np.ndarray) -> None:
-    tmp = path.with_name(".tmp_" + path.name)
-    if not cv2.imwrite(str(tmp), img):
-        raise SynthgenError(f"{path}: cannot write image")
-    tmp.replace(path)
-
-
 def heatmap_figure(examples: list[np.ndarray], maps: dict[str, list[np.ndarray]], path: Path) -> None:
     """Rows = runs with learned locations, columns = example backgrounds with the heat map overlaid."""
     tiles_rows = []
@@ -509,7 +508,7 @@ def heatmap_figure(examples: list[np.ndarray], maps: dict[str, list[np.ndarray]]
     if tiles_rows:
         wmax = max(r.shape[1] for r in tiles_rows)
         tiles_rows = [np.pad(r, ((0, 0), (0, wmax - r.shape[1]), (0, 0)), constant_values=255) for r in tiles_rows]
-        _atomic_png(path, np.concatenate(tiles_rows, 0))
+        atomic_png(path, np.concatenate(tiles_rows, 0))
 
 
 def weights_figure(trajectories: dict[str, list[dict]], names: list[str], path: Path) -> None:
@@ -562,6 +561,7 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
     examples_idx = list(range(min(4, len(pools.val))))
     ex_imgs = [pools.val[i].image for i in examples_idx]
     heatmaps: dict[str, list[np.ndarray]] = {}
+    tests: dict[str, SegDataset] | None = None
     trajectories: dict[str, list[dict]] = {}
     for run in cfg.runs:
         for sd in cfg.seeds:
@@ -578,7 +578,9 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
             else:
                 rdir.mkdir(parents=True, exist_ok=True)
                 r = train_run(cfg, run, seed, pools, dev, progress, log)
-                test = evaluate_run(cfg, r.model, dev, progress)
+                if tests is None:
+                    tests = test_datasets(cfg)
+                test = evaluate_run(cfg, r.model, dev, tests, progress)
                 res = {"run": run, "seed": seed, "config_key": ckey, "test": test, "timing": r.timing,
                        "history": r.history,
                        "source_names": [b.name for b in pools.banks]}

@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from synthgen.configio import load_config
+from synthgen.learn.bilevel_config import RUNS
 
 
 @click.group(name="bilevel")
@@ -19,7 +20,7 @@ def bilevel():
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="override `out`")
 @click.option("--run", "runs", multiple=True,
-              type=click.Choice(["no_paste", "random", "learned_locations", "learned_weights", "both"]),
+              type=click.Choice(RUNS),
               help="train only these baselines (repeatable; default: `runs` of the config)")
 @click.option("--seeds", default=None, metavar="S[,S...]", help="override `seeds`, e.g. 0,1,2")
 @click.option("--steps", type=click.IntRange(min=1), default=None, help="override train.steps")

@@ -98,6 +98,14 @@ def atomic_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def atomic_png(path: Path, img: np.ndarray) -> None:
+    """Write an image via a temp file and rename (a reader never sees half a PNG)."""
+    tmp = path.with_name(f".tmp_{os.getpid()}_{path.name}")
+    if not cv2.imwrite(str(tmp), img):
+        raise SynthgenError(f"{path}: cannot write image")
+    os.replace(tmp, path)
+
+
 def atomic_torch_save(path: Path, obj) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".pt")

@@ -24,7 +24,7 @@ from tqdm import tqdm
 
 from synthgen.errors import SynthgenError
 from synthgen.learn.pixelcnn import GatedPixelCNN
-from synthgen.learn.train import atomic_json, atomic_torch_save, ensure_out
+from synthgen.learn.train import atomic_json, atomic_png, atomic_torch_save, ensure_out
 from synthgen.learn.train import resolve_device as _resolve_device
 from synthgen.learn.vqgen_config import VQGenConfig
 from synthgen.learn.vqgen_data import HEALTHY, PairSampler, load_pairs
@@ -43,13 +43,6 @@ def resolve_device(name: str, where: str = "train.device") -> torch.device:
         return _resolve_device(name)
     except SynthgenError as exc:
         raise SynthgenError(str(exc).replace("train.device", where, 1)) from None
-
-
-def _atomic_png(path: Path, img: np.ndarray) -> None:
-    tmp = path.with_name(f".tmp_{os.getpid()}_{path.name}")
-    if not cv2.imwrite(str(tmp), img):
-        raise SynthgenError(f"{path}: cannot write image")
-    os.replace(tmp, path)
 
 
 def build_vqvae(cfg: VQGenConfig) -> VQVAE:
@@ -273,7 +266,7 @@ def train(cfg: VQGenConfig, out: Path | str | None = None, device: str | None = 
     imgs, masks = _to_uint8(img), (prob > cfg.sample.threshold).cpu().numpy()
     tiles = [pair_tile(imgs[i], masks[i], 2, label=None if cls is None else sampler.classes[int(cls[i])])
              for i in range(n_prev)]
-    _atomic_png(out / "samples_preview.png", tile_grid(tiles, 4))
+    atomic_png(out / "samples_preview.png", tile_grid(tiles, 4))
     log(f"wrote {ck_path}, loss_curves.png, reconstructions.png, samples_preview.png in {out}")
     return ck_path
 
@@ -293,7 +286,7 @@ def _write_reconstructions(model: VQVAE, sampler: PairSampler, cfg: VQGenConfig,
     for i in range(len(x)):
         a, b = pair_tile(src[i], src_m[i], 2), pair_tile(rec[i], rec_m[i], 2)
         tiles.append(np.concatenate([a, np.full((a.shape[0], 4, 3), 0, np.uint8), b], 1))
-    _atomic_png(path, tile_grid(tiles, 2))
+    atomic_png(path, tile_grid(tiles, 2))
 
 
 # ----------------------------------------------------------------------------- sampling
@@ -397,8 +390,8 @@ def sample(checkpoint: Path | str, num: int, out: Path | str, seed: int = 0, cla
             records.append(rec)
             if write:
                 im = imgs[i] if imgs.shape[3] == 1 else cv2.cvtColor(imgs[i], cv2.COLOR_RGB2BGR)
-                _atomic_png(out / "images" / f"{name}.png", im)
-                _atomic_png(out / "masks" / f"{name}.png", masks[i].astype(np.uint8) * 255)
+                atomic_png(out / "images" / f"{name}.png", im)
+                atomic_png(out / "masks" / f"{name}.png", masks[i].astype(np.uint8) * 255)
                 kept += 1
                 bar.update(1)
                 if len(written_tiles) < 64:
@@ -414,7 +407,7 @@ def sample(checkpoint: Path | str, num: int, out: Path | str, seed: int = 0, cla
                "max_mask_fraction": sc.max_mask_fraction, "seconds": round(seconds, 2), "samples": records}
     atomic_json(out / "samples.json", summary)
     if written_tiles:
-        _atomic_png(out / "grid.png", tile_grid(written_tiles, 8))
+        atomic_png(out / "grid.png", tile_grid(written_tiles, 8))
     log(f"sampled {drawn} pairs in {seconds:.1f} s: {kept} written, {n_deg} degenerate "
         f"({'dropped' if mode == 'drop' else 'kept, flagged'}) -> {out}")
     if kept < num:

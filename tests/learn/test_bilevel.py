@@ -243,7 +243,7 @@ def _toy_config(root: Path, defects: dict, runs: list[str], steps: int, extra_le
                       "real_fraction": 0.25 if real else 0.0, "healthy_fraction": 0.0, "patch": 12, "margin": 1, "min_pixels": 4,
                       "pastes": [1, 1], "feather": 0.0, "scale": [1.0, 1.0], "rotate": 0,
                       "flip_backgrounds": False},
-        "learn": {"val": ["val"], "val_batch": 8, "grid": 4, "heatmap_lr": 0.02, "weights_lr": 0.1,
+        "learn": {"val": ["val"], "val_batch": 8, "grid": 4, "heatmap_lr": 0.01, "weights_lr": 0.1,
                   "entropy": 0.0, **(extra_learn or {})},
         "train": {"steps": steps, "batch_size": 8, "lr": 0.01, "seed": 0, "device": "cpu", "log_every": 10},
         "eval": {"test_sets": {"val": ["val"]}},
@@ -324,13 +324,16 @@ def region_toy(tmp_path_factory):
 def test_toy_location_distribution_concentrates_where_defects_occur(region_toy, one_thread):
     cfg = _toy_config(region_toy, {"d": {"sources": ["defects"]}}, ["learned_locations"], steps=200)
     pools = build_pools(cfg, log=lambda s: None)
-    r = train_run(cfg, "learned_locations", 0, pools, torch.device("cpu"), progress=False)
     region = np.zeros((4, 4), bool)
     region[:2, :2] = True                           # the part quadrant: 25 % of the cells
     xs, _ = to_batch([pools.backgrounds[i].image for i in range(16)],
                      [pools.backgrounds[i].label for i in range(16)], torch.device("cpu"))
-    mass = location_mass(r.heatmap, xs, region)
-    assert mass > 0.6, mass
+    # a single score-function trajectory is chaotic (tiny lr changes flip its outcome): judge the
+    # median over three seeds
+    masses = [location_mass(train_run(cfg, "learned_locations", sd, pools, torch.device("cpu"),
+                                      progress=False).heatmap, xs, region) for sd in (0, 1, 2)]
+    mass = float(np.median(masses))
+    assert mass > 0.6, masses
 
 
 # ----------------------------------------------------------------------------- CLI
