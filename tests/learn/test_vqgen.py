@@ -287,6 +287,14 @@ def test_bad_config_is_one_line_error(tmp_path, capsys):
         main(["vqgen", "train", str(tmp_path / "bad3.yaml")])
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "data.path" in err[0] and "images/ and masks/" in err[0]
+    # an image without its mask names the image and this config's field, not a seg-only setting
+    (tmp_path / "data" / "masks" / "toy001.png").unlink()
+    (tmp_path / "ok.yaml").write_text(TOY_CONFIG)
+    with pytest.raises(SystemExit) as e:
+        main(["vqgen", "train", str(tmp_path / "ok.yaml")])
+    assert e.value.code != 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "toy001.png" in err[0] and "data.path" in err[0] and "missing_mask" not in err[0]
 
 
 def test_bad_checkpoint_is_one_line_error(tmp_path, capsys):
