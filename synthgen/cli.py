@@ -82,4 +82,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 # Render-side commands register themselves on import.
-from synthgen import commands as _commands  # noqa: E402,F401
+from synthgen import commands as _commands  # noqa: F401

@@ -70,9 +70,8 @@ def merge(datasets, out):
 def plan(config: Path, scene_index: int, seed, no_cache):
     """Print the plan of one scene as JSON (pure Python: no Blender needed)."""
     from synthgen.config import load_job_config
-    from synthgen.plan import PlacementError, cache_dir_for, make_plan
-
     from synthgen.pipeline import resolve_library
+    from synthgen.plan import PlacementError, cache_dir_for, make_plan
 
     cfg = load_job_config(config, {"seed": seed})
     cache = None if no_cache else cache_dir_for(cfg)

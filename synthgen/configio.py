@@ -39,11 +39,10 @@ def validation_lines(source: str, err: ValidationError) -> list[str]:
         msg = e["msg"]
         if e["type"] == "extra_forbidden":
             msg = "unknown key (not a field of this section; check spelling)"
-        if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+        msg = msg.removeprefix("Value error, ")
         where = format_loc(loc)
         # Cross-field checks name their own field: "defects.kinds: ..." -> location + message.
-        m = re.match(r"^([A-Za-z_][\w.\[\]]*): (.*)$", msg, re.S)
+        m = re.match(r"^([A-Za-z_][\w.\[\]]*): (.*)$", msg, re.DOTALL)
         if m and e["type"] == "value_error":
             where = m.group(1) if where == "<root>" else f"{where}.{m.group(1)}"
             msg = m.group(2)

@@ -265,5 +265,12 @@ def summary_line(stats: RunStats, out) -> str:
             f"(wall {stats.wall:.1f} s) on {stats.device.get('used')} -> {out}")
 
 
-__all__ = ["run_render", "RunStats", "summary_line", "resolve_library", "atomic_write_text", "cache_dir_for",
-           "__version__"]
+__all__ = [
+    "RunStats",
+    "__version__",
+    "atomic_write_text",
+    "cache_dir_for",
+    "resolve_library",
+    "run_render",
+    "summary_line",
+]

@@ -41,7 +41,7 @@ def write_config(tmp_path):
 def run_cli(*args: str, cwd: Path | None = None, timeout: int = 600) -> subprocess.CompletedProcess:
     """Run ``synthgen`` as a user would (a separate process), capturing output."""
     return subprocess.run([sys.executable, "-c", "from synthgen.cli import main; main()", *args],
-                          capture_output=True, text=True, cwd=cwd or REPO, timeout=timeout)
+                          check=False, capture_output=True, text=True, cwd=cwd or REPO, timeout=timeout)
 
 
 def smoke_dict(out: Path, **overrides) -> dict:

@@ -17,8 +17,8 @@ import numpy as np
 import trimesh
 from PIL import Image
 
-from synthgen.geometry.camera import points_in_view, project
 from synthgen.geometry.cad import load_part
+from synthgen.geometry.camera import points_in_view, project
 from synthgen.plan.defects import decal_frame
 from synthgen.plan.types import CameraPlan, DefectPlan, PartPlan
 

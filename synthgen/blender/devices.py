@@ -55,5 +55,5 @@ def _cpu_names(prefs) -> list[str]:
     try:
         prefs.refresh_devices()
         return sorted({d.name for d in prefs.devices if d.type == "CPU"}) or ["CPU"]
-    except Exception:  # pragma: no cover - device query is best effort for logging
+    except Exception:  # noqa: BLE001  # pragma: no cover - device query is best effort for logging
         return ["CPU"]

@@ -144,7 +144,7 @@ def belt_material(b: BeltPlan) -> bpy.types.Material:
 
 
 def plain_material(name: str, color, roughness: float = 0.5, metallic: float = 0.0) -> bpy.types.Material:
-    mat, nt, bsdf = _new_material(name)
+    mat, _nt, bsdf = _new_material(name)
     bsdf.inputs["Base Color"].default_value = (*color, 1.0)
     bsdf.inputs["Roughness"].default_value = roughness
     bsdf.inputs["Metallic"].default_value = metallic

@@ -56,7 +56,7 @@ def contact_sheet(root: str | Path, out: str | Path, max_images: int = 36, colum
                 if cam["camera_id"] == cam_idx:
                     kinds = {v["instance"]: v["kind"] for v in cam["visible_defects"]}
         scale = thumb_width / im.shape[1]
-        h = int(round(im.shape[0] * scale))
+        h = round(im.shape[0] * scale)
         t = Image.fromarray(im).resize((thumb_width, h), Image.LANCZOS)
         draw = ImageDraw.Draw(t)
         draw.text((4, 2), label, fill=(255, 255, 0))

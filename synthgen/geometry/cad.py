@@ -47,7 +47,7 @@ def _load_raw(path: Path) -> trimesh.Trimesh:
         raise SynthgenError(f"{path}: unsupported CAD format '{suffix}' (supported: {sorted(SUPPORTED)})")
     try:
         loaded = trimesh.load(str(path), force="mesh", process=True)
-    except Exception as exc:  # trimesh raises many types for corrupt/unknown content
+    except Exception as exc:  # noqa: BLE001 - trimesh raises many types for corrupt/unknown content
         raise SynthgenError(f"{path}: cannot load CAD file: {type(exc).__name__}: {exc}") from None
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise SynthgenError(f"{path}: CAD file holds no triangles")

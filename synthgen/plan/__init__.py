@@ -17,7 +17,7 @@ from synthgen.plan.poses import PlacementError, place_parts
 from synthgen.plan.types import PLAN_FORMAT, PartPlan, RenderPlan, ScenePlan
 from synthgen.rng import stream
 
-__all__ = ["make_plan", "PlacementError", "ScenePlan", "cache_dir_for"]
+__all__ = ["PlacementError", "ScenePlan", "cache_dir_for", "make_plan"]
 
 
 def cache_dir_for(cfg: JobConfig) -> Path:

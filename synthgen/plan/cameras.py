@@ -27,8 +27,7 @@ def plan_cameras(cfg: CamerasConfig, rng: np.random.Generator) -> tuple[CameraPl
     out = []
     for i, nominal in enumerate(ark_positions(cfg)):
         eye = nominal + rng.uniform(-cfg.position_jitter, cfg.position_jitter, 3)
-        if eye[2] < 0.01:  # never below the belt
-            eye[2] = 0.01
+        eye[2] = max(eye[2], 0.01)  # never below the belt
         d = jitter_direction(target - eye, cfg.aim_jitter_deg, rng)
         roll = float(rng.uniform(-cfg.roll_jitter_deg, cfg.roll_jitter_deg))
         M = look_at_matrix(eye, eye + d, roll)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from synthgen.config import LightConfig
@@ -15,7 +17,7 @@ def ies_peak_candela(path: str) -> float:
     from synthgen.errors import SynthgenError
 
     try:
-        text = open(path, encoding="latin-1").read()
+        text = Path(path).read_text(encoding="latin-1")
         body = text.split("TILT=", 1)[1].split("\n", 1)[1]
         if text.split("TILT=", 1)[1].startswith("INCLUDE"):
             body = body.split("\n", 4)[4]  # skip the inline tilt block

@@ -39,7 +39,7 @@ def disc_variant(vdir: Path, n: int = 128, types=("deformation", "encrustation",
     if "hole" in types:
         hole = (r < hole_r).astype(float)
     mask = (occ > 0.5) | (enc > 0.5) | (hole > 0.5)
-    save = lambda name, a: Image.fromarray((np.clip(a, 0, 1) * 255).round().astype(np.uint8)).save(vdir / name)  # noqa: E731
+    save = lambda name, a: Image.fromarray((np.clip(a, 0, 1) * 255).round().astype(np.uint8)).save(vdir / name)
     Image.fromarray(((z + 1) / 2 * 65535).round().astype(np.uint16)).save(vdir / "height.png")
     gy, gx = np.gradient(z * 0.5)
     nrm = np.dstack([-gx, gy, np.ones_like(z)])

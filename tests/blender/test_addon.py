@@ -6,9 +6,10 @@ import sys
 
 import pytest
 
-from conftest import REPO, requires_bpy
 from synthgen.config import load_job_config
 from synthgen.plan import make_plan
+
+from conftest import REPO, requires_bpy
 
 pytestmark = [requires_bpy, pytest.mark.blender]
 

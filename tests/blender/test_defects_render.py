@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from synthgen.config import JobConfig
+from synthgen.pipeline import resolve_library
+from synthgen.plan import make_plan
+
 from blender_fixtures import disc_variant, expected_label, plate_config, top_kind
 from conftest import requires_bpy
-from synthgen.config import JobConfig
-from synthgen.plan import make_plan
-from synthgen.pipeline import resolve_library
 
 pytestmark = [requires_bpy, pytest.mark.blender]
 
@@ -53,7 +54,7 @@ def test_label_matches_the_projected_defect_and_scales_with_size(tmp_path):
     for size in (30.0, 15.0):
         sub = tmp_path / f"s{int(size)}"
         sub.mkdir()
-        cfg, plan = _scene(sub, size=size)
+        _cfg, plan = _scene(sub, size=size)
         _, ids = _render(plan, sub, "a", ids=True)
         d = plan.defects[0]
         want = expected_label(plan, d, sub / "lib" / "disc" / "000" / "mask.png")
@@ -68,7 +69,7 @@ def test_label_matches_the_projected_defect_and_scales_with_size(tmp_path):
 
 
 def test_hole_is_see_through_and_encrustation_is_local(tmp_path):
-    cfg, plan = _scene(tmp_path, types=("encrustation", "hole"), enc_r=(0.45, 0.8))
+    _cfg, plan = _scene(tmp_path, types=("encrustation", "hole"), enc_r=(0.45, 0.8))
     with_d, ids = _render(plan, tmp_path, "with", ids=True)
     without, _ = _render(plan, tmp_path, "without", enabled=False)
     d = plan.defects[0]
@@ -95,7 +96,7 @@ def test_hole_is_see_through_and_encrustation_is_local(tmp_path):
 
 
 def test_deformation_shades_but_keeps_the_silhouette(tmp_path):
-    cfg, plan = _scene(tmp_path, types=("deformation",))
+    _cfg, plan = _scene(tmp_path, types=("deformation",))
     with_d, ids = _render(plan, tmp_path, "with", ids=True)
     without, _ = _render(plan, tmp_path, "without", enabled=False)
     lab = ids == plan.defects[0].defect_id
@@ -123,7 +124,7 @@ def test_defect_hidden_behind_another_part_is_dropped(tmp_path):
     from synthgen.annotate.visibility import visible_defects
     from synthgen.geometry.cad import load_part
 
-    cfg, plan = _scene(tmp_path, types=("encrustation",), enc_r=(0.0, 0.6))
+    _cfg, plan = _scene(tmp_path, types=("encrustation",), enc_r=(0.0, 0.6))
     d = plan.defects[0]
     _, ids_open = _render(plan, tmp_path, "open", ids=True)
     vis, _ = visible_defects(ids_open, plan.defects, plan.cameras[0], plan.render.resolution, 5, 0.05)

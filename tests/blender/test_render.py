@@ -10,11 +10,12 @@ import pytest
 import yaml
 from PIL import Image
 
-from conftest import CAD_DIR, REPO, requires_bpy, run_cli, smoke_dict
 from synthgen.config import JobConfig
-from synthgen.geometry.camera import project
 from synthgen.geometry.cad import load_part
+from synthgen.geometry.camera import project
 from synthgen.plan import make_plan
+
+from conftest import CAD_DIR, REPO, requires_bpy, run_cli, smoke_dict
 
 pytestmark = [requires_bpy, pytest.mark.blender]
 

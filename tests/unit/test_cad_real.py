@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 
-from conftest import CAD_DIR
 from synthgen.geometry.cad import load_part, stable_poses
+
+from conftest import CAD_DIR
 
 pytestmark = pytest.mark.skipif(not CAD_DIR.is_dir(), reason=f"real CAD data not found at {CAD_DIR}")
 

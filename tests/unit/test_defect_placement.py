@@ -5,11 +5,12 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from conftest import REPO
 from synthgen.config import load_job_config
 from synthgen.geometry.cad import load_part
 from synthgen.plan import PlacementError, make_plan
 from synthgen.plan.defects import decal_frame
+
+from conftest import REPO
 
 QS = REPO / "configs" / "quickstart.yaml"
 
@@ -37,7 +38,7 @@ def test_defects_lie_on_the_part_surface_with_its_normal(tmp_path):
             p = parts[d.part_instance_id]
             mesh = load_part(p.path, p.units).mesh.copy()
             mesh.apply_transform(np.array(p.matrix_world))
-            closest, dist, tri = trimesh.proximity.closest_point(mesh, [d.position])
+            _closest, dist, _tri = trimesh.proximity.closest_point(mesh, [d.position])
             assert dist[0] < 1e-6, "defect centre must be on the part surface"
             assert np.dot(mesh.face_normals[d.face_index], d.normal) > 0.9999
             lo, hi = cfg.defects.kinds[d.kind].size_mm

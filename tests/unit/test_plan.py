@@ -7,10 +7,11 @@ import pytest
 import trimesh
 from shapely.geometry import Point
 
-from conftest import REPO, run_cli, smoke_dict
 from synthgen.config import JobConfig, load_job_config
 from synthgen.geometry.cad import load_part, support_polygon
 from synthgen.plan import PlacementError, make_plan
+
+from conftest import REPO, run_cli, smoke_dict
 
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
 

@@ -34,6 +34,6 @@ def _pure_modules() -> list[str]:
 def test_pure_modules_import_without_bpy():
     mods = _pure_modules()
     assert "synthgen.plan" in mods and "synthgen.config" in mods
-    res = subprocess.run([sys.executable, "-c", BLOCKER.format(mods=mods)], capture_output=True, text=True)
+    res = subprocess.run([sys.executable, "-c", BLOCKER.format(mods=mods)], check=False, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.startswith("ok")
