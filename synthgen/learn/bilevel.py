@@ -267,8 +267,9 @@ class Synthesizer:
 
     def batch(self, n: int, rng: np.random.Generator, heatmap: HeatmapNet | None, paste_on: bool,
               need_grad: bool = True):
-        """Returns x, y, source index per image (-1 = real or unpasted), summed log-prob of the
-        locations (None without heat map) and the heat maps' mean entropy."""
+        """Returns x, y, source index per image (-1 = real or unpasted), location group per image (-1
+        = none; see ``learn.location_samples``), summed log-prob of the locations (None without heat
+        map) and the heat maps' mean entropy."""
         s, G = self.cfg.synthesis, self.G
         n_real = round(s.real_fraction * n) if self.pools.real is not None else 0
         if not paste_on and self.pools.real is not None:
@@ -281,8 +282,12 @@ class Synthesizer:
             labs.append(lb)
             src.append(-1)
         n_plain = min(round(s.healthy_fraction * n), n - n_real)
+        K = self.cfg.learn.location_samples if paste_on else 1
         bgs = []
         for j in range(n - n_real):
+            if j >= n_plain and K > 1 and (j - n_plain) % K:
+                bgs.append(bgs[-1])  # another copy of the group's background (see `location_samples`)
+                continue
             smp = self.pools.backgrounds[int(rng.integers(len(self.pools.backgrounds)))]
             im, lb = _flip(smp.image, np.zeros_like(smp.label), rng) if s.flip_backgrounds else (
                 smp.image, np.zeros_like(smp.label))
@@ -292,12 +297,17 @@ class Synthesizer:
                 src.append(-1)
             else:
                 bgs.append((im, lb))
+        group = [-1] * len(imgs)
         logp = entropy = None
         if bgs and paste_on:
             H, W = bgs[0][1].shape
             k = len(bgs)
-            counts = rng.integers(s.pastes[0], s.pastes[1] + 1, size=k)
-            sources = rng.integers(len(self.pools.banks), size=k)
+            gid = np.arange(k) // K
+            counts = rng.integers(s.pastes[0], s.pastes[1] + 1, size=k)[gid] if K > 1 else rng.integers(
+                s.pastes[0], s.pastes[1] + 1, size=k)
+            sources = rng.integers(len(self.pools.banks), size=k)[gid] if K > 1 else rng.integers(
+                len(self.pools.banks), size=k)
+            patches: dict[int, list] = {}
             if heatmap is not None:
                 xb, _ = to_batch([b[0] for b in bgs], [b[1] for b in bgs], self.dev)
                 with torch.set_grad_enabled(need_grad):
@@ -312,16 +322,20 @@ class Synthesizer:
                 else:
                     cells = rng.integers(G * G, size=int(counts[i]))
                 cells_all.append(cells)
-                for c in cells:
+                drawn = patches.setdefault(int(gid[i]), [])  # members of a group share their patches
+                for m, c in enumerate(cells):
                     r, q = divmod(int(c), G)
                     cy = int((r + rng.random()) * H / G)
                     cx = int((q + rng.random()) * W / G)
-                    pimg, pm = draw_patch(self.pools.banks[sources[i]], self.pipes[sources[i]], rng, s.scale,
-                                          s.rotate)
+                    if m == len(drawn):
+                        drawn.append(draw_patch(self.pools.banks[sources[i]], self.pipes[sources[i]], rng,
+                                                s.scale, s.rotate))
+                    pimg, pm = drawn[m]
                     im, lb = paste(im, lb, pimg, pm, (cy, cx), s.feather)
                 imgs.append(im)
                 labs.append(lb)
                 src.append(int(sources[i]))
+                group.append(int(gid[i]) if K > 1 else -1)
             if heatmap is not None:
                 idx = [torch.as_tensor(c, device=self.dev, dtype=torch.long) for c in cells_all]
                 logp = torch.stack([logprob[i, idx[i]].sum() for i in range(k)])
@@ -330,8 +344,10 @@ class Synthesizer:
                 imgs.append(im)
                 labs.append(lb)
                 src.append(-1)
+                group.append(-1)
         x, y = to_batch(imgs, labs, self.dev)
-        return x, y, torch.tensor(src, device=self.dev), logp, entropy
+        return (x, y, torch.tensor(src, device=self.dev), torch.tensor(group, device=self.dev), logp,
+                entropy)
 
 
 def train_run(cfg: BilevelConfig, run: str, seed: int, pools: Pools, dev: torch.device, progress: bool = True,
@@ -369,7 +385,7 @@ def train_run(cfg: BilevelConfig, run: str, seed: int, pools: Pools, dev: torch.
         outer = (learn_loc or learn_w) and step >= lc.warmup and step % lc.outer_every == 0
         t0 = time.perf_counter()
         model.train()
-        x, y, src, logp, ent = synth.batch(t.batch_size, rng, heatmap, paste_on, need_grad=outer)
+        x, y, src, grp_all, logp, ent = synth.batch(t.batch_size, rng, heatmap, paste_on, need_grad=outer)
         w_all = source_weights(beta.detach())
         e = torch.where(src >= 0, w_all[src.clamp_min(0)], torch.ones_like(src, dtype=torch.float32))
         losses = loss_fn(model(x), y)
@@ -398,7 +414,17 @@ def train_run(cfg: BilevelConfig, run: str, seed: int, pools: Pools, dev: torch.
                 bopt.step()
             if hopt is not None and logp is not None:
                 cost = (infl[syn] * e[syn]).detach()
-                adv = cost - cost.mean() if cost.numel() > 1 else cost * 0
+                grp = grp_all[syn]
+                if bool((grp >= 0).all()):
+                    # paired samples: same background and patches, different locations -> the
+                    # baseline of each is its group's mean, which cancels everything but the location
+                    _, inv = torch.unique(grp, return_inverse=True)
+                    gsum = torch.zeros(int(inv.max()) + 1, dtype=cost.dtype, device=cost.device).index_add_(
+                        0, inv, cost)
+                    gcnt = torch.bincount(inv).to(cost.dtype)
+                    adv = torch.where(gcnt[inv] > 1, cost - (gsum / gcnt)[inv], torch.zeros_like(cost))
+                else:
+                    adv = cost - cost.mean() if cost.numel() > 1 else cost * 0
                 # scale by a running RMS (not this batch's std) so a batch of pure noise moves little
                 rms = float(adv.pow(2).mean().sqrt()) if rms is None else 0.9 * rms + 0.1 * float(
                     adv.pow(2).mean().sqrt())
@@ -542,6 +568,8 @@ def run_key(cfg: BilevelConfig) -> str:
     d = {k: v for k, v in cfg.model_dump(mode="json").items() if k not in ("runs", "seeds", "out")}
     for k in ("device", "threads", "log_every"):
         d["train"].pop(k, None)
+    if d["learn"].get("location_samples") == 1:  # added later; 1 is the behaviour runs had before
+        d["learn"].pop("location_samples")
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -95,6 +95,10 @@ class LearnConfig(_Model):
     fd_step: float = Field(default=0.01, gt=0, description="finite-difference step of the hypergradient, "
                                                            "relative to the weight norm")
     warmup: int = Field(default=0, ge=0, description="inner steps before the outer updates start")
+    location_samples: int = Field(default=1, ge=1, le=8, description="pasted images per background in a "
+                                  "batch: K copies of one background with the same patches at K sampled "
+                                  "locations, so the heat map's baseline is the group mean (only the location "
+                                  "differs); applied to every paste run so the baselines see the same batches")
 
 
 class BilevelTrainConfig(_Model):
