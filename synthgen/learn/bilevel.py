@@ -508,7 +508,41 @@ def results_table(results: dict, cfg: BilevelConfig) -> str:
             for m in ("iou_dataset", "miou_custom", "map"):
                 cells.append(_fmt([r["test"].get(tname, {}).get(m) for r in rs]))
         rows.append(f"| {run} | " + " | ".join(cells) + f" | {len(rs)} |")
-    return "\n".join(rows) + "\n"
+    return "\n".join(rows) + "\n" + comparison_table(results, cfg)
+
+
+# the issue's comparisons: (learned, baseline) pairs that differ in one learned part only
+COMPARISONS = [("learned_locations", "random"), ("both", "learned_weights"), ("learned_weights", "random"),
+               ("both", "learned_locations")]
+
+
+def comparison_table(results: dict, cfg: BilevelConfig) -> str:
+    """Markdown: relative change of the mean IoU and mAP of each learned run over the run that differs
+    only in the learned part, and in how many seeds (paired by seed) the learned run is ahead."""
+    by = {(r["run"], r["seed"]): r for r in results.values()}
+    rows = []
+    for a, b in COMPARISONS:
+        seeds = sorted(sd for (run, sd) in by if run == a and (b, sd) in by)
+        if not seeds:
+            continue
+        cells = []
+        for tname in cfg.eval.test_sets:
+            for m in ("iou_dataset", "map"):
+                va = [by[a, sd]["test"].get(tname, {}).get(m) for sd in seeds]
+                vb = [by[b, sd]["test"].get(tname, {}).get(m) for sd in seeds]
+                if any(v is None for v in va + vb):
+                    cells.append("-")
+                    continue
+                ma, mb = float(np.mean(va)), float(np.mean(vb))
+                rel = f"{100 * (ma - mb) / mb:+.1f} %" if mb > 0 else "n/a"
+                cells.append(f"{rel} ({sum(x > y for x, y in zip(va, vb))}/{len(seeds)})")
+        rows.append(f"| {a} vs {b} | " + " | ".join(cells) + " |")
+    if not rows:
+        return ""
+    head = ("| learned vs baseline | " + " | ".join(f"{t} IoU | {t} mAP" for t in cfg.eval.test_sets) + " |")
+    sep = "|---|" + "---:|" * (2 * len(cfg.eval.test_sets))
+    return ("\nRelative change of the mean over seeds (seeds where the learned run is ahead):\n\n"
+            + "\n".join([head, sep, *rows]) + "\n")
 
 
 def heatmap_figure(examples: list[np.ndarray], maps: dict[str, list[np.ndarray]], path: Path) -> None:

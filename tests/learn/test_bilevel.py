@@ -440,3 +440,20 @@ def test_synthgen_dataset_is_a_defect_source(tmp_path):
     for p in bank.patches:
         assert p.image.shape == (16, 16, 3) and p.mask.sum() >= 1
         assert p.image[p.mask > 0].min() > 100  # the rendered defect (200 on 50) is under its mask
+
+
+def test_comparison_table_pairs_runs_by_seed(noise_toy):
+    """The issue's targets are relative gains of a learned run over the run without that learned part."""
+    from synthgen.learn.bilevel import comparison_table
+
+    cfg = _toy_config(noise_toy, {"good": {"sources": ["good"]}}, ["random", "learned_locations"], steps=1)
+
+    def res(run, seed, iou):
+        return {"run": run, "seed": seed, "test": {"val": {"iou_dataset": iou, "map": 0.5}}}
+
+    results = {f"{r}_{s}": res(r, s, v) for r, s, v in [("random", 0, 0.2), ("random", 1, 0.4),
+                                                        ("learned_locations", 0, 0.3), ("learned_locations", 1, 0.39)]}
+    table = comparison_table(results, cfg)
+    row = next(line for line in table.splitlines() if line.startswith("| learned_locations vs random"))
+    # mean 0.345 vs 0.3 -> +15.0 %, ahead in seed 0 only; equal mAP -> +0.0 %, ahead in no seed
+    assert row == "| learned_locations vs random | +15.0 % (1/2) | +0.0 % (0/2) |"
