@@ -546,15 +546,17 @@ def comparison_table(results: dict, cfg: BilevelConfig) -> str:
 
 
 def heatmap_figure(examples: list[np.ndarray], maps: dict[str, list[np.ndarray]], path: Path) -> None:
-    """Rows = runs with learned locations, columns = example backgrounds with the heat map overlaid."""
+    """Rows = runs (and seeds) with learned locations, columns = example backgrounds with the heat map
+    overlaid on one fixed scale: black = 0, bright = ``4x`` the uniform probability or more."""
     tiles_rows = []
     for run, hms in maps.items():
+        ratio = max(float(np.max(h)) * h.size for h in hms)
         row = []
         for img, hm in zip(examples, hms):
             base = cv2.cvtColor(img, cv2.COLOR_GRAY2BGR) if img.shape[2] == 1 else cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
             H, W = base.shape[:2]
             up = cv2.resize(hm.astype(np.float32), (W, H), interpolation=cv2.INTER_NEAREST)
-            up = (255 * up / max(up.max(), 1e-12)).astype(np.uint8)
+            up = (255 * np.clip(up * hm.size / 4.0, 0, 1)).astype(np.uint8)
             col = cv2.applyColorMap(up, cv2.COLORMAP_INFERNO)
             t = cv2.addWeighted(base, 0.45, col, 0.55, 0)
             f = max(1, 160 // max(H, W))
@@ -562,7 +564,7 @@ def heatmap_figure(examples: list[np.ndarray], maps: dict[str, list[np.ndarray]]
             row.append(np.pad(t, ((2, 2), (2, 2), (0, 0)), constant_values=255))
         strip = np.concatenate(row, 1)
         label = np.full((22, strip.shape[1], 3), 255, np.uint8)
-        cv2.putText(label, f"{run}: paste-location probability (bright = likely)", (4, 16),
+        cv2.putText(label, f"{run}: paste-location probability, peak {ratio:.1f}x uniform", (4, 16),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
         tiles_rows.append(np.concatenate([label, strip], 0))
     if tiles_rows:
@@ -572,24 +574,34 @@ def heatmap_figure(examples: list[np.ndarray], maps: dict[str, list[np.ndarray]]
 
 
 def weights_figure(trajectories: dict[str, list[dict]], names: list[str], path: Path) -> None:
+    """One panel per run with learned weights; colour = source, thin lines = seeds, thick line = the
+    geometric mean over seeds (the weights are a softmax, so their logs average)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, ax = plt.subplots(figsize=(7, 4))
-    styles = ["-", "--", ":", "-."]
-    for j, (key, hist) in enumerate(trajectories.items()):
-        steps = [r["step"] for r in hist]
+    runs: dict[str, list[list[dict]]] = {}
+    for key, hist in trajectories.items():
+        runs.setdefault(key.rsplit("_s", 1)[0], []).append(hist)
+    fig, axes = plt.subplots(1, len(runs), figsize=(5.2 * len(runs), 3.8), sharey=True, squeeze=False)
+    for ax, (run, hists) in zip(axes[0], runs.items()):
+        n = min(len(h) for h in hists)
+        steps = [r["step"] for r in hists[0][:n]]
         for s, name in enumerate(names):
-            ax.plot(steps, [r["weights"][s] for r in hist], styles[j % len(styles)], color=f"C{s}",
-                    label=f"{name} ({key})")
-    ax.axhline(1.0, color="grey", lw=0.8)
-    ax.set_xlabel("inner step")
-    ax.set_ylabel("importance weight (mean 1)")
-    ax.set_title("learned defect-source weights")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+            w = np.array([[r["weights"][s] for r in h[:n]] for h in hists])
+            for row in w:
+                ax.plot(steps, row, color=f"C{s}", lw=0.8, alpha=0.45)
+            ax.plot(steps, np.exp(np.log(w).mean(0)), color=f"C{s}", lw=2.4,
+                    label=f"{name} (final {np.exp(np.log(w[:, -1]).mean()):.2f})")
+        ax.axhline(1.0, color="grey", lw=0.8)
+        ax.set_yscale("log")
+        ax.set_xlabel("inner step")
+        ax.set_title(f"{run}: {len(hists)} seed(s)")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend(fontsize=8)
+    axes[0][0].set_ylabel("importance weight (log scale; mean 1)")
+    fig.suptitle("learned defect-source weights (thin: seeds, thick: geometric mean)", fontsize=10)
     fig.tight_layout()
     tmp = path.with_name(".tmp_" + path.name)
     fig.savefig(tmp, dpi=90, format="png")
@@ -662,7 +674,7 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
                 log(f"{key}: {summ} ({r.timing['inner_s'] + r.timing['outer_s']:.0f} s)")
             results[key] = res
             if "example_heatmaps" in res:
-                heatmaps[run] = [np.asarray(h) for h in res["example_heatmaps"]]
+                heatmaps[key] = [np.asarray(h) for h in res["example_heatmaps"]]
             if LEARNS[run][1]:
                 trajectories[key] = res["history"]
     table = results_table(results, cfg)
