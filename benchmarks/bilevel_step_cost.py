@@ -1,7 +1,7 @@
 """Cost of a bi-level (inner + outer) training step against a plain Cut&Paste training step.
 
     python benchmarks/bilevel_step_cost.py [--config configs/bilevel_magnetic_tile.yaml] [--steps 60]
-                                           [--threads 1] [--device cpu]
+                                           [--threads 1] [--val-batch N] [--device cpu]
 
 Trains the `random` baseline (plain steps: synthesize, forward, backward, Adam) and the `both`
 run (each step also takes an outer step: validation gradient, two perturbed training forwards,
@@ -30,12 +30,15 @@ def main() -> None:
     ap.add_argument("--config", default="configs/bilevel_magnetic_tile.yaml")
     ap.add_argument("--steps", type=int, default=60)
     ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--val-batch", type=int, default=None, help="override learn.val_batch")
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda", "auto"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     cfg = load_config(a.config, BilevelConfig)
     cfg.train.steps = a.steps
     cfg.learn.warmup = 0
+    if a.val_batch:
+        cfg.learn.val_batch = a.val_batch
     dev = resolve_device(a.device)
     pools = build_pools(cfg, log=lambda *_: None)
     print(f"torch {torch.__version__}, device {dev}, {a.threads} thread(s), {a.steps} steps, "
