@@ -105,7 +105,7 @@ def test_two_shards_merged_equal_one_run(baseline, tmp_path):
 
 
 def test_folder_of_another_config_is_refused_and_untouched(baseline, tmp_path):
-    _cfg, base = baseline
+    _, base = baseline
     other = _cfg(tmp_path, "other.yaml", seed=12345)
     before = {p: p.stat().st_mtime_ns for p in base.rglob("*") if p.is_file()}
     res = run_cli("render", str(other), "--out", str(base))
