@@ -22,13 +22,13 @@ DARTS uses the same trick). Then
 
 - source logits ``b``: ``e = S softmax(b)``, ``dL_val/db = sum_i (dL_val/de_i) de_i/db``;
 - heat map ``phi``: locations are discrete draws, so the gradient is the score-function estimate
-  ``sum_i (A_i - mean A) grad_phi log p_phi(loc_i | background_i)`` with the per-sample
-  contribution ``A_i = e_i dL_val/de_i`` as the cost (normalised by its batch std) and an
-  entropy bonus. ``tests/learn/test_bilevel.py`` checks the influence against exact autograd
+  ``sum_i (A_i - b_i) grad_phi log p_phi(loc_i | background_i)`` with the per-sample
+  contribution ``A_i = e_i dL_val/de_i`` as the cost, ``b_i`` the mean cost of its location group
+  (``learn.location_samples`` > 1) or of the batch, scaled by a running RMS, and an entropy bonus. ``tests/learn/test_bilevel.py`` checks the influence against exact autograd
   through the unrolled step and against finite differences of ``L_val(w'(e))``.
 
 One outer step costs a validation forward/backward and two training forwards on top of the
-ordinary step (whose gradient is reused): ``benchmarks/bilevel_magnetic_tile.py`` measures it.
+ordinary step (whose gradient is reused): ``benchmarks/bilevel_step_cost.py`` measures it.
 """
 
 from __future__ import annotations
@@ -303,10 +303,9 @@ class Synthesizer:
             H, W = bgs[0][1].shape
             k = len(bgs)
             gid = np.arange(k) // K
-            counts = rng.integers(s.pastes[0], s.pastes[1] + 1, size=k)[gid] if K > 1 else rng.integers(
-                s.pastes[0], s.pastes[1] + 1, size=k)
-            sources = rng.integers(len(self.pools.banks), size=k)[gid] if K > 1 else rng.integers(
-                len(self.pools.banks), size=k)
+            # one paste count and source per group (gid is the identity when K = 1)
+            counts = rng.integers(s.pastes[0], s.pastes[1] + 1, size=k)[gid]
+            sources = rng.integers(len(self.pools.banks), size=k)[gid]
             patches: dict[int, list] = {}
             if heatmap is not None:
                 xb, _ = to_batch([b[0] for b in bgs], [b[1] for b in bgs], self.dev)

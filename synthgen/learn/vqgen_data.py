@@ -51,15 +51,13 @@ def _folder_pairs(cfg: DataConfig) -> list[Pair]:
         except (OSError, ValueError, AttributeError) as exc:
             raise SynthgenError(f"{meta}: cannot read: {exc}") from None
     src = SourceConfig(kind="folder", path=str(root / "images"), mask_dir=str(root / "masks"),
-                       mask_threshold=cfg.mask_threshold, missing_mask="skip")
-    # images without masks are reported here: the seg reader's message names its own `missing_mask`
-    # setting, which this config does not have
+                       mask_threshold=cfg.mask_threshold, missing_mask="healthy")
     entries = read_folder(src, "data")
-    read = {e.image for e in entries}
-    for p in sorted((root / "images").iterdir()):
-        if p.is_file() and p.suffix.lower() in src.extensions and p not in read:
-            raise SynthgenError(f"{p}: no mask {p.stem}{src.mask_suffix} in {root / 'masks'} (data.path: every "
-                                f"image needs a mask; an all-black mask marks a healthy image)")
+    # reported here, not by the seg reader, whose message names its `missing_mask` setting (not in this config)
+    for e in entries:
+        if e.mask is None:
+            raise SynthgenError(f"{e.image}: no mask {e.image.stem}{src.mask_suffix} in {root / 'masks'} "
+                                f"(data.path: every image needs a mask; an all-black mask marks a healthy image)")
     out = []
     for e in entries:
         e.class_name = classes.get(e.image.stem, cfg.class_name)
