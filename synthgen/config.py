@@ -312,13 +312,25 @@ def _default_lights() -> list[LightConfig]:
 
 
 class VerificationConfig(_Model):
-    """What makes a camera worth rendering: a visible part and at least one visible defect."""
+    """What makes a camera worth rendering: a visible part and at least one defect that is
+    visible (ID pass) and visibly changes the image (contrast check)."""
 
     min_visible_pixels: int = Field(16, ge=1, description="a defect needs at least this many visible pixels (px)")
     min_visible_fraction: float = Field(
         0.1, ge=0, le=1, description="and at least this fraction of its unoccluded projected area (0..1)")
     render_without_defects: bool = Field(
         False, description="also render cameras that see parts but no defect (healthy images); they get empty masks")
+    min_contrast: float = Field(
+        10.0, ge=0, le=255, description="a label pixel counts as changed when the image differs there by more than "
+        "this many 8-bit levels (largest channel) with the defect on vs off; 0 = no contrast check")
+    min_changed_fraction: float = Field(
+        0.2, ge=0, le=1, description="a defect is kept only if at least this fraction of its label pixels "
+        "changes (and at least min_visible_pixels do)")
+    contrast_samples: int = Field(
+        16, ge=1, le=65536, description="Cycles samples of the two border renders (defects on / off) of the "
+        "contrast check; capped at render.samples")
+    trim_to_change: bool = Field(
+        True, description="cut each kept label to the pixels that change (a faint halo is not labelled)")
 
 
 class JobConfig(_Model):

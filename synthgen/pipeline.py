@@ -19,6 +19,7 @@ import logging
 import os
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,7 +29,7 @@ from tqdm import tqdm
 from synthgen import __version__
 from synthgen.annotate.coco import categories as coco_categories
 from synthgen.annotate.coco import image_id, instance_annotations
-from synthgen.annotate.visibility import part_in_view, visible_defects
+from synthgen.annotate.visibility import reasons_text
 from synthgen.config import JobConfig
 from synthgen.dataset.writer import Dataset, config_hash, stem
 from synthgen.plan import PlacementError, cache_dir_for, make_plan
@@ -62,13 +63,15 @@ class RunStats:
     defects_visible: int = 0
     defects_dropped: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {
-        "plan": 0.0, "build": 0.0, "verify": 0.0, "render": 0.0, "write": 0.0, "clear": 0.0})
+        "plan": 0.0, "build": 0.0, "verify": 0.0, "contrast": 0.0, "render": 0.0, "write": 0.0, "clear": 0.0})
+    drop_reasons: Counter = field(default_factory=Counter)  # dropped defect views by reason
     device: dict = field(default_factory=dict)
     wall: float = 0.0
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
         d["seconds"] = {k: round(v, 4) for k, v in self.seconds.items()}
+        d["drop_reasons"] = dict(sorted(self.drop_reasons.items()))
         d["wall"] = round(self.wall, 4)
         return d
 
@@ -130,7 +133,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
 
     from synthgen.blender import defects as bdefects
     from synthgen.blender import devices, render, scene
-    from synthgen.blender.visibility import DefectIdPass
+    from synthgen.blender.verify import verify_scene
 
     scene.init_session()
     import bpy
@@ -141,7 +144,6 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
              stats.device["used"], ", ".join(stats.device["devices"]))
     indices = [i for i in range(n) if i % n_shard == k_shard]
     stats.scenes_in_shard = len(indices)
-    vc = cfg.verification
     bar = tqdm(total=len(indices), unit="scene", disable=not progress, dynamic_ncols=True)
     rendered_this_run = 0
     for i in indices:
@@ -158,6 +160,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
         except PlacementError as exc:
             stats.seconds["plan"] += time.perf_counter() - t0
             stats.scenes_rejected += 1
+            stats.scenes_done += 1
             log.warning("scene %d rejected: %s", i, exc)
             ds.write_scene(i, {"scene_index": i, "seed": seed, "status": "rejected", "reason": str(exc),
                                "counts": {}, "coco": {"images": [], "annotations": []}})
@@ -171,31 +174,24 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
         t2 = time.perf_counter()
         stats.seconds["build"] += t2 - t1
 
-        # --- verification: geometry, then one defect-ID pass per camera ---------------------
+        # --- verification: geometry, one defect-ID pass and one contrast pair per camera -------
         res = tuple(plan.render.resolution)
-        cams, counts = [], {"cameras_planned": len(plan.cameras), "cameras_accepted": 0, "cameras_no_part": 0,
-                            "cameras_no_defect": 0, "defects_planned": len(plan.defects),
-                            "defect_views_visible": 0, "defect_views_dropped": 0}
-        with DefectIdPass(built, plan.defects, empties) as idp:
-            for cam in plan.cameras:
-                stats.cameras_checked += 1
-                if not any(part_in_view(p, cam, res) for p in plan.parts):
-                    counts["cameras_no_part"] += 1
-                    continue
-                ids = idp.render_ids(cam.camera_id, quiet=quiet) if plan.defects else np.zeros(res[::-1], np.int32)
-                vis, dropped = visible_defects(ids, plan.defects, cam, res, vc.min_visible_pixels,
-                                               vc.min_visible_fraction)
-                counts["defect_views_dropped"] += len(dropped)
-                if not vis and not vc.render_without_defects:
-                    counts["cameras_no_defect"] += 1
-                    continue
-                cams.append((cam, ids, vis, dropped))
+        verdict = verify_scene(built, empties, cfg.verification, quiet=quiet)
+        counts = {"cameras_planned": len(plan.cameras), "cameras_accepted": 0,
+                  "cameras_no_part": sum(c["status"] == "no_part" for c in verdict.checks),
+                  "cameras_no_defect": sum(c["status"] == "no_defect" for c in verdict.checks),
+                  "defects_planned": len(plan.defects), "defect_views_visible": 0,
+                  "defect_views_dropped": sum(verdict.reasons.values()), "dropped_by_reason": dict(verdict.reasons)}
+        stats.cameras_checked += len(plan.cameras)
+        stats.drop_reasons.update(verdict.reasons)
         t3 = time.perf_counter()
         stats.seconds["verify"] += t3 - t2
+        stats.seconds["contrast"] += verdict.seconds_contrast
 
         # --- final renders of accepted cameras ------------------------------------------------
         coco_images, coco_anns, cam_records = [], [], []
-        for cam, ids, vis, dropped in cams:
+        for cv in verdict.accepted:
+            cam, ids, vis, dropped = cv.camera, cv.ids, cv.visible, cv.dropped
             ta = time.perf_counter()
             bdefects.set_enabled(built, {v["defect_id"] for v in vis})
             render.render_camera(built, cam.camera_id, quiet=quiet)
@@ -229,9 +225,12 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
         tw = time.perf_counter()
         status = "accepted" if cam_records else "rejected"
         record = {"scene_index": i, "seed": seed, "status": status, "plan": plan.to_dict(), "counts": counts,
-                  "accepted_cameras": cam_records, "coco": {"images": coco_images, "annotations": coco_anns}}
+                  "accepted_cameras": cam_records, "camera_checks": verdict.checks,
+                  "coco": {"images": coco_images, "annotations": coco_anns}}
         if status == "rejected":
-            record["reason"] = "no camera sees a part with a visible defect"
+            record["reason"] = (f"no defect visible from any camera ({reasons_text(verdict.reasons)}; "
+                                f"{counts['cameras_no_part']} of {len(plan.cameras)} cameras see no part)")
+            log.warning("scene %d rejected: %s", i, record["reason"])
         ds.write_scene(i, record)
         t4 = time.perf_counter()
         scene.clear_scene()
@@ -256,12 +255,13 @@ def summary_line(stats: RunStats, out) -> str:
     s = stats.seconds
     tried = stats.scenes_done
     rate = 100.0 * stats.scenes_accepted / tried if tried else 0.0
-    per_img = stats.wall / stats.images if stats.images else float("nan")
+    per_img = f"{stats.wall / stats.images:.2f} s per accepted image" if stats.images else "no accepted image"
     return (f"done: {tried} scenes tried this run ({stats.scenes_resumed} already done), {stats.scenes_accepted} "
             f"accepted ({rate:.0f} %), {stats.scenes_rejected} rejected; {stats.images} images, "
-            f"{stats.defects_visible} visible defect views, {stats.defects_dropped} dropped; "
-            f"{per_img:.2f} s per accepted image; time: plan {s['plan']:.1f} s, build {s['build']:.1f} s, "
-            f"verify {s['verify']:.1f} s, render {s['render']:.1f} s, write {s['write']:.1f} s "
+            f"{stats.defects_visible} visible defect views, {reasons_text(stats.drop_reasons)}; "
+            f"{per_img}; time: plan {s['plan']:.1f} s, build {s['build']:.1f} s, "
+            f"verify {s['verify']:.1f} s (contrast {s['contrast']:.1f} s), render {s['render']:.1f} s, "
+            f"write {s['write']:.1f} s "
             f"(wall {stats.wall:.1f} s) on {stats.device.get('used')} -> {out}")
 
 

@@ -8,8 +8,10 @@ test (shading normal · defect normal) keep the decal off the far side of thin p
 - deformation: the height map drives a Bump node (depth in metres), the roughness map replaces
   roughness under the occlusion zone, and the occlusion map darkens that zone a little;
 - encrustation: a second Principled BSDF with the defect's material is mixed in under its mask;
-- hole: a Transparent BSDF is mixed in under the thresholded hole mask, so the render shows
-  what is behind the part (and light passes through it).
+- hole: a Transparent BSDF is mixed in under the thresholded hole mask, on the defect's own
+  surface (the label gate) and, when the plan found a thin wall behind it (``through_mm``), on
+  the wall's far side directly behind the footprint, so the render shows what is behind the part
+  and light passes through. No other face is cut, so every removed pixel is labelled.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from mathutils import Matrix
 
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.shading import TAG
-from synthgen.plan.defects import decal_half_depth_m, decal_matrix
+from synthgen.plan.defects import decal_half_depth_m, decal_matrix, map_side_mm
 from synthgen.plan.types import DefectPlan
 
 # 16-bit height.png value 0..1 maps linearly to this signed height (units of the defect's depth).
@@ -34,8 +36,8 @@ def map_path(variant_dir: Path, name: str) -> Path:
     return Path(variant_dir) / f"{name}.png"
 
 
-FACING_MIN = 0.2
-THROUGH_DEPTH_M = 0.03  # a hole removes material up to 30 mm deep below the surface  # cos of the largest angle between shading normal and defect normal that is painted
+FACING_MIN = 0.2  # cos of the largest angle between shading normal and defect normal that is painted
+THROUGH_TOL_MM = 0.3  # slack around the far side's depth range when a hole opens it
 
 
 def _image(path: Path) -> bpy.types.Image:
@@ -54,7 +56,7 @@ class _Decal:
     """Nodes shared by all maps of one defect: decal coordinates and the projection gate."""
 
     def __init__(self, nt: bpy.types.NodeTree, empty: bpy.types.Object, normal, half_depth: float,
-                 defect_id: int = 0) -> None:
+                 defect_id: int = 0, through_mm: tuple[float, float] | None = None) -> None:
         self.nt = nt
         # Per-defect switch: set_enabled() turns a defect off for cameras where it is not visible.
         self.enable = nt.nodes.new("ShaderNodeValue")
@@ -86,12 +88,23 @@ class _Decal:
         dot.operation = "DOT_PRODUCT"
         dot.inputs[1].default_value = tuple(normal)
         nt.links.new(geo.outputs["Normal"], dot.inputs[0])
-        facing = self._math("GREATER_THAN", dot.outputs["Value"], FACING_MIN)
+        # Cycles flips the shading normal towards the ray on back-facing hits (a shadow ray leaving
+        # through a hole from inside, a view into an open shell): unflip it so that the gates
+        # follow the surface's true side, whichever way a ray meets it.
+        flip = self._math("SUBTRACT", 1.0, self._math("MULTIPLY", geo.outputs["Backfacing"], 2.0))
+        side = self._math("MULTIPLY", dot.outputs["Value"], flip)
+        facing = self._math("GREATER_THAN", side, FACING_MIN)
         self.gate = self._math("MULTIPLY", inbox, facing)
-        # Holes go through: every face within THROUGH_DEPTH_M of the surface along the normal,
-        # front or back, is cut (a see-through hole must also open the part's far side).
-        self.through_gate = self._math(
-            "MULTIPLY", insq, self._math("LESS_THAN", absz, max(1.0, THROUGH_DEPTH_M / half_depth)))
+        # A through hole also opens the wall's far side, and nothing else: faces that look away
+        # from the defect, at the planned depth of the far side behind the footprint.
+        self.back_gate = None
+        if through_mm is not None:
+            lo = -(through_mm[1] + THROUGH_TOL_MM) / 1000.0 / half_depth
+            hi = -max(0.0, through_mm[0] - THROUGH_TOL_MM) / 1000.0 / half_depth
+            z = sep.outputs["Z"]
+            band = self._math("MULTIPLY", self._math("GREATER_THAN", z, lo), self._math("LESS_THAN", z, hi))
+            away = self._math("LESS_THAN", side, -FACING_MIN)
+            self.back_gate = self._math("MULTIPLY", self._math("MULTIPLY", insq, band), away)
 
     def _math(self, op: str, a, b=None):
         m = self.nt.nodes.new("ShaderNodeMath")
@@ -117,6 +130,20 @@ class _Decal:
         bw = self.nt.nodes.new("ShaderNodeRGBToBW")
         self.nt.links.new(tex.outputs["Color"], bw.inputs[0])
         return bw.outputs[0]
+
+    def hole_cut(self, path: Path, cubic: bool = True):
+        """1 where the hole removes material: the footprint on the defect's own surface (the
+        label gate) and, for a through hole, the wall's far side directly behind it."""
+        h = self._math("GREATER_THAN", self.sample(path, "BW", cubic=cubic), 0.5)
+        gate = self.gate if self.back_gate is None else self._math("MAXIMUM", self.gate, self.back_gate)
+        return self._math("MULTIPLY", h, gate)
+
+    def back_opening(self, path: Path):
+        """1 on the far-side opening of a through hole (bilinear sampling, for labels), else None."""
+        if self.back_gate is None:
+            return None
+        h = self._math("GREATER_THAN", self.sample(path, "BW", cubic=False), 0.5)
+        return self._math("MULTIPLY", h, self.back_gate)
 
     def gated(self, path: Path):
         """Scalar map value multiplied by the projection gate."""
@@ -161,7 +188,7 @@ def apply_defects(built: BuiltScene, defects: tuple[DefectPlan, ...]) -> dict[in
                 continue
             empty = _defect_empty(d)
             empties[d.defect_id] = empty
-            dec = _Decal(nt, empty, d.normal, decal_half_depth_m(d.size_mm), d.defect_id)
+            dec = _Decal(nt, empty, d.normal, decal_half_depth_m(map_side_mm(d)), d.defect_id, d.through_mm)
             vdir = Path(d.variant_dir)
             if "deformation" in d.types:
                 h = dec.sample(map_path(vdir, "height"), "BW")
@@ -219,8 +246,7 @@ def apply_defects(built: BuiltScene, defects: tuple[DefectPlan, ...]) -> dict[in
                 nt.links.new(eb.outputs["BSDF"], ms.inputs[2])
                 shader = ms.outputs["Shader"]
             if "hole" in d.types:
-                hole = dec._math("MULTIPLY", dec.sample(map_path(vdir, "hole"), "BW"), dec.through_gate)
-                cut = dec._math("GREATER_THAN", hole, 0.5)
+                cut = dec.hole_cut(map_path(vdir, "hole"))
                 tr = nt.nodes.new("ShaderNodeBsdfTransparent")
                 ms = nt.nodes.new("ShaderNodeMixShader")
                 nt.links.new(cut, ms.inputs["Fac"])

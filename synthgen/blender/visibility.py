@@ -6,7 +6,7 @@ world is black. So occlusion by the part itself and by other parts counts. The p
 1 sample at the pixel centre, no bounces, no denoising and no depth of field. It is written as
 float EXR, so ids come back exactly, from the same camera and resolution as the final image.
 Hole regions are opaque in this pass, so a hole is labelled although the final render removes
-its material.
+its material; the far-side opening of a through hole is labelled for the cameras that see it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from synthgen.blender.defects import _Decal, map_path
 from synthgen.blender.quiet import quiet_stdout
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.shading import TAG
-from synthgen.plan.defects import decal_half_depth_m
+from synthgen.plan.defects import decal_half_depth_m, map_side_mm
 from synthgen.plan.types import DefectPlan
 
 
@@ -47,9 +47,13 @@ def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.ty
     for d in defects:  # later defects win where labels overlap
         if d.defect_id not in empties or not d.variant_dir:
             continue
-        dec = _Decal(nt, empties[d.defect_id], d.normal, decal_half_depth_m(d.size_mm))
+        dec = _Decal(nt, empties[d.defect_id], d.normal, decal_half_depth_m(map_side_mm(d)), through_mm=d.through_mm)
         lab = self_gated_linear(dec, map_path(Path(d.variant_dir), "mask"))
         on = dec._math("GREATER_THAN", lab, 0.5)
+        if "hole" in d.types:  # the far-side opening of a through hole is part of its label
+            back = dec.back_opening(map_path(Path(d.variant_dir), "hole"))
+            if back is not None:
+                on = dec._math("MAXIMUM", on, back)
         mix = nt.nodes.new("ShaderNodeMix")
         mix.data_type = "FLOAT"
         nt.links.new(on, mix.inputs["Factor"])

@@ -67,5 +67,6 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
     )
     defects_cfg = getattr(cfg, "defects", None)
     if defects_cfg is not None and defects_cfg.kinds:
-        plan = replace(plan, defects=plan_defects(parts, defects_cfg, library, stream(seed, scene_index, "defects")))
+        plan = replace(plan, defects=plan_defects(parts, defects_cfg, library, stream(seed, scene_index, "defects"),
+                                                  plan.cameras))
     return plan

@@ -3,21 +3,35 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from synthgen.geometry.cad import load_part
-from synthgen.plan.types import DefectPlan, PartPlan
+from synthgen.geometry.walls import wall_far_side
+from synthgen.plan.defect_maps import hole_points, mask_extent_fraction
+from synthgen.plan.types import CameraPlan, DefectPlan, PartPlan
+
+CONTACT_TOL_M = 1e-4  # faces this close to the belt plane, facing down, rest on it
 
 
-def _surface_candidates(normals_world: np.ndarray, direction, max_angle_deg: float) -> np.ndarray:
-    """Indices of faces whose world normal lies within ``max_angle_deg`` of ``direction``."""
-    if max_angle_deg >= 180.0:
-        return np.arange(len(normals_world))
-    d = np.asarray(direction, float)
-    d = d / np.linalg.norm(d)
-    return np.nonzero(normals_world @ d >= np.cos(np.radians(max_angle_deg)) - 1e-9)[0]
+def _surface_candidates(normals_world: np.ndarray, centroids_world: np.ndarray, surface,
+                        camera_eyes: np.ndarray | None) -> np.ndarray:
+    """Indices of faces that may receive a defect of a kind with ``surface`` (SurfaceFilter):
+    never faces resting on the belt; if ``visible_from_cameras``, only faces whose front some
+    camera sees at under ``max_incidence_deg``; and within the optional cone."""
+    ok = ~((centroids_world[:, 2] < CONTACT_TOL_M) & (normals_world[:, 2] < -0.5))
+    if surface.max_angle_deg < 180.0:
+        d = np.asarray(surface.direction, float)
+        d = d / np.linalg.norm(d)
+        ok &= normals_world @ d >= np.cos(np.radians(surface.max_angle_deg)) - 1e-9
+    if surface.visible_from_cameras and camera_eyes is not None and len(camera_eyes):
+        to_cam = camera_eyes[None, :, :] - centroids_world[:, None, :]  # (F, C, 3)
+        to_cam /= np.linalg.norm(to_cam, axis=2, keepdims=True)
+        cos_inc = np.einsum("fcj,fj->fc", to_cam, normals_world)
+        ok &= (cos_inc >= np.cos(np.radians(surface.max_incidence_deg))).any(axis=1)
+    return np.nonzero(ok)[0]
 
 
 def sample_surface_point(vertices: np.ndarray, faces: np.ndarray, areas: np.ndarray, candidates: np.ndarray,
@@ -43,17 +57,20 @@ def variant_material(variant_dir: str | None) -> dict | None:
 
 
 def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dict[str, list[str]] | None,
-                 rng: np.random.Generator) -> tuple[DefectPlan, ...]:
+                 rng: np.random.Generator, cameras: tuple[CameraPlan, ...] = ()) -> tuple[DefectPlan, ...]:
     """Place defects on every part instance.
 
     For each part and each kind (in name order), draw a count from the kind's
-    ``count_per_part``; each defect gets an area-weighted surface point among faces whose world
-    normal is within the kind's surface cone, the face normal as orientation, a uniform rotation
-    about it, a size (mm) from the kind's range and a library variant.
+    ``count_per_part``; each defect gets an area-weighted surface point among the faces its
+    ``surface`` filter allows (seen by one of ``cameras``, not resting on the belt, in the cone),
+    the face normal as orientation, a uniform rotation about it, a real extent (mm) from the
+    kind's range and a library variant. The map square is scaled so the variant's label mask
+    spans that extent. Hole types get the far side of the wall behind them (``through_mm``).
     ``library_variants`` maps kind -> variant folders (None: variant index only, folder unset).
     """
     out: list[DefectPlan] = []
     kinds = sorted(defects_cfg.kinds.items())
+    eyes = np.array([np.array(c.matrix_world)[:3, 3] for c in cameras]) if cameras else None
     for p in parts:
         pm = load_part(p.path, p.units)
         M = np.array(p.matrix_world)
@@ -63,10 +80,11 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
         areas = np.asarray(pm.mesh.area_faces)
         n_local = np.asarray(pm.mesh.face_normals)
         n_world = n_local @ R.T
+        c_world = np.asarray(pm.mesh.triangles_center) @ R.T + M[:3, 3]
         for kind, recipe in kinds:
             lo, hi = recipe.count_per_part
             count = int(rng.integers(lo, hi + 1))
-            cands = _surface_candidates(n_world, recipe.surface.direction, recipe.surface.max_angle_deg)
+            cands = _surface_candidates(n_world, c_world, recipe.surface, eyes)
             for _ in range(count):
                 if len(cands) == 0 or areas[cands].sum() <= 0:
                     break
@@ -76,7 +94,7 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
                 nvar = len(library_variants.get(kind, [])) if library_variants else defects_cfg.variants_per_kind
                 variant = int(rng.integers(0, max(1, nvar)))
                 vdir = library_variants[kind][variant] if library_variants and library_variants.get(kind) else None
-                out.append(DefectPlan(
+                d = DefectPlan(
                     defect_id=len(out) + 1,
                     part_instance_id=p.instance_id,
                     kind=kind,
@@ -92,8 +110,28 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
                     local_normal=tuple(float(x) for x in n_local[f]),
                     face_index=f,
                     material=variant_material(vdir),
-                ))
+                    map_size_mm=size / mask_extent_fraction(vdir),
+                )
+                if "hole" in d.types:
+                    d = replace(d, through_mm=hole_through(d, pm.mesh, M, recipe.through_max_mm))
+                out.append(d)
     return tuple(out)
+
+
+def hole_through(d: DefectPlan, mesh, part_matrix: np.ndarray, max_mm: float) -> tuple[float, float] | None:
+    """Depth range (mm) of the far side of the wall behind ``d``'s hole footprint, or None when
+    the wall is thicker than ``max_mm`` there (or the variant has no hole)."""
+    pts = hole_points(d.variant_dir)
+    if len(pts) == 0 or max_mm <= 0:
+        return None
+    F = decal_frame(d.position, d.normal, d.rotation_deg)
+    half = map_side_mm(d) / 2000.0
+    world = F[:3, 3] + half * (pts[:, :1] * F[:3, 0] + pts[:, 1:] * F[:3, 1])
+    Minv = np.linalg.inv(part_matrix)
+    local = world @ Minv[:3, :3].T + Minv[:3, 3]
+    n_local = Minv[:3, :3] @ np.asarray(d.normal, float)
+    r = wall_far_side(mesh, local, n_local, decal_half_depth_m(map_side_mm(d)), max_mm / 1000.0)
+    return None if r is None else (1000.0 * r[0], 1000.0 * r[1])
 
 
 def decal_frame(position, normal, rotation_deg: float) -> np.ndarray:
@@ -113,14 +151,19 @@ def decal_frame(position, normal, rotation_deg: float) -> np.ndarray:
     return M
 
 
-def decal_half_depth_m(size_mm: float) -> float:
+def map_side_mm(d: DefectPlan) -> float:
+    """Side of the defect's square map on the surface (mm)."""
+    return d.map_size_mm or d.size_mm
+
+
+def decal_half_depth_m(map_mm: float) -> float:
     """Half thickness of the projection box along the normal (m): deep enough to follow gently
     curved surfaces under the decal, shallow enough not to reach unrelated geometry."""
-    return max(0.001, 0.25 * size_mm / 1000.0)
+    return max(0.001, 0.25 * map_mm / 1000.0)
 
 
 def decal_matrix(d: DefectPlan) -> np.ndarray:
     """Frame scaled so the decal's map covers local x, y in [-1, 1] and the box z in [-1, 1]."""
     M = decal_frame(d.position, d.normal, d.rotation_deg)
-    half = d.size_mm / 2000.0
-    return M @ np.diag([half, half, decal_half_depth_m(d.size_mm), 1.0])
+    half = map_side_mm(d) / 2000.0
+    return M @ np.diag([half, half, decal_half_depth_m(map_side_mm(d)), 1.0])

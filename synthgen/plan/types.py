@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-PLAN_FORMAT = 1
+PLAN_FORMAT = 2  # 2: size_mm is the real extent, map_size_mm and through_mm added
 
 
 @dataclass(frozen=True)
@@ -110,7 +110,7 @@ class DefectPlan:
     types: tuple[str, ...]
     variant: int
     variant_dir: str | None  # library folder holding this variant's maps (None until generated)
-    size_mm: float  # side of the square map on the part surface
+    size_mm: float  # real extent on the surface: longest side of the label mask's bounding box
     depth_mm: float
     position: tuple[float, float, float]  # world, on the surface (m)
     normal: tuple[float, float, float]  # world surface normal (unit)
@@ -119,6 +119,10 @@ class DefectPlan:
     local_normal: tuple[float, float, float]
     face_index: int
     material: dict[str, Any] | None  # encrustation PBR parameters
+    map_size_mm: float = 0.0  # side of the square map on the surface (0: plans older than this field = size_mm)
+    # Hole types: depth range (mm below the surface, along -normal) of the wall's far side behind
+    # the footprint, which the hole opens too; None = not through (blind, or a thick wall).
+    through_mm: tuple[float, float] | None = None
 
 
 @dataclass(frozen=True)

@@ -264,10 +264,16 @@ ShapeParams = Annotated[
 
 
 class SurfaceFilter(_Model):
-    """Which faces of a part may receive the defect: normal within a cone around a direction."""
+    """Which faces of a part may receive the defect: faces some camera can see, optionally only
+    those whose normal lies within a cone around a direction. Faces resting on the belt never do."""
 
     direction: Vec3 = Field((0.0, 0.0, 1.0), description="cone axis, world frame (need not be unit length)")
-    max_angle_deg: float = Field(180.0, ge=0, le=180, description="cone half-angle, degrees (180 = anywhere)")
+    max_angle_deg: float = Field(180.0, ge=0, le=180, description="cone half-angle, degrees (180 = no cone)")
+    visible_from_cameras: bool = Field(
+        True, description="only faces whose front some planned camera sees at an incidence under "
+                          "max_incidence_deg (occlusion is left to the defect-ID pass)")
+    max_incidence_deg: float = Field(
+        75.0, gt=0, le=90, description="largest angle between a face normal and the direction to a camera, degrees")
 
     @field_validator("direction")
     @classmethod
@@ -313,7 +319,12 @@ class DefectRecipe(_Model):
         description="defect types used: deformation (height/normal/roughness/occlusion maps), encrustation "
                     "(mask + local material), hole (see-through mask); empty = the generator's default")
     resolution: int = Field(256, ge=32, le=4096, description="side of the square maps, pixels")
-    size_mm: Vec2 = Field((5.0, 20.0), description="physical side of the square map on the part, min/max, mm")
+    size_mm: Vec2 = Field(
+        (5.0, 20.0), description="real extent of the defect on the part, min/max, mm: the longest side of its "
+                                 "label mask's bounding box (the map square is scaled to match)")
+    through_max_mm: float = Field(
+        30.0, ge=0, description="hole types: a wall at most this thick behind the footprint is opened on its far "
+                                "side too (see-through); thicker walls get a blind hole, mm")
     count_per_part: tuple[int, int] = Field((0, 1), description="defects of this kind per part instance, min/max")
     surface: SurfaceFilter = Field(SurfaceFilter(), description="faces allowed to receive this kind")
     depth_mm: float = Field(0.2, ge=0, le=100, description="physical height at height = ±1 (deformation), mm")

@@ -85,7 +85,7 @@ def expected_label(plan, defect, mask_png: Path, plate_half=(0.05, 0.05)) -> np.
     plane, map the hit into the decal frame, sample the mask (bilinear, > 0.5) and keep hits on
     the plate. Returns (H, W) bool."""
     from synthgen.geometry.camera import intrinsics
-    from synthgen.plan.defects import decal_frame
+    from synthgen.plan.defects import decal_frame, map_side_mm
 
     cam = plan.cameras[0]
     w, h = plan.render.resolution
@@ -100,7 +100,7 @@ def expected_label(plan, defect, mask_png: Path, plate_half=(0.05, 0.05)) -> np.
     hit = eye + t[..., None] * d
     F = decal_frame(defect.position, defect.normal, defect.rotation_deg)
     local = (hit - F[:3, 3]) @ F[:3, :3]
-    half = defect.size_mm / 2000.0
+    half = map_side_mm(defect) / 2000.0
     uvx = (local[..., 0] / half + 1) / 2
     uvy = (local[..., 1] / half + 1) / 2
     m = np.asarray(Image.open(mask_png).convert("L"), np.float32) / 255.0

@@ -110,13 +110,25 @@ def test_deformation_shades_but_keeps_the_silhouette(tmp_path):
     assert (belt == belt_with).mean() > 0.999
 
 
-def test_defect_on_the_face_touching_the_belt_is_never_labelled(tmp_path):
+def test_defect_on_the_face_touching_the_belt_is_never_planned_nor_labelled(tmp_path):
     disc_variant(tmp_path / "lib" / "disc" / "000")
-    cfg = JobConfig.model_validate(plate_config(tmp_path, {"disc": top_kind(30.0, direction=(0, 0, -1))}))
+    down = top_kind(30.0, direction=(0, 0, -1))
+    cfg = JobConfig.model_validate(plate_config(tmp_path, {"disc": down}))
     lib = resolve_library(cfg, cfg.seed, tmp_path / "cache")
-    plan = make_plan(cfg, 0, cache_dir=None, library=lib)
-    assert plan.defects and plan.defects[0].normal[2] < -0.999  # on the bottom face
-    _, ids = _render(plan, tmp_path, "a", ids=True)
+    assert make_plan(cfg, 0, cache_dir=None, library=lib).defects == (), \
+        "under the default surface filter no defect is planned on the face resting on the belt"
+    forced = cfg.defects.kinds["disc"].model_copy(
+        update={"surface": cfg.defects.kinds["disc"].surface.model_copy(update={"visible_from_cameras": False})})
+    cfg2 = cfg.model_copy(update={"defects": cfg.defects.model_copy(update={"kinds": {"disc": forced}})})
+    assert make_plan(cfg2, 0, cache_dir=None, library=lib).defects == (), \
+        "faces resting on the belt are excluded even without the camera filter"
+    # Moved there by hand, a defect is still never labelled: the belt hides that face.
+    cfg3 = JobConfig.model_validate(plate_config(tmp_path, {"disc": top_kind(30.0)}))
+    plan = make_plan(cfg3, 0, cache_dir=None, library=lib)
+    d = plan.defects[0]
+    bottom = dataclasses.replace(d, position=(d.position[0], d.position[1], 0.0), normal=(0.0, 0.0, -1.0),
+                                 through_mm=None)
+    _, ids = _render(dataclasses.replace(plan, defects=(bottom,)), tmp_path, "a", ids=True)
     assert (ids == 0).all()
 
 

@@ -1,0 +1,190 @@
+"""Label truth: does every label change the image, and is every change labelled?
+
+For each config it renders a dataset, then re-renders every accepted image with all defects
+switched off (same plan, camera, lights and Cycles seed) and compares the two:
+
+- unlabelled damage: pixels changed by more than 25/255 (any channel) that lie outside the
+  instance masks dilated by 1 px, as a fraction of all changed pixels;
+- invisible labels: kept instances with under 20 % of their label pixels changed by more than
+  10/255;
+- verification cost: seconds spent verifying (geometry, ID pass, contrast check) / seconds of
+  final rendering, as the run's own time split records them.
+
+    python benchmarks/label_truth.py --set quickstart --set cad [--scenes 2] [--out out/label_truth]
+    python benchmarks/label_truth.py --set cost          # quickstart, 1 scene, 3 cameras, 128 samples
+
+``cad`` makes one config per part in ../shared/data/cad (that part alone, all eight defect
+kinds, one of each per part, camera distance and defect sizes scaled to the part). For the
+worst image of each config it writes ``<out>/<name>_worst.png``: with | without | changes
+(red = unlabelled, green = labelled change, blue = label without change).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+REPO = Path(__file__).resolve().parents[1]
+CAD = Path(os.environ.get("SYNTHGEN_SHARED_DATA", REPO.parent / "shared" / "data")) / "cad"
+CAD_UNITS = {"featuretype.STEP": "m", "1002_tray_bottom.STL": "mm", "angle_block.STL": "in",
+             "plate_holes.STL": "mm", "idler_riser.STL": "in", "fandisk.obj": "in"}
+CHANGED, FAINT, MIN_CHANGED_SHARE = 25, 10, 0.2
+
+
+def quickstart() -> dict:
+    import yaml
+
+    d = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
+    for p in d["parts"]:
+        p["path"] = str((REPO / "configs" / p["path"]).resolve())
+    for lt in d["lights"]:
+        if lt.get("ies"):
+            lt["ies"] = str((REPO / "configs" / lt["ies"]).resolve())
+    return d
+
+
+def cad_configs() -> dict[str, dict]:
+    from synthgen.geometry.cad import load_part
+
+    out = {}
+    for name, units in sorted(CAD_UNITS.items()):
+        path = CAD / name
+        if not path.exists():
+            continue
+        ext = float(load_part(path, units).mesh.extents.max())  # m
+        d = quickstart()
+        d["parts"] = [{"name": path.stem.lower(), "path": str(path), "units": units, "count": [1, 1]}]
+        d["parts_per_scene"] = [1, 1]
+        d["placement"] = {"area": [0.02, 0.02], "clearance": 0.01}
+        d["cameras"]["ark"]["radius"] = float(np.clip(2.6 * ext, 0.12, 1.2))
+        d["cameras"]["ark"]["count"] = 5
+        s = min(1.0, ext / 0.15)  # defect sizes of the quickstart, shrunk on small parts
+        for k in d["defects"]["kinds"].values():
+            k["size_mm"] = [round(v * s, 2) for v in k["size_mm"]]
+            k["count_per_part"] = [1, 1]
+        out[f"cad_{path.stem.lower()}"] = d
+    return out
+
+
+def rerender_without(ds: Path, threads: int) -> dict[str, np.ndarray]:
+    """Every accepted image of ``ds`` rendered again with all defects off: stem -> (H, W, 3)."""
+    from synthgen.blender import defects as bdefects
+    from synthgen.blender import render, scene
+    from synthgen.plan.types import plan_from_dict
+
+    out = {}
+    scene.init_session()
+    for rec_path in sorted((ds / "plans").glob("*.json")):
+        rec = json.loads(rec_path.read_text())
+        if rec.get("status") != "accepted":
+            continue
+        plan = plan_from_dict(rec["plan"])
+        built = scene.build_scene(plan)
+        bdefects.apply_defects(built, plan.defects)
+        render.apply_render_settings(plan.render, plan.seed * 1_000_003 + plan.scene_index, threads)
+        bdefects.set_enabled(built, set())
+        for cam in rec["accepted_cameras"]:
+            stem = Path(cam["image"]).stem
+            render.render_camera(built, cam["camera_id"])
+            tmp = ds / f".without_{stem}.png"
+            render.save_render(tmp)
+            out[stem] = np.asarray(Image.open(tmp).convert("RGB")).astype(np.int16)
+            tmp.unlink()
+        scene.clear_scene()
+    return out
+
+
+def compare(ds: Path, without: dict[str, np.ndarray], name: str, fig_dir: Path) -> dict:
+    import cv2
+
+    changed_total = unlabelled_total = 0
+    inst_fracs, worst = [], (-1, None)
+    for stem, wo in sorted(without.items()):
+        wi = np.asarray(Image.open(ds / "images" / f"{stem}.png").convert("RGB")).astype(np.int16)
+        inst = np.asarray(Image.open(ds / "masks" / "instance" / f"{stem}.png"))
+        delta = np.abs(wi - wo).max(axis=2)
+        changed = delta > CHANGED
+        lab = cv2.dilate((inst > 0).astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)
+        unl = changed & ~lab
+        changed_total += int(changed.sum())
+        unlabelled_total += int(unl.sum())
+        for k in np.unique(inst[inst > 0]):
+            m = inst == k
+            inst_fracs.append(float((delta[m] > FAINT).mean()))
+        if unl.sum() > worst[0]:
+            worst = (int(unl.sum()), (stem, wi, wo, changed, unl, inst > 0, delta))
+    if worst[1] is not None:
+        stem, wi, wo, changed, unl, lab, delta = worst[1]
+        vis = np.zeros_like(wi)
+        vis[changed & lab] = (0, 200, 0)
+        vis[lab & (delta <= FAINT)] = (40, 80, 255)
+        vis[unl] = (255, 0, 0)
+        strip = np.concatenate([wi, wo, vis], axis=1).clip(0, 255).astype(np.uint8)
+        fig_dir.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(strip).save(fig_dir / f"{name}_worst.png")
+    run = json.loads((ds / "manifest.json").read_text())["last_run"]
+    sec = run["seconds"]
+    fr = np.array(inst_fracs)
+    return {"images": len(without), "instances": len(fr),
+            "changed_px": changed_total, "unlabelled_px": unlabelled_total,
+            "unlabelled_share": unlabelled_total / changed_total if changed_total else 0.0,
+            "invisible_instances": int((fr < MIN_CHANGED_SHARE).sum()) if len(fr) else 0,
+            "median_changed_share": float(np.median(fr)) if len(fr) else float("nan"),
+            "verify_s": sec["verify"], "render_s": sec["render"],
+            "verify_over_render": sec["verify"] / sec["render"] if sec["render"] else float("nan")}
+
+
+def run_one(name: str, data: dict, out: Path, scenes: int, threads: int) -> dict:
+    from synthgen.config import JobConfig
+    from synthgen.pipeline import run_render
+
+    cfg_dir = out / name
+    cfg_dir.mkdir(parents=True, exist_ok=True)
+    data = {**data, "out": str(cfg_dir / "ds"), "num_scenes": scenes}
+    cfg = JobConfig.model_validate(data, context={"config_dir": REPO / "configs"})
+    run_render(cfg, progress=False)
+    ds = cfg_dir / "ds"
+    return compare(ds, rerender_without(ds, cfg.render.threads or threads), name, out)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--set", action="append", choices=["quickstart", "cad", "cost"], required=True)
+    ap.add_argument("--scenes", type=int, default=2, help="scenes per config (quickstart: its own 3)")
+    ap.add_argument("--out", default=str(REPO / "out" / "label_truth"))
+    ap.add_argument("--only", default=None, help="run only configs whose name contains this")
+    args = ap.parse_args()
+    out = Path(args.out)
+    configs: dict[str, tuple[dict, int]] = {}
+    if "quickstart" in args.set:
+        configs["quickstart"] = (quickstart(), 3)
+    if "cad" in args.set:
+        configs.update({k: (v, args.scenes) for k, v in cad_configs().items()})
+    if "cost" in args.set:
+        d = quickstart()
+        d["render"]["samples"] = 128
+        d["cameras"]["ark"]["count"] = 3
+        configs["cost_128spp"] = (d, 1)
+    print("config | images | instances | changed px | unlabelled share | invisible instances "
+          "| median changed share | verify / render")
+    rows = {}
+    for name, (data, n) in configs.items():
+        if args.only and args.only not in name:
+            continue
+        r = run_one(name, data, out, n, 0)
+        rows[name] = r
+        print(f"{name} | {r['images']} | {r['instances']} | {r['changed_px']} | {100 * r['unlabelled_share']:.2f} % "
+              f"| {r['invisible_instances']} | {r['median_changed_share']:.2f} | "
+              f"{100 * r['verify_over_render']:.1f} %", flush=True)
+    (out / "label_truth.json").write_text(json.dumps(rows, indent=1))
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

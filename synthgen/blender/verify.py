@@ -1,0 +1,81 @@
+"""Verification of one built scene, before any final render: which cameras to render, which
+defects each labels, and why the others are dropped.
+
+Per camera: a geometric check that a part is in view, one defect-ID pass for all defects
+(visible pixels, occlusion included), then one pair of low-sample border renders with the
+defects on and off (the contrast check). Each planned camera gets a record of every defect's
+pixel counts, contrast and reason for being dropped, accepted or not.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from synthgen.annotate.contrast import contrast_check, region_of
+from synthgen.annotate.visibility import part_in_view, visible_defects
+from synthgen.blender.contrast import render_pair
+from synthgen.blender.scene import BuiltScene
+from synthgen.blender.visibility import DefectIdPass
+
+
+@dataclass
+class CameraVerdict:
+    camera: object  # CameraPlan
+    ids: np.ndarray  # (H, W) int32 label ids, cut to what the image shows
+    visible: list[dict]
+    dropped: list[dict]
+
+
+@dataclass
+class SceneVerdict:
+    accepted: list[CameraVerdict] = field(default_factory=list)
+    checks: list[dict] = field(default_factory=list)  # one per planned camera
+    reasons: Counter = field(default_factory=Counter)  # dropped defect views by reason
+    seconds_id: float = 0.0
+    seconds_contrast: float = 0.0
+
+
+def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> SceneVerdict:
+    """Decide, for every planned camera of ``built``, what it renders and labels (``vc``: the
+    VerificationConfig)."""
+    plan = built.plan
+    res = tuple(plan.render.resolution)
+    out = SceneVerdict()
+    pending = []
+    t0 = time.perf_counter()
+    with DefectIdPass(built, plan.defects, empties) as idp:
+        for cam in plan.cameras:
+            if not any(part_in_view(p, cam, res) for p in plan.parts):
+                out.checks.append({"camera_id": cam.camera_id, "status": "no_part"})
+                continue
+            ids = idp.render_ids(cam.camera_id, quiet=quiet) if plan.defects else np.zeros(res[::-1], np.int32)
+            vis, dropped = visible_defects(ids, plan.defects, cam, res, vc.min_visible_pixels,
+                                           vc.min_visible_fraction)
+            pending.append((cam, ids, vis, dropped))
+    t1 = time.perf_counter()
+    out.seconds_id = t1 - t0
+    for cam, ids, vis, dropped in pending:
+        if vis and vc.min_contrast > 0:
+            region = region_of(ids, {v["defect_id"] for v in vis})
+            with_img, without_img = render_pair(built, cam.camera_id, {v["defect_id"] for v in vis}, region,
+                                                vc.contrast_samples, quiet)
+            vis, low, ids = contrast_check(ids, with_img, without_img, vis, vc.min_contrast,
+                                           vc.min_changed_fraction, vc.min_visible_pixels, vc.trim_to_change)
+            dropped = dropped + low
+        else:
+            keep = {v["defect_id"] for v in vis}
+            ids = np.where(np.isin(ids, list(keep)), ids, 0)
+        out.reasons.update(d["reason"] for d in dropped)
+        status = "accepted" if vis else ("healthy" if vc.render_without_defects else "no_defect")
+        out.checks.append({"camera_id": cam.camera_id, "status": status, "visible_defects": vis,
+                           "dropped_defects": dropped})
+        if status != "no_defect":
+            out.accepted.append(CameraVerdict(cam, ids, vis, dropped))
+    out.checks.sort(key=lambda c: c["camera_id"])
+    out.seconds_contrast = time.perf_counter() - t1
+    return out
+
