@@ -35,7 +35,7 @@ def wall_far_side(mesh: trimesh.Trimesh, points: np.ndarray, normal: np.ndarray,
             continue
         hit += 1
         d0 = depth[near[0]]
-        back = [i for i in sel if facing[i] < 0 and depth[i] > d0]
+        back = [i for i in sel if facing[i] < 0 and depth[i] > d0 + 1e-5]  # not a face touching the near one
         if back and depth[back[0]] <= max_depth:
             far.append(depth[back[0]])
     if hit == 0 or len(far) < min_share * hit:

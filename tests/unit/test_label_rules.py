@@ -1,0 +1,85 @@
+"""Pure label-truth rules (issue 11): where defects may be planned, how deep a hole goes, and
+when a defect is labelled (contrast, facing) — no render needed."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import trimesh
+
+from synthgen.annotate.contrast import contrast_check, region_of
+from synthgen.annotate.visibility import visible_defects
+from synthgen.config import load_job_config
+from synthgen.geometry.walls import wall_far_side
+from synthgen.plan import PlacementError, make_plan
+
+from conftest import REPO
+
+QS = REPO / "configs" / "quickstart.yaml"
+
+
+def test_far_side_of_a_thin_wall_is_its_thickness_and_a_thick_wall_is_not_opened():
+    plate = trimesh.creation.box((0.1, 0.1, 0.004))  # 4 mm thick, top face at z = +2 mm
+    pts = np.array([[x, y, 0.002] for x in (-0.01, 0, 0.01) for y in (-0.01, 0.01)])
+    lo, hi = wall_far_side(plate, pts, np.array([0, 0, 1.0]), above=0.005, max_depth=0.03)
+    assert abs(lo - 0.004) < 1e-9 and abs(hi - 0.004) < 1e-9
+    assert wall_far_side(plate, pts, np.array([0, 0, 1.0]), above=0.005, max_depth=0.003) is None
+    # A footprint hanging over the edge: rays that miss the part do not count against it.
+    edge = np.array([[0.049, 0, 0.002], [0.06, 0, 0.002]])
+    assert np.allclose(wall_far_side(plate, edge, np.array([0, 0, 1.0]), 0.005, 0.03), (0.004, 0.004))
+
+
+def test_default_surface_filter_never_plans_on_the_belt_face_or_out_of_every_camera():
+    cfg = load_job_config(QS)
+    data = cfg.model_dump(mode="json")
+    for k in data["defects"]["kinds"].values():
+        k["count_per_part"] = [2, 2]
+    cfg = type(cfg).model_validate(data, context={"config_dir": QS.parent})
+    n = 0
+    for i in range(8):
+        try:
+            plan = make_plan(cfg, i, cache_dir=None)
+        except PlacementError:
+            continue
+        eyes = np.array([np.array(c.matrix_world)[:3, 3] for c in plan.cameras])
+        for d in plan.defects:
+            n += 1
+            assert d.normal[2] > -0.5 or d.position[2] > 1e-3, "defect on a face resting on the belt"
+            to_cam = eyes - np.array(d.position)
+            cos = (to_cam / np.linalg.norm(to_cam, axis=1, keepdims=True)) @ np.array(d.normal)
+            assert cos.max() >= np.cos(np.radians(75)) - 0.05, "no camera sees the defect's face"
+    assert n > 50
+
+
+def test_contrast_check_drops_faint_defects_and_cuts_labels_to_what_changes():
+    ids = np.zeros((40, 40), np.int32)
+    ids[5:15, 5:15] = 1  # 100 px, 60 of them change by 30 levels
+    ids[20:30, 20:30] = 2  # 100 px, 10 of them change (a faint defect)
+    without = np.full((40, 40, 3), 100, np.uint8)
+    with_img = without.copy()
+    with_img[5:11, 5:15] = 130
+    with_img[20:21, 20:30] = 140
+    vis = [{"defect_id": 1, "kind": "a"}, {"defect_id": 2, "kind": "b"}]
+    kept, dropped, out = contrast_check(ids, with_img, without, vis, 10, 0.2, 5)
+    assert [k["defect_id"] for k in kept] == [1] and [d["defect_id"] for d in dropped] == [2]
+    assert dropped[0]["reason"] == "low_contrast" and dropped[0]["contrast"]["changed_fraction"] == 0.1
+    assert kept[0]["labelled_pixels"] == 60 and (out == 1).sum() == 60 and not (out == 2).any()
+    assert (out[5:11, 5:15] == 1).all(), "the label keeps exactly the changed part"
+    _, _, untrimmed = contrast_check(ids, with_img, without, vis, 10, 0.2, 5, trim=False)
+    assert (untrimmed == 1).sum() == 100
+    assert region_of(ids, {1}, margin=2) == (3, 3, 17, 17)
+
+
+def test_a_defect_facing_away_is_dropped_even_if_its_label_leaks_onto_a_visible_face():
+    cfg = load_job_config(QS)
+    plan = make_plan(cfg, 0, cache_dir=None)
+    cam = plan.cameras[len(plan.cameras) // 2]
+    eye = np.array(cam.matrix_world)[:3, 3]
+    d = plan.defects[0]
+    away = dataclasses.replace(d, normal=tuple(-(eye - np.array(d.position)) / np.linalg.norm(eye - d.position)),
+                               through_mm=None)
+    ids = np.zeros(plan.render.resolution[::-1], np.int32)
+    ids[10:30, 10:30] = away.defect_id  # 400 px seen through a leak onto a neighbouring face
+    vis, dropped = visible_defects(ids, (away,), cam, plan.render.resolution, 12, 0.1)
+    assert vis == [] and dropped[0]["reason"] == "facing_away" and dropped[0]["visible_fraction"] == 0.0
