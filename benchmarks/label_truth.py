@@ -11,7 +11,7 @@ switched off (same plan, camera, lights and Cycles seed) and compares the two:
   final rendering, as the run's own time split records them.
 
     python benchmarks/label_truth.py --set quickstart --set cad [--scenes 2] [--out out/label_truth]
-    python benchmarks/label_truth.py --set cost          # quickstart, 1 scene, 3 cameras, 128 samples
+    python benchmarks/label_truth.py --set cost   # quickstart at 640x480, 128 samples: 1 scene, 3 cameras
 
 ``cad`` makes one config per part in ../shared/data/cad (that part alone, all eight defect
 kinds, one of each per part, camera distance and defect sizes scaled to the part). For the
@@ -128,6 +128,7 @@ def compare(ds: Path, without: dict[str, np.ndarray], name: str, fig_dir: Path) 
         strip = np.concatenate([wi, wo, vis], axis=1).clip(0, 255).astype(np.uint8)
         fig_dir.mkdir(parents=True, exist_ok=True)
         Image.fromarray(strip).save(fig_dir / f"{name}_worst.png")
+    crops_figure(ds, without, fig_dir / f"{name}_crops.png")
     run = json.loads((ds / "manifest.json").read_text())["last_run"]
     sec = run["seconds"]
     fr = np.array(inst_fracs)
@@ -137,7 +138,45 @@ def compare(ds: Path, without: dict[str, np.ndarray], name: str, fig_dir: Path) 
             "invisible_instances": int((fr < MIN_CHANGED_SHARE).sum()) if len(fr) else 0,
             "median_changed_share": float(np.median(fr)) if len(fr) else float("nan"),
             "verify_s": sec["verify"], "render_s": sec["render"],
-            "verify_over_render": sec["verify"] / sec["render"] if sec["render"] else float("nan")}
+            "contrast_s": sec.get("contrast", 0.0),
+            "verify_over_render": sec["verify"] / sec["render"] if sec["render"] else float("nan"),
+            "contrast_over_render": sec.get("contrast", 0.0) / sec["render"] if sec["render"] else float("nan")}
+
+
+def crops_figure(ds: Path, without: dict[str, np.ndarray], path: Path, half: int = 24, zoom: int = 4) -> None:
+    """One row per defect kind (its largest kept instance): with | without | label outline, zoomed."""
+    import cv2
+
+    coco = json.loads((ds / "annotations" / "coco.json").read_text())
+    names = {c["id"]: c["name"] for c in coco["categories"]}
+    files = {im["id"]: Path(im["file_name"]).stem for im in coco["images"]}
+    best: dict[str, dict] = {}
+    for a in coco["annotations"]:
+        k = names[a["category_id"]]
+        if files[a["image_id"]] in without and a["area"] > best.get(k, {}).get("area", -1):
+            best[k] = a
+    rows = []
+    for k, a in sorted(best.items()):
+        stem = files[a["image_id"]]
+        wi = np.asarray(Image.open(ds / "images" / f"{stem}.png").convert("RGB"))
+        x, y, w, h = a["bbox"]
+        cx, cy = int(x + w / 2), int(y + h / 2)
+        pad = lambda im: np.pad(im, ((half, half), (half, half)) + ((0, 0),) * (im.ndim - 2))
+        sl = (slice(cy, cy + 2 * half), slice(cx, cx + 2 * half))
+        from synthgen.annotate.coco import decode_rle
+
+        lab = pad(decode_rle(a["segmentation"]))[sl].astype(np.uint8)
+        a_img, b_img = pad(wi)[sl], pad(without[stem].astype(np.uint8))[sl]
+        outline = a_img.copy()
+        cnts, _ = cv2.findContours(lab, cv2.RETR_LIST, cv2.CHAIN_APPROX_NONE)
+        big = lambda im: cv2.resize(im, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+        outline = big(outline)
+        cv2.drawContours(outline, [c * zoom + zoom // 2 for c in cnts], -1, (255, 230, 0), 1)
+        row = np.concatenate([big(a_img), big(b_img), outline], axis=1)
+        cv2.putText(row, k, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (255, 255, 0), 1)
+        rows.append(row)
+    if rows:
+        Image.fromarray(np.concatenate(rows, axis=0)).save(path)
 
 
 def run_one(name: str, data: dict, out: Path, scenes: int, threads: int) -> dict:
@@ -168,11 +207,11 @@ def main() -> None:
         configs.update({k: (v, args.scenes) for k, v in cad_configs().items()})
     if "cost" in args.set:
         d = quickstart()
-        d["render"]["samples"] = 128
+        d["render"].update({"samples": 128, "resolution": [640, 480]})
         d["cameras"]["ark"]["count"] = 3
-        configs["cost_128spp"] = (d, 1)
+        configs["cost_640x480_128spp"] = (d, 1)
     print("config | images | instances | changed px | unlabelled share | invisible instances "
-          "| median changed share | verify / render")
+          "| median changed share | verify / render | of which contrast check")
     rows = {}
     for name, (data, n) in configs.items():
         if args.only and args.only not in name:
@@ -181,7 +220,7 @@ def main() -> None:
         rows[name] = r
         print(f"{name} | {r['images']} | {r['instances']} | {r['changed_px']} | {100 * r['unlabelled_share']:.2f} % "
               f"| {r['invisible_instances']} | {r['median_changed_share']:.2f} | "
-              f"{100 * r['verify_over_render']:.1f} %", flush=True)
+              f"{100 * r['verify_over_render']:.1f} % | {100 * r['contrast_over_render']:.1f} %", flush=True)
     (out / "label_truth.json").write_text(json.dumps(rows, indent=1))
     sys.exit(0)
 

@@ -327,7 +327,7 @@ class VerificationConfig(_Model):
         0.2, ge=0, le=1, description="a defect is kept only if at least this fraction of its label pixels "
         "changes (and at least min_visible_pixels do)")
     contrast_samples: int = Field(
-        16, ge=1, le=65536, description="Cycles samples of the two border renders (defects on / off) of the "
+        4, ge=1, le=65536, description="Cycles samples of the two border renders (defects on / off) of the "
         "contrast check; capped at render.samples")
     trim_to_change: bool = Field(
         True, description="cut each kept label to the pixels that change (a faint halo is not labelled)")

@@ -34,7 +34,8 @@ def render_pair(built: BuiltScene, camera_id: int, enabled: set[int], region: tu
     scene = bpy.context.scene
     r, c = scene.render, scene.cycles
     saved = (c.samples, c.use_adaptive_sampling, r.use_border, r.use_crop_to_border,
-             r.border_min_x, r.border_max_x, r.border_min_y, r.border_max_y, r.image_settings.compression)
+             r.border_min_x, r.border_max_x, r.border_min_y, r.border_max_y, r.image_settings.compression,
+             r.use_persistent_data)
     w, h = r.resolution_x, r.resolution_y
     x0, y0, x1, y1 = region
     c.samples, c.use_adaptive_sampling = min(samples, c.samples), False
@@ -42,6 +43,7 @@ def render_pair(built: BuiltScene, camera_id: int, enabled: set[int], region: tu
     r.border_min_x, r.border_max_x = x0 / w, x1 / w
     r.border_min_y, r.border_max_y = 1 - y1 / h, 1 - y0 / h
     r.image_settings.compression = 0
+    r.use_persistent_data = True  # the second render reuses the first one's scene sync (BVH)
     scene.camera = built.cameras[camera_id]
     fd, tmp = tempfile.mkstemp(suffix=".png")
     os.close(fd)
@@ -53,7 +55,8 @@ def render_pair(built: BuiltScene, camera_id: int, enabled: set[int], region: tu
     finally:
         Path(tmp).unlink(missing_ok=True)
         (c.samples, c.use_adaptive_sampling, r.use_border, r.use_crop_to_border,
-         r.border_min_x, r.border_max_x, r.border_min_y, r.border_max_y, r.image_settings.compression) = saved
+         r.border_min_x, r.border_max_x, r.border_min_y, r.border_max_y, r.image_settings.compression,
+         r.use_persistent_data) = saved
     out = []
     for img in (with_img, without_img):
         full = np.zeros((h, w, 3), np.uint8)

@@ -58,10 +58,19 @@ class _Decal:
     def __init__(self, nt: bpy.types.NodeTree, empty: bpy.types.Object, normal, half_depth: float,
                  defect_id: int = 0, through_mm: tuple[float, float] | None = None) -> None:
         self.nt = nt
-        # Per-defect switch: set_enabled() turns a defect off for cameras where it is not visible.
-        self.enable = nt.nodes.new("ShaderNodeValue")
-        self.enable.name = f"sg_enable_{defect_id}"
-        self.enable.outputs[0].default_value = 1.0
+        # Per-defect switch: set_enabled() turns a defect off for cameras where it is not kept.
+        # It reads a custom property of the part object, so switching needs no shader recompile
+        # (a Value node would recompile the material at every switch). defect_id 0: always on.
+        if defect_id:
+            self.enable = nt.nodes.new("ShaderNodeAttribute")
+            self.enable.attribute_type = "OBJECT"
+            self.enable.attribute_name = enable_property(defect_id)
+            self.enable.name = enable_property(defect_id)
+            on = self.enable.outputs["Fac"]
+        else:
+            self.enable = nt.nodes.new("ShaderNodeValue")
+            self.enable.outputs[0].default_value = 1.0
+            on = self.enable.outputs[0]
         tc = nt.nodes.new("ShaderNodeTexCoord")
         tc.object = empty
         sep = nt.nodes.new("ShaderNodeSeparateXYZ")
@@ -81,8 +90,8 @@ class _Decal:
         iny = self._math("LESS_THAN", self._math("ABSOLUTE", sep.outputs["Y"]), 1.0)
         insq = self._math("MULTIPLY", inx, iny)
         inbox = self._math("MULTIPLY", inbox, insq)
-        inbox = self._math("MULTIPLY", inbox, self.enable.outputs[0])
-        insq = self._math("MULTIPLY", insq, self.enable.outputs[0])
+        inbox = self._math("MULTIPLY", inbox, on)
+        insq = self._math("MULTIPLY", insq, on)
         geo = nt.nodes.new("ShaderNodeNewGeometry")
         dot = nt.nodes.new("ShaderNodeVectorMath")
         dot.operation = "DOT_PRODUCT"
@@ -186,6 +195,7 @@ def apply_defects(built: BuiltScene, defects: tuple[DefectPlan, ...]) -> dict[in
         for d in ds:
             if not d.variant_dir:
                 continue
+            obj[enable_property(d.defect_id)] = 1.0
             empty = _defect_empty(d)
             empties[d.defect_id] = empty
             dec = _Decal(nt, empty, d.normal, decal_half_depth_m(map_side_mm(d)), d.defect_id, d.through_mm)
@@ -263,10 +273,21 @@ def apply_defects(built: BuiltScene, defects: tuple[DefectPlan, ...]) -> dict[in
     return empties
 
 
+def enable_property(defect_id: int) -> str:
+    """Name of the part object's custom property that switches defect ``defect_id`` on (1) or off (0)."""
+    return f"sg_enable_{defect_id}"
+
+
 def set_enabled(built: BuiltScene, enabled_ids: set[int]) -> None:
     """Show only the defects in ``enabled_ids`` in the final shading (others look pristine)."""
-    for obj in built.parts.values():
-        mat = obj.material_slots[0].material
-        for node in mat.node_tree.nodes:
-            if node.name.startswith("sg_enable_"):
-                node.outputs[0].default_value = 1.0 if int(node.name[10:]) in enabled_ids else 0.0
+    for pid, obj in built.parts.items():
+        changed = False
+        for d in built.plan.defects:
+            if d.part_instance_id != pid:
+                continue
+            v = 1.0 if d.defect_id in enabled_ids else 0.0
+            if obj.get(enable_property(d.defect_id)) != v:
+                obj[enable_property(d.defect_id)] = v
+                changed = True
+        if changed:
+            obj.update_tag()
