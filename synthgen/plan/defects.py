@@ -14,6 +14,7 @@ from synthgen.plan.defect_maps import hole_points, mask_extent_fraction
 from synthgen.plan.types import CameraPlan, DefectPlan, PartPlan
 
 CONTACT_TOL_M = 1e-4  # faces this close to the belt plane, facing down, rest on it
+THROUGH_SPREAD_MM = 1.0  # a far side whose depth varies by more (and by more than half its depth) is not opened
 
 
 def _surface_candidates(normals_world: np.ndarray, centroids_world: np.ndarray, surface,
@@ -120,7 +121,8 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
 
 def hole_through(d: DefectPlan, mesh, part_matrix: np.ndarray, max_mm: float) -> tuple[float, float] | None:
     """Depth range (mm) of the far side of the wall behind ``d``'s hole footprint, or None when
-    the wall is thicker than ``max_mm`` there (or the variant has no hole)."""
+    the wall is thicker than ``max_mm`` there, its far side is far from parallel, or the variant
+    has no hole."""
     pts = hole_points(d.variant_dir)
     if len(pts) == 0 or max_mm <= 0:
         return None
@@ -131,7 +133,12 @@ def hole_through(d: DefectPlan, mesh, part_matrix: np.ndarray, max_mm: float) ->
     local = world @ Minv[:3, :3].T + Minv[:3, 3]
     n_local = Minv[:3, :3] @ np.asarray(d.normal, float)
     r = wall_far_side(mesh, local, n_local, decal_half_depth_m(map_side_mm(d)), max_mm / 1000.0)
-    return None if r is None else (1000.0 * r[0], 1000.0 * r[1])
+    if r is None:
+        return None
+    lo, hi = 1000.0 * r[0], 1000.0 * r[1]
+    # The far side is opened in a slab of depths; a steeply slanted or stepped far side would need
+    # a deep slab that could reach other faces, so such a hole stays blind (front only).
+    return (lo, hi) if hi - lo <= max(THROUGH_SPREAD_MM, 0.5 * lo) else None
 
 
 def decal_frame(position, normal, rotation_deg: float) -> np.ndarray:

@@ -83,3 +83,28 @@ def test_a_defect_facing_away_is_dropped_even_if_its_label_leaks_onto_a_visible_
     ids[10:30, 10:30] = away.defect_id  # 400 px seen through a leak onto a neighbouring face
     vis, dropped = visible_defects(ids, (away,), cam, plan.render.resolution, 12, 0.1)
     assert vis == [] and dropped[0]["reason"] == "facing_away" and dropped[0]["visible_fraction"] == 0.0
+
+
+def test_a_hole_over_a_steeply_slanted_far_side_stays_blind(tmp_path):
+    from PIL import Image
+
+    from synthgen.plan.defects import hole_through
+    from synthgen.plan.types import DefectPlan
+
+    vdir = tmp_path / "v"
+    vdir.mkdir()
+    yy, xx = np.mgrid[0:64, 0:64]
+    disc = ((np.hypot(xx - 31.5, yy - 31.5) < 20) * 255).astype(np.uint8)
+    for name in ("hole", "mask"):
+        Image.fromarray(disc).save(vdir / f"{name}.png")
+    d = DefectPlan(defect_id=1, part_instance_id=1, kind="hole", types=("hole",), variant=0, variant_dir=str(vdir),
+                   size_mm=20.0, depth_mm=0.0, position=(0.0, 0.0, 0.02), normal=(0.0, 0.0, 1.0), rotation_deg=0.0,
+                   local_position=(0.0, 0.0, 0.02), local_normal=(0.0, 0.0, 1.0), face_index=0, material=None,
+                   map_size_mm=32.0)
+    flat = trimesh.creation.box((0.1, 0.1, 0.004), trimesh.transformations.translation_matrix((0, 0, 0.018)))
+    assert np.allclose(hole_through(d, flat, np.eye(4), 30.0), (4.0, 4.0))
+    # Top at z = 20 mm, 24 mm wide; bottom rising from 2 mm to 16 mm across it: 5-17 mm deep under the hole.
+    pts = [(x, y, 0.02) for x in (-0.012, 0.012) for y in (-0.05, 0.05)]
+    pts += [(-0.012, y, 0.002) for y in (-0.05, 0.05)] + [(0.012, y, 0.016) for y in (-0.05, 0.05)]
+    wedge = trimesh.convex.convex_hull(np.array(pts))
+    assert hole_through(d, wedge, np.eye(4), 30.0) is None
