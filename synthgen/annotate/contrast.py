@@ -53,12 +53,36 @@ def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarra
     return kept, dropped, out
 
 
-def region_of(ids: np.ndarray, defect_ids: set[int], margin: int = 4) -> tuple[int, int, int, int] | None:
-    """Pixel box (x0, y0, x1, y1), end-exclusive, around the labels of ``defect_ids`` plus a margin."""
-    m = np.isin(ids, list(defect_ids))
-    if not m.any():
-        return None
-    ys, xs = np.nonzero(m)
+def _area(b) -> int:
+    return (b[2] - b[0]) * (b[3] - b[1])
+
+
+def _union(a, b) -> tuple[int, int, int, int]:
+    return min(a[0], b[0]), min(a[1], b[1]), max(a[2], b[2]), max(a[3], b[3])
+
+
+def regions_of(ids: np.ndarray, defect_ids: set[int], margin: int = 4,
+               slack: float = 1.25) -> list[tuple[int, int, int, int]]:
+    """Pixel boxes (x0, y0, x1, y1), end-exclusive, that cover the labels of ``defect_ids`` plus
+    a margin: one box per label, boxes merged while their union is at most ``slack`` times the
+    sum of their areas (so distant defects are rendered as separate small boxes)."""
     h, w = ids.shape
-    return (max(0, xs.min() - margin), max(0, ys.min() - margin), min(w, xs.max() + 1 + margin),
-            min(h, ys.max() + 1 + margin))
+    boxes = []
+    for did in sorted(defect_ids):
+        ys, xs = np.nonzero(ids == did)
+        if len(xs):
+            boxes.append((max(0, int(xs.min()) - margin), max(0, int(ys.min()) - margin),
+                          min(w, int(xs.max()) + 1 + margin), min(h, int(ys.max()) + 1 + margin)))
+    merged = True
+    while merged and len(boxes) > 1:
+        merged = False
+        for i in range(len(boxes)):
+            for j in range(i + 1, len(boxes)):
+                u = _union(boxes[i], boxes[j])
+                if _area(u) <= slack * (_area(boxes[i]) + _area(boxes[j])):
+                    boxes = [b for k, b in enumerate(boxes) if k not in (i, j)] + [u]
+                    merged = True
+                    break
+            if merged:
+                break
+    return sorted(boxes)

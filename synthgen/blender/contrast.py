@@ -20,46 +20,49 @@ from synthgen.blender.quiet import quiet_stdout
 from synthgen.blender.scene import BuiltScene
 
 
-def _render_region(path: Path, quiet: bool) -> np.ndarray:
+def _render_region(path: Path, region: tuple[int, int, int, int], quiet: bool) -> np.ndarray:
+    """Render only ``region`` (x0, y0, x1, y1; rows top-down, end-exclusive): (y1-y0, x1-x0, 3) uint8."""
+    r = bpy.context.scene.render
+    w, h = r.resolution_x, r.resolution_y
+    x0, y0, x1, y1 = region
+    # A quarter-pixel nudge lands on the same pixel whether Blender truncates or rounds the border.
+    r.border_min_x, r.border_max_x = (x0 + 0.25) / w, (x1 + 0.25) / w
+    r.border_min_y, r.border_max_y = (h - y1 + 0.25) / h, (h - y0 + 0.25) / h
     with quiet_stdout(quiet):
         bpy.ops.render.render(write_still=False)
     bpy.data.images["Render Result"].save_render(str(path), scene=bpy.context.scene)
-    return np.asarray(Image.open(path).convert("RGB"))
+    img = np.asarray(Image.open(path).convert("RGB"))
+    if img.shape[:2] != (y1 - y0, x1 - x0):
+        raise RuntimeError(f"border render of {region} came back {img.shape[1]}x{img.shape[0]} px")
+    return img
 
 
-def render_pair(built: BuiltScene, camera_id: int, enabled: set[int], region: tuple[int, int, int, int],
+def render_pair(built: BuiltScene, camera_id: int, enabled: set[int], regions: list[tuple[int, int, int, int]],
                 samples: int, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
-    """(with, without): (H, W, 3) uint8 renders of ``camera_id`` where only ``region`` (x0, y0,
-    x1, y1 pixels, rows top-down, end-exclusive) is rendered; ``enabled`` defects on, then none."""
+    """(with, without): (H, W, 3) uint8 renders of ``camera_id`` where only ``regions`` (boxes
+    x0, y0, x1, y1 in pixels, rows top-down, end-exclusive) are rendered, black elsewhere;
+    first with the ``enabled`` defects on, then with none."""
     scene = bpy.context.scene
     r, c = scene.render, scene.cycles
     saved = (c.samples, c.use_adaptive_sampling, r.use_border, r.use_crop_to_border,
              r.border_min_x, r.border_max_x, r.border_min_y, r.border_max_y, r.image_settings.compression,
              r.use_persistent_data)
-    w, h = r.resolution_x, r.resolution_y
-    x0, y0, x1, y1 = region
     c.samples, c.use_adaptive_sampling = min(samples, c.samples), False
-    r.use_border, r.use_crop_to_border = True, False
-    r.border_min_x, r.border_max_x = x0 / w, x1 / w
-    r.border_min_y, r.border_max_y = 1 - y1 / h, 1 - y0 / h
+    r.use_border, r.use_crop_to_border = True, True
     r.image_settings.compression = 0
-    r.use_persistent_data = True  # the second render reuses the first one's scene sync (BVH)
+    r.use_persistent_data = True  # later renders reuse the first one's scene sync (BVH)
     scene.camera = built.cameras[camera_id]
+    out = [np.zeros((r.resolution_y, r.resolution_x, 3), np.uint8) for _ in range(2)]
     fd, tmp = tempfile.mkstemp(suffix=".png")
     os.close(fd)
     try:
-        set_enabled(built, enabled)
-        with_img = _render_region(Path(tmp), quiet)
-        set_enabled(built, set())
-        without_img = _render_region(Path(tmp), quiet)
+        for k, on in enumerate((enabled, set())):
+            set_enabled(built, on)
+            for x0, y0, x1, y1 in regions:
+                out[k][y0:y1, x0:x1] = _render_region(Path(tmp), (x0, y0, x1, y1), quiet)
     finally:
         Path(tmp).unlink(missing_ok=True)
         (c.samples, c.use_adaptive_sampling, r.use_border, r.use_crop_to_border,
          r.border_min_x, r.border_max_x, r.border_min_y, r.border_max_y, r.image_settings.compression,
          r.use_persistent_data) = saved
-    out = []
-    for img in (with_img, without_img):
-        full = np.zeros((h, w, 3), np.uint8)
-        full[y0:y1, x0:x1] = img[y0:y1, x0:x1]
-        out.append(full)
     return out[0], out[1]

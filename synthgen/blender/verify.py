@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from synthgen.annotate.contrast import contrast_check, region_of
+from synthgen.annotate.contrast import contrast_check, regions_of
 from synthgen.annotate.visibility import part_in_view, visible_defects
 from synthgen.blender.contrast import render_pair
 from synthgen.blender.scene import BuiltScene
@@ -60,8 +60,8 @@ def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> Sc
     out.seconds_id = t1 - t0
     for cam, ids, vis, dropped in pending:
         if vis and vc.min_contrast > 0:
-            region = region_of(ids, {v["defect_id"] for v in vis})
-            with_img, without_img = render_pair(built, cam.camera_id, {v["defect_id"] for v in vis}, region,
+            keep = {v["defect_id"] for v in vis}
+            with_img, without_img = render_pair(built, cam.camera_id, keep, regions_of(ids, keep),
                                                 vc.contrast_samples, quiet)
             vis, low, ids = contrast_check(ids, with_img, without_img, vis, vc.min_contrast,
                                            vc.min_changed_fraction, vc.min_visible_pixels, vc.trim_to_change)

@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import trimesh
 
-from synthgen.annotate.contrast import contrast_check, region_of
+from synthgen.annotate.contrast import contrast_check, regions_of
 from synthgen.annotate.visibility import visible_defects
 from synthgen.config import load_job_config
 from synthgen.geometry.walls import wall_far_side
@@ -68,7 +68,15 @@ def test_contrast_check_drops_faint_defects_and_cuts_labels_to_what_changes():
     assert (out[5:11, 5:15] == 1).all(), "the label keeps exactly the changed part"
     _, _, untrimmed = contrast_check(ids, with_img, without, vis, 10, 0.2, 5, trim=False)
     assert (untrimmed == 1).sum() == 100
-    assert region_of(ids, {1}, margin=2) == (3, 3, 17, 17)
+    assert regions_of(ids, {1}, margin=2) == [(3, 3, 17, 17)]
+    assert regions_of(ids, {1, 2}, margin=2) == [(3, 3, 17, 17), (18, 18, 32, 32)], "distant labels: two boxes"
+    ids[15:20, 15:20] = 3  # boxes may overlap (with and without use the same boxes); all labels covered
+    covered = np.zeros(ids.shape, bool)
+    for x0, y0, x1, y1 in regions_of(ids, {1, 2, 3}, margin=2):
+        covered[y0:y1, x0:x1] = True
+    assert covered[ids > 0].all()
+    ids[14:16, 14:16] = 4  # two labels side by side: their union is barely larger, one box
+    assert regions_of(ids, {1, 4}, margin=2) == [(3, 3, 18, 18)]
 
 
 def test_a_defect_facing_away_is_dropped_even_if_its_label_leaks_onto_a_visible_face():
