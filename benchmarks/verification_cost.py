@@ -1,5 +1,5 @@
-"""Cost of the per-camera verification (geometry check + one defect-ID pass) relative to one
-final Cycles render, and how it grows with the number of defects per part.
+"""Cost of the per-camera verification (geometry check, one defect-ID pass, contrast check)
+relative to one final Cycles render, and how it grows with the number of defects per part.
 
     python benchmarks/verification_cost.py [--config configs/quickstart.yaml]
 
@@ -18,24 +18,23 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def measure(cfg, tmp: Path, cameras: int) -> tuple[int, float, float]:
-    from synthgen.annotate.visibility import part_in_view
+    from dataclasses import replace
+
     from synthgen.blender import defects, render, scene
-    from synthgen.blender.visibility import DefectIdPass
+    from synthgen.blender.verify import verify_scene
     from synthgen.pipeline import resolve_library
     from synthgen.plan import make_plan
 
     lib = resolve_library(cfg, cfg.seed, tmp / "cache")
     plan = make_plan(cfg, 0, cache_dir=tmp / "cache", library=lib)
+    cams = plan.cameras[:cameras]
+    plan = replace(plan, cameras=cams)
     scene.init_session()
     built = scene.build_scene(plan)
     empties = defects.apply_defects(built, plan.defects)
     render.apply_render_settings(plan.render, 0)
-    cams = plan.cameras[:cameras]
     t0 = time.perf_counter()
-    with DefectIdPass(built, plan.defects, empties) as idp:
-        for cam in cams:
-            any(part_in_view(p, cam, plan.render.resolution) for p in plan.parts)
-            idp.render_ids(cam.camera_id)
+    verify_scene(built, empties, cfg.verification)  # geometry, ID pass and contrast check
     t1 = time.perf_counter()
     for cam in cams:
         render.render_camera(built, cam.camera_id)
