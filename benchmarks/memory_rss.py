@@ -1,5 +1,5 @@
-"""Resident memory over many scenes planned, built with defects, verified (defect-ID pass),
-rendered (tiny) and cleared in one process.
+"""Resident memory over many scenes planned, built with defects, verified (defect-ID pass and
+contrast check), rendered (tiny) and cleared in one process.
 
     python benchmarks/memory_rss.py [--checkpoints 10 100 300]
 
@@ -31,7 +31,7 @@ def main() -> None:
     args = ap.parse_args()
 
     from synthgen.blender import defects, render, scene
-    from synthgen.blender.visibility import DefectIdPass
+    from synthgen.blender.verify import verify_scene
     from synthgen.config import load_job_config
     from synthgen.pipeline import resolve_library
     from synthgen.plan import PlacementError, make_plan
@@ -54,9 +54,7 @@ def main() -> None:
                 built = scene.build_scene(plan)
                 empties = defects.apply_defects(built, plan.defects)
                 render.apply_render_settings(plan.render, done)
-                with DefectIdPass(built, plan.defects, empties) as idp:
-                    for cam in plan.cameras:
-                        idp.render_ids(cam.camera_id)
+                verify_scene(built, empties, cfg.verification)  # ID pass + contrast renders
                 for cam in plan.cameras:
                     render.render_camera(built, cam.camera_id)
                     render.save_render(Path(tmp) / "last.png")
