@@ -31,13 +31,14 @@ def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarra
 
     ids (H, W) int, with_img / without_img (H, W, 3) uint8 display-referred renders."""
     delta = np.abs(with_img.astype(np.int16) - without_img.astype(np.int16)).max(axis=2)
-    changed = changed_pixels(with_img, without_img, min_contrast)
+    raw = delta > min_contrast  # decides: no closing, which would inflate speckled changes
+    changed = changed_pixels(with_img, without_img, min_contrast)  # trims: closed, no pinholes
     out = ids.copy()
     kept, dropped = [], []
     for rec in visible:
         lab = ids == rec["defect_id"]
         n = int(lab.sum())
-        n_changed = int((changed & lab).sum())
+        n_changed = int((raw & lab).sum())
         share = n_changed / n if n else 0.0
         rec = {**rec, "contrast": {"changed_fraction": round(share, 4),
                                    "mean_delta": round(float(delta[lab].mean()) if n else 0.0, 2),
