@@ -14,7 +14,8 @@ switched off (same plan, camera, lights and Cycles seed) and compares the two:
     python benchmarks/label_truth.py --set cost   # quickstart at 640x480, 128 samples: 1 scene, 3 cameras
 
 ``cad`` makes one config per part in ../shared/data/cad (that part alone, all eight defect
-kinds, one of each per part, camera distance and defect sizes scaled to the part). For the
+kinds, one of each per part, camera distance and defect sizes scaled to the part); ``gear``
+does the same for a procedural spur gear, whose tooth flanks sit a few millimetres apart. For the
 worst image of each config it writes ``<out>/<name>_worst.png``: with | without | changes
 (red = unlabelled, green = labelled change, blue = label without change).
 """
@@ -60,16 +61,40 @@ def cad_configs() -> dict[str, dict]:
         ext = float(load_part(path, units).mesh.extents.max())  # m
         d = quickstart()
         d["parts"] = [{"name": path.stem.lower(), "path": str(path), "units": units, "count": [1, 1]}]
-        d["parts_per_scene"] = [1, 1]
-        d["placement"] = {"area": [0.02, 0.02], "clearance": 0.01}
-        d["cameras"]["ark"]["radius"] = float(np.clip(2.6 * ext, 0.12, 1.2))
-        d["cameras"]["ark"]["count"] = 5
-        s = min(1.0, ext / 0.15)  # defect sizes of the quickstart, shrunk on small parts
-        for k in d["defects"]["kinds"].values():
-            k["size_mm"] = [round(v * s, 2) for v in k["size_mm"]]
-            k["count_per_part"] = [1, 1]
-        out[f"cad_{path.stem.lower()}"] = d
+        out[f"cad_{path.stem.lower()}"] = _single_part(d, ext)
     return out
+
+
+def gear_config(out: Path) -> dict:
+    """A spur gear (20 teeth, 60 mm tip diameter, 8 mm thick, 16 mm bore) written to ``out``:
+    tooth flanks a few millimetres apart, where a hole that cut a fixed slab opened the next tooth."""
+    import shapely.geometry as sg
+    import trimesh
+
+    pts = []
+    for i in range(20):
+        a, w = 2 * np.pi * i / 20, 2 * np.pi / 20
+        for f, r in ((0.0, 0.024), (0.2, 0.024), (0.35, 0.03), (0.65, 0.03), (0.8, 0.024)):
+            pts.append((r * np.cos(a + f * w), r * np.sin(a + f * w)))
+    bore = list(sg.Point(0, 0).buffer(0.008, 32).exterior.coords)[::-1]
+    out.mkdir(parents=True, exist_ok=True)
+    trimesh.creation.extrude_polygon(sg.Polygon(pts, [bore]), 0.008).export(out / "gear.stl")
+    d = quickstart()
+    d["parts"] = [{"name": "gear", "path": str(out / "gear.stl"), "units": "m", "count": [1, 1]}]
+    return _single_part(d, 0.06)
+
+
+def _single_part(d: dict, ext: float) -> dict:
+    """One part alone, 5 cameras at a distance and defect sizes scaled to its largest extent (m)."""
+    d["parts_per_scene"] = [1, 1]
+    d["placement"] = {"area": [0.02, 0.02], "clearance": 0.01}
+    d["cameras"]["ark"]["radius"] = float(np.clip(2.6 * ext, 0.12, 1.2))
+    d["cameras"]["ark"]["count"] = 5
+    s = min(1.0, ext / 0.15)  # defect sizes of the quickstart, shrunk on small parts
+    for k in d["defects"]["kinds"].values():
+        k["size_mm"] = [round(v * s, 2) for v in k["size_mm"]]
+        k["count_per_part"] = [1, 1]
+    return d
 
 
 def rerender_without(ds: Path, threads: int) -> dict[str, np.ndarray]:
@@ -194,7 +219,7 @@ def run_one(name: str, data: dict, out: Path, scenes: int, threads: int) -> dict
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--set", action="append", choices=["quickstart", "cad", "cost"], required=True)
+    ap.add_argument("--set", action="append", choices=["quickstart", "cad", "gear", "cost"], required=True)
     ap.add_argument("--scenes", type=int, default=2, help="scenes per config (quickstart: its own 3)")
     ap.add_argument("--out", default=str(REPO / "out" / "label_truth"))
     ap.add_argument("--only", default=None, help="run only configs whose name contains this")
@@ -205,6 +230,8 @@ def main() -> None:
         configs["quickstart"] = (quickstart(), 3)
     if "cad" in args.set:
         configs.update({k: (v, args.scenes) for k, v in cad_configs().items()})
+    if "gear" in args.set:
+        configs["gear"] = (gear_config(out / "parts"), args.scenes)
     if "cost" in args.set:
         d = quickstart()
         d["render"].update({"samples": 128, "resolution": [640, 480]})
