@@ -3,8 +3,9 @@
 Input: a camera's defect-ID map and two renders of it that differ only in the defects being on
 or off (same camera, lights, samples and Cycles seed, so noise cancels where nothing changed).
 A defect keeps its label when enough of its label pixels change by more than ``min_contrast``
-8-bit levels; its label is then cut to the pixels that change (a halo the image does not show
-is not labelled). Others are dropped with the reason ``low_contrast``.
+8-bit levels; its label then becomes the pixels that change within its footprint (wherever its
+maps alter the surface: a halo the image does not show is not labelled, and a rim or halo that
+does show, beyond the nominal mask, is). Others are dropped with the reason ``low_contrast``.
 """
 
 from __future__ import annotations
@@ -25,15 +26,17 @@ def changed_pixels(with_img: np.ndarray, without_img: np.ndarray, min_contrast: 
 
 def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarray, visible: list[dict],
                    min_contrast: float, min_changed_fraction: float, min_pixels: int,
-                   trim: bool = True) -> tuple[list[dict], list[dict], np.ndarray]:
-    """Split ``visible`` records into (kept, dropped) by contrast; returns the ID map with each
-    kept label cut to its changed pixels (when ``trim``) and dropped labels removed.
+                   trim: bool = True, footprint: np.ndarray | None = None) -> tuple[list[dict], list[dict], np.ndarray]:
+    """Split ``visible`` records into (kept, dropped) by contrast; returns the label map.
 
-    ids (H, W) int, with_img / without_img (H, W, 3) uint8 display-referred renders."""
+    A defect is kept when at least ``min_changed_fraction`` of its label pixels (``ids``), and
+    at least ``min_pixels``, change by more than ``min_contrast`` levels. With ``trim``, a kept
+    defect's label is the pixels that change within its ``footprint`` (everything its maps can
+    alter, default its label; label pixels win over another defect's footprint); without, its
+    label pixels. ids / footprint (H, W) int, with_img / without_img (H, W, 3) uint8."""
     delta = np.abs(with_img.astype(np.int16) - without_img.astype(np.int16)).max(axis=2)
     raw = delta > min_contrast  # decides: no closing, which would inflate speckled changes
-    changed = changed_pixels(with_img, without_img, min_contrast)  # trims: closed, no pinholes
-    out = ids.copy()
+    changed = changed_pixels(with_img, without_img, min_contrast)  # labels: closed, no pinholes
     kept, dropped = [], []
     for rec in visible:
         lab = ids == rec["defect_id"]
@@ -44,13 +47,17 @@ def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarra
                                    "mean_delta": round(float(delta[lab].mean()) if n else 0.0, 2),
                                    "changed_pixels": n_changed}}
         if share < min_changed_fraction or n_changed < max(1, min_pixels):
-            out[lab] = 0
             dropped.append({**rec, "reason": LOW_CONTRAST})
-            continue
-        if trim:
-            out[lab & ~changed] = 0
+        else:
+            kept.append(rec)
+    keep = [r["defect_id"] for r in kept]
+    out = np.where(np.isin(ids, keep), ids, 0)
+    if trim:
+        if footprint is not None:
+            out = np.where(out > 0, out, np.where(np.isin(footprint, keep), footprint, 0))
+        out[~changed] = 0
+    for rec in kept:
         rec["labelled_pixels"] = int((out == rec["defect_id"]).sum())
-        kept.append(rec)
     return kept, dropped, out
 
 

@@ -52,19 +52,24 @@ def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> Sc
             if not any(part_in_view(p, cam, res) for p in plan.parts):
                 out.checks.append({"camera_id": cam.camera_id, "status": "no_part"})
                 continue
-            ids = idp.render_ids(cam.camera_id, quiet=quiet) if plan.defects else np.zeros(res[::-1], np.int32)
+            if plan.defects:
+                ids, foot = idp.render_id_maps(cam.camera_id, quiet=quiet)
+            else:
+                ids = foot = np.zeros(res[::-1], np.int32)
             vis, dropped = visible_defects(ids, plan.defects, cam, res, vc.min_visible_pixels,
                                            vc.min_visible_fraction)
-            pending.append((cam, ids, vis, dropped))
+            pending.append((cam, ids, foot, vis, dropped))
     t1 = time.perf_counter()
     out.seconds_id = t1 - t0
-    for cam, ids, vis, dropped in pending:
+    for cam, ids, foot, vis, dropped in pending:
         if vis and vc.min_contrast > 0:
             keep = {v["defect_id"] for v in vis}
-            with_img, without_img = render_pair(built, cam.camera_id, keep, regions_of(ids, keep),
+            both = np.where(np.isin(ids, list(keep)), ids, foot)  # label pixels first, then footprints
+            with_img, without_img = render_pair(built, cam.camera_id, keep, regions_of(both, keep),
                                                 vc.contrast_samples, quiet)
             vis, low, ids = contrast_check(ids, with_img, without_img, vis, vc.min_contrast,
-                                           vc.min_changed_fraction, vc.min_visible_pixels, vc.trim_to_change)
+                                           vc.min_changed_fraction, vc.min_visible_pixels, vc.trim_to_change,
+                                           footprint=foot)
             dropped = dropped + low
         else:
             keep = {v["defect_id"] for v in vis}

@@ -1,7 +1,8 @@
 """The defect-ID pass: one cheap render per camera that gives the visible pixels of ALL defects.
 
-Every part is shaded with an emission whose strength is the id of the defect whose label mask
-covers the shading point (0 elsewhere). The belt and obstacles emit 0 but stay opaque, and the
+Every part is shaded with an emission whose red channel is the id of the defect whose label
+mask covers the shading point and whose green channel is the id of the defect whose footprint
+(any of its maps departing from neutral) covers it (0 elsewhere). The belt and obstacles emit 0 but stay opaque, and the
 world is black. So occlusion by the part itself and by other parts counts. The pass uses
 1 sample at the pixel centre, no bounces, no denoising and no depth of field. It is written as
 float EXR, so ids come back exactly, from the same camera and resolution as the final image.
@@ -32,7 +33,45 @@ def self_gated_linear(dec: _Decal, path: Path):
     return dec._math("MULTIPLY", dec.sample(path, "BW", cubic=False), dec.gate)
 
 
+# A map counts towards a defect's footprint where it departs from "no defect" by more than this.
+FOOTPRINT_EPS = {"height": 0.02, "occlusion": 0.05, "encrustation": 0.05}
+
+
+def _footprint(dec: _Decal, d: DefectPlan, on):
+    """1 wherever any of the defect's maps changes the surface (its label mask included): the
+    region its final shading can alter, of which the contrast check keeps what does change."""
+    vdir = Path(d.variant_dir)
+    parts = [on]
+    if "deformation" in d.types:
+        h = dec._math("ABSOLUTE", dec._math("SUBTRACT", dec.sample(map_path(vdir, "height"), "BW", cubic=False), 0.5))
+        parts.append(dec._math("GREATER_THAN", h, FOOTPRINT_EPS["height"] / 2))
+        parts.append(dec._math("GREATER_THAN", dec.sample(map_path(vdir, "occlusion"), "BW", cubic=False),
+                               FOOTPRINT_EPS["occlusion"]))
+    if "encrustation" in d.types:
+        parts.append(dec._math("GREATER_THAN", dec.sample(map_path(vdir, "encrustation"), "BW", cubic=False),
+                               FOOTPRINT_EPS["encrustation"]))
+    foot = parts[0]
+    for p in parts[1:]:
+        foot = dec._math("MAXIMUM", foot, dec._math("MULTIPLY", p, dec.gate))
+    return foot
+
+
+def _winner(nt, value, on, defect_id: int):
+    """``defect_id`` where ``on``, else the running ``value`` (later defects win overlaps)."""
+    mix = nt.nodes.new("ShaderNodeMix")
+    mix.data_type = "FLOAT"
+    nt.links.new(on, mix.inputs["Factor"])
+    if value is None:
+        mix.inputs["A"].default_value = 0.0
+    else:
+        nt.links.new(value, mix.inputs["A"])
+    mix.inputs["B"].default_value = float(defect_id)
+    return mix.outputs["Result"]
+
+
 def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.types.Object]) -> bpy.types.Material:
+    """Emission red = id of the defect whose label mask covers the point, green = id of the
+    defect whose footprint (any map departing from neutral) covers it; 0 = none."""
     mat = bpy.data.materials.new(name)
     mat[TAG] = 1
     mat.use_nodes = True
@@ -42,8 +81,9 @@ def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.ty
     out = nt.nodes.new("ShaderNodeOutputMaterial")
     out.target = "CYCLES"
     em = nt.nodes.new("ShaderNodeEmission")
-    em.inputs["Color"].default_value = (1.0, 1.0, 1.0, 1.0)
-    value = None
+    em.inputs["Strength"].default_value = 1.0
+    rgb = nt.nodes.new("ShaderNodeCombineColor")
+    value = foot_value = None
     for d in defects:  # later defects win where labels overlap
         if d.defect_id not in empties or not d.variant_dir:
             continue
@@ -54,19 +94,15 @@ def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.ty
             back = dec.back_opening(map_path(Path(d.variant_dir), "hole"))
             if back is not None:
                 on = dec._math("MAXIMUM", on, back)
-        mix = nt.nodes.new("ShaderNodeMix")
-        mix.data_type = "FLOAT"
-        nt.links.new(on, mix.inputs["Factor"])
-        if value is None:
-            mix.inputs["A"].default_value = 0.0
+        value = _winner(nt, value, on, d.defect_id)
+        foot_value = _winner(nt, foot_value, _footprint(dec, d, on), d.defect_id)
+    for socket, v in (("Red", value), ("Green", foot_value)):
+        if v is None:
+            rgb.inputs[socket].default_value = 0.0
         else:
-            nt.links.new(value, mix.inputs["A"])
-        mix.inputs["B"].default_value = float(d.defect_id)
-        value = mix.outputs["Result"]
-    if value is None:
-        em.inputs["Strength"].default_value = 0.0
-    else:
-        nt.links.new(value, em.inputs["Strength"])
+            nt.links.new(v, rgb.inputs[socket])
+    rgb.inputs["Blue"].default_value = 0.0
+    nt.links.new(rgb.outputs["Color"], em.inputs["Color"])
     nt.links.new(em.outputs["Emission"], out.inputs["Surface"])
     return mat
 
@@ -159,7 +195,12 @@ class DefectIdPass:
         return False
 
     def render_ids(self, camera_id: int, quiet: bool = True) -> np.ndarray:
-        """(H, W) int32 map of the defect id visible at each pixel centre (0 = none)."""
+        """(H, W) int32 map of the defect id whose label mask is visible at each pixel centre (0 = none)."""
+        return self.render_id_maps(camera_id, quiet)[0]
+
+    def render_id_maps(self, camera_id: int, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
+        """(label ids, footprint ids): two (H, W) int32 maps of the defect whose label mask, and
+        whose footprint (anything its maps change), is visible at each pixel centre (0 = none)."""
         scene = bpy.context.scene
         scene.camera = self.built.cameras[camera_id]
         with quiet_stdout(quiet):
@@ -175,5 +216,5 @@ class DefectIdPass:
             bpy.data.images.remove(img)
         finally:
             Path(tmp).unlink(missing_ok=True)
-        r = px.reshape(h, w, -1)[::-1, :, 0]
-        return np.rint(r).astype(np.int32)
+        r = px.reshape(h, w, -1)[::-1]
+        return np.rint(r[..., 0]).astype(np.int32), np.rint(r[..., 1]).astype(np.int32)

@@ -66,6 +66,13 @@ def test_contrast_check_drops_faint_defects_and_cuts_labels_to_what_changes():
     assert dropped[0]["reason"] == "low_contrast" and dropped[0]["contrast"]["changed_fraction"] == 0.1
     assert kept[0]["labelled_pixels"] == 60 and (out == 1).sum() == 60 and not (out == 2).any()
     assert (out[5:11, 5:15] == 1).all(), "the label keeps exactly the changed part"
+    # A footprint beyond the label (a rim, a halo): labelled where it changes the image, not elsewhere.
+    foot = ids.copy()
+    foot[4:16, 4:16] = np.where(ids[4:16, 4:16] == 0, 1, ids[4:16, 4:16])
+    with_rim = with_img.copy()
+    with_rim[4, 4:16] = 160  # the rim's top row shows; its other sides do not
+    kept, _, out = contrast_check(ids, with_rim, without, vis, 10, 0.2, 5, footprint=foot)
+    assert (out[4, 4:16] == 1).all() and (out[15, 4:16] == 0).all() and kept[0]["labelled_pixels"] == 72
     _, _, untrimmed = contrast_check(ids, with_img, without, vis, 10, 0.2, 5, trim=False)
     assert (untrimmed == 1).sum() == 100
     assert regions_of(ids, {1}, margin=2) == [(3, 3, 17, 17)]
