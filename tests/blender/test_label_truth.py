@@ -168,3 +168,39 @@ def test_size_mm_is_the_real_extent_of_the_mask_on_a_flat_plate(tmp_path):
     mm_per_px = 1000.0 * dist * cam.sensor_width_mm / cam.focal_length_mm / plan.render.resolution[0]
     extent = max(xs.max() - xs.min() + 1, ys.max() - ys.min() + 1) * mm_per_px
     assert abs(extent - 10.0) <= 0.7, f"label extent {extent:.2f} mm for size_mm 10"
+
+
+def test_every_changed_pixel_is_labelled_even_beyond_the_nominal_mask(tmp_path):
+    # A library variant whose mask.png (radius 0.35) is smaller than the red encrustation it
+    # draws (radius 0.7), as a hand-made or generated map with a halo can be: the dataset's label
+    # must follow what changes in the image, not the nominal mask.
+    from synthgen.blender import defects, render, scene
+    from synthgen.pipeline import run_render
+    from synthgen.plan.types import plan_from_dict
+
+    vdir = disc_variant(tmp_path / "lib" / "disc" / "000", types=("encrustation",), enc_r=(0.0, 0.7))
+    n = 128
+    yy, xx = np.mgrid[0:n, 0:n]
+    small = np.hypot(xx + 0.5 - n / 2, yy + 0.5 - n / 2) / (n / 2) < 0.35
+    Image.fromarray((small * 255).astype(np.uint8)).save(vdir / "mask.png")
+    cfg = JobConfig.model_validate(plate_config(tmp_path, {"disc": top_kind(15.0, ("encrustation",))}, samples=8))
+    stats = run_render(cfg, progress=False)
+    assert stats.images == 1
+    out = tmp_path / "out"
+    rec = json.loads((out / "plans" / "000000.json").read_text())
+    plan = plan_from_dict(rec["plan"])
+    scene.init_session()
+    built = scene.build_scene(plan)
+    defects.apply_defects(built, plan.defects)
+    render.apply_render_settings(plan.render, plan.seed * 1_000_003 + plan.scene_index)
+    defects.set_enabled(built, set())
+    render.render_camera(built, 0)
+    render.save_render(tmp_path / "without.png")
+    scene.clear_scene()
+    with_img = np.asarray(Image.open(out / "images" / "000000_00.png").convert("RGB")).astype(np.float32)
+    without = np.asarray(Image.open(tmp_path / "without.png").convert("RGB")).astype(np.float32)
+    inst = np.asarray(Image.open(out / "masks" / "instance" / "000000_00.png"))
+    n_changed, unlabelled = _unlabelled_share(with_img, without, inst)
+    assert n_changed > 100 and unlabelled < 0.02, f"{100 * unlabelled:.1f} % of {n_changed} changed pixels unlabelled"
+    kept = rec["accepted_cameras"][0]["visible_defects"][0]
+    assert kept["labelled_pixels"] > 2.5 * kept["visible_pixels"], "the label grew from the small mask to the ring"
