@@ -327,8 +327,9 @@ class VerificationConfig(_Model):
         0.2, ge=0, le=1, description="a defect is kept only if at least this fraction of its label pixels "
         "changes (and at least min_visible_pixels do)")
     contrast_samples: int = Field(
-        4, ge=1, le=65536, description="Cycles samples of the two border renders (defects on / off) of the "
-        "contrast check; capped at render.samples")
+        32, ge=1, le=65536, description="Cycles samples of the border renders (defects on / off) of the contrast "
+        "check, capped at render.samples. Fewer is cheaper but noisier: at 4, denoised bump shading of a "
+        "small dent looked 2-3x stronger than in the 16-sample final image")
     trim_to_change: bool = Field(
         True, description="cut each kept label to the pixels that change (a faint halo is not labelled)")
 
