@@ -4,7 +4,10 @@ For each config it renders a dataset, then re-renders every accepted image with 
 switched off (same plan, camera, lights and Cycles seed) and compares the two:
 
 - unlabelled damage: pixels changed by more than 25/255 (any channel) that lie outside the
-  instance masks dilated by 1 px, as a fraction of all changed pixels;
+  instance masks dilated by 1 px, as a fraction of all changed pixels; also with direct light
+  only (both renders without bounces), which leaves out a defect's reflection in a glossy
+  neighbour and other indirect light, so what remains is damage to the geometry itself (and
+  light let through a hole);
 - invisible labels: kept instances with under 20 % of their label pixels changed by more than
   10/255;
 - verification cost: seconds spent verifying (geometry, ID pass, contrast check) / seconds of
@@ -97,14 +100,24 @@ def _single_part(d: dict, ext: float) -> dict:
     return d
 
 
-def rerender_without(ds: Path, threads: int) -> dict[str, np.ndarray]:
-    """Every accepted image of ``ds`` rendered again with all defects off: stem -> (H, W, 3)."""
+def rerender_without(ds: Path, threads: int) -> tuple[dict[str, np.ndarray], dict[str, tuple]]:
+    """Every accepted image of ``ds`` rendered again with all defects off: stem -> (H, W, 3);
+    and, with direct light only (no bounces), with its kept defects on and off: stem -> (on, off),
+    which separates damage to the geometry from reflections and indirect light."""
     from synthgen.blender import defects as bdefects
     from synthgen.blender import render, scene
     from synthgen.plan.types import plan_from_dict
 
-    out = {}
+    out, direct = {}, {}
     scene.init_session()
+
+    def shot(cam_id: int, tmp: Path) -> np.ndarray:
+        render.render_camera(built, cam_id)
+        render.save_render(tmp)
+        img = np.asarray(Image.open(tmp).convert("RGB")).astype(np.int16)
+        tmp.unlink()
+        return img
+
     for rec_path in sorted((ds / "plans").glob("*.json")):
         rec = json.loads(rec_path.read_text())
         if rec.get("status") != "accepted":
@@ -113,22 +126,27 @@ def rerender_without(ds: Path, threads: int) -> dict[str, np.ndarray]:
         built = scene.build_scene(plan)
         bdefects.apply_defects(built, plan.defects)
         render.apply_render_settings(plan.render, plan.seed * 1_000_003 + plan.scene_index, threads)
-        bdefects.set_enabled(built, set())
         for cam in rec["accepted_cameras"]:
             stem = Path(cam["image"]).stem
-            render.render_camera(built, cam["camera_id"])
-            tmp = ds / f".without_{stem}.png"
-            render.save_render(tmp)
-            out[stem] = np.asarray(Image.open(tmp).convert("RGB")).astype(np.int16)
-            tmp.unlink()
+            bdefects.set_enabled(built, set())
+            out[stem] = shot(cam["camera_id"], ds / f".without_{stem}.png")
+        import bpy
+
+        bpy.context.scene.cycles.max_bounces = 0
+        for cam in rec["accepted_cameras"]:
+            stem = Path(cam["image"]).stem
+            bdefects.set_enabled(built, {v["defect_id"] for v in cam["visible_defects"]})
+            on = shot(cam["camera_id"], ds / f".direct_{stem}.png")
+            bdefects.set_enabled(built, set())
+            direct[stem] = (on, shot(cam["camera_id"], ds / f".direct_{stem}.png"))
         scene.clear_scene()
-    return out
+    return out, direct
 
 
-def compare(ds: Path, without: dict[str, np.ndarray], name: str, fig_dir: Path) -> dict:
+def compare(ds: Path, without: dict[str, np.ndarray], direct: dict[str, tuple], name: str, fig_dir: Path) -> dict:
     import cv2
 
-    changed_total = unlabelled_total = 0
+    changed_total = unlabelled_total = direct_changed = direct_unlabelled = 0
     inst_fracs, worst = [], (-1, None)
     for stem, wo in sorted(without.items()):
         wi = np.asarray(Image.open(ds / "images" / f"{stem}.png").convert("RGB")).astype(np.int16)
@@ -139,6 +157,10 @@ def compare(ds: Path, without: dict[str, np.ndarray], name: str, fig_dir: Path) 
         unl = changed & ~lab
         changed_total += int(changed.sum())
         unlabelled_total += int(unl.sum())
+        d_on, d_off = direct[stem]
+        d_changed = np.abs(d_on - d_off).max(axis=2) > CHANGED
+        direct_changed += int(d_changed.sum())
+        direct_unlabelled += int((d_changed & ~lab).sum())
         for k in np.unique(inst[inst > 0]):
             m = inst == k
             inst_fracs.append(float((delta[m] > FAINT).mean()))
@@ -160,6 +182,7 @@ def compare(ds: Path, without: dict[str, np.ndarray], name: str, fig_dir: Path) 
     return {"images": len(without), "instances": len(fr),
             "changed_px": changed_total, "unlabelled_px": unlabelled_total,
             "unlabelled_share": unlabelled_total / changed_total if changed_total else 0.0,
+            "direct_unlabelled_share": direct_unlabelled / direct_changed if direct_changed else 0.0,
             "invisible_instances": int((fr < MIN_CHANGED_SHARE).sum()) if len(fr) else 0,
             "median_changed_share": float(np.median(fr)) if len(fr) else float("nan"),
             "verify_s": sec["verify"], "render_s": sec["render"],
@@ -204,7 +227,7 @@ def crops_figure(ds: Path, without: dict[str, np.ndarray], path: Path, half: int
         Image.fromarray(np.concatenate(rows, axis=0)).save(path)
 
 
-def run_one(name: str, data: dict, out: Path, scenes: int, threads: int) -> dict:
+def run_one(name: str, data: dict, out: Path, scenes: int, threads: int, reuse: bool = False) -> dict:
     from synthgen.config import JobConfig
     from synthgen.pipeline import run_render
 
@@ -212,9 +235,10 @@ def run_one(name: str, data: dict, out: Path, scenes: int, threads: int) -> dict
     cfg_dir.mkdir(parents=True, exist_ok=True)
     data = {**data, "out": str(cfg_dir / "ds"), "num_scenes": scenes}
     cfg = JobConfig.model_validate(data, context={"config_dir": REPO / "configs"})
-    run_render(cfg, progress=False)
     ds = cfg_dir / "ds"
-    return compare(ds, rerender_without(ds, cfg.render.threads or threads), name, out)
+    if not (reuse and (ds / "manifest.json").exists()):
+        run_render(cfg, progress=False)
+    return compare(ds, *rerender_without(ds, cfg.render.threads or threads), name, out)
 
 
 def main() -> None:
@@ -223,6 +247,8 @@ def main() -> None:
     ap.add_argument("--scenes", type=int, default=2, help="scenes per config (quickstart: its own 3)")
     ap.add_argument("--out", default=str(REPO / "out" / "label_truth"))
     ap.add_argument("--only", default=None, help="run only configs whose name contains this")
+    ap.add_argument("--reuse", action="store_true", help="compare datasets already rendered into --out "
+                    "(their recorded time split stands) instead of rendering them again")
     args = ap.parse_args()
     out = Path(args.out)
     configs: dict[str, tuple[dict, int]] = {}
@@ -237,15 +263,16 @@ def main() -> None:
         d["render"].update({"samples": 128, "resolution": [640, 480]})
         d["cameras"]["ark"]["count"] = 3
         configs["cost_640x480_128spp"] = (d, 1)
-    print("config | images | instances | changed px | unlabelled share | invisible instances "
-          "| median changed share | verify / render | of which contrast check")
+    print("config | images | instances | changed px | unlabelled share | same, direct light only "
+          "| invisible instances | median changed share | verify / render | of which contrast check")
     rows = {}
     for name, (data, n) in configs.items():
         if args.only and args.only not in name:
             continue
-        r = run_one(name, data, out, n, 0)
+        r = run_one(name, data, out, n, 0, args.reuse)
         rows[name] = r
         print(f"{name} | {r['images']} | {r['instances']} | {r['changed_px']} | {100 * r['unlabelled_share']:.2f} % "
+              f"| {100 * r['direct_unlabelled_share']:.2f} % "
               f"| {r['invisible_instances']} | {r['median_changed_share']:.2f} | "
               f"{100 * r['verify_over_render']:.1f} % | {100 * r['contrast_over_render']:.1f} %", flush=True)
     (out / "label_truth.json").write_text(json.dumps(rows, indent=1))
