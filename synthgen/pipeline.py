@@ -3,9 +3,12 @@
 Per scene:
 1. plan it (parts, cameras, lights, materials, defects); an unplaceable scene is rejected;
 2. build it in Blender with the defects applied as decals;
-3. per camera, check from geometry that a part is in view, then render ONE cheap defect-ID
-   pass that gives the visible pixels of every defect at once;
-4. drop defects under the visibility thresholds; a camera with no visible defect is skipped;
+3. verify (``blender/verify.py``): per camera, check from geometry that a part is in view,
+   render ONE cheap defect-ID pass that gives the visible pixels of every defect at once, drop
+   defects under the visibility thresholds or facing away, then render small boxes around the
+   rest with the defects on and off and drop those that barely change the image; a kept
+   label is what changes within the defect's footprint. Every camera's reasons are recorded;
+4. a camera with no kept defect is skipped (unless healthy images are asked for);
 5. render the accepted cameras with Cycles, showing only the defects that are labelled there;
 6. write image, instance and semantic masks, then the scene record (which marks it done).
 
