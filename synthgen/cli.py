@@ -40,9 +40,9 @@ class LazyGroup(click.Group):
         except ModuleNotFoundError as exc:
             if exc.name and exc.name.startswith("synthgen"):
                 return _unavailable(name, help_text, "not implemented yet in this version")
-            return _unavailable(
-                name, help_text, f"needs the optional dependency '{exc.name}': pip install 'synthgen[learn]'"
-            )
+            root = (exc.name or "").split(".")[0]
+            return _unavailable(name, help_text, MISSING_RUNTIME.get(
+                root, f"needs the optional dependency '{exc.name}': pip install 'synthgen[learn]'"))
         return getattr(mod, attr)
 
 
@@ -61,10 +61,27 @@ def cli():
     """synthgen: labelled synthetic training data for defect segmentation."""
 
 
+# Optional runtimes: what to tell a user whose install lacks one (one line, no traceback).
+MISSING_RUNTIME = {
+    "bpy": "rendering needs Blender's bpy 4.5 on Python 3.11: pip install 'bpy==4.5.*' (or install synthgen "
+           "with Python 3.11, where it is a dependency); planning, validation and the learning commands work without it",
+    "mathutils": "rendering needs Blender's bpy 4.5 on Python 3.11 (mathutils comes with it): pip install 'bpy==4.5.*'",
+    "torch": "the learning commands need PyTorch: pip install 'synthgen[learn]'",
+    "albumentations": "the learning commands need albumentations: pip install 'synthgen[learn]'",
+    "matplotlib": "this command draws figures with matplotlib: pip install 'synthgen[learn]'",
+}
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: run the CLI, printing user errors as single lines (no traceback)."""
     try:
         cli.main(args=argv, prog_name="synthgen", standalone_mode=False)
+    except ModuleNotFoundError as exc:
+        root = (exc.name or "").split(".")[0]
+        if root not in MISSING_RUNTIME:
+            raise
+        click.echo(f"error: {MISSING_RUNTIME[root]} (module '{exc.name}' is not installed)", err=True)
+        sys.exit(3)
     except SynthgenError as exc:
         for line in str(exc).splitlines() or [type(exc).__name__]:
             click.echo(f"error: {line}" if not line.startswith("error") else line, err=True)

@@ -120,6 +120,11 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
     where it stopped. ``max_scenes_this_run`` stops early (used by tests to simulate partial runs).
     """
     t_start = time.perf_counter()
+    # Blender first: an install without bpy fails here, before anything is written.
+    from synthgen.blender import defects as bdefects
+    from synthgen.blender import devices, render, scene
+    from synthgen.blender.verify import verify_scene
+
     seed = cfg.seed if seed is None else seed
     n = num_scenes or cfg.num_scenes
     k_shard, n_shard = shard
@@ -133,10 +138,6 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
 
     cache = out / ".cache"
     library = resolve_library(cfg, seed, cache)
-
-    from synthgen.blender import defects as bdefects
-    from synthgen.blender import devices, render, scene
-    from synthgen.blender.verify import verify_scene
 
     scene.init_session()
     import bpy
