@@ -1,8 +1,8 @@
-"""Low-sample border renders of a camera with and without its defects, for the contrast check.
+"""Border renders of a camera with and without its defects, for the contrast check.
 
-Both renders use the final camera, lights, materials, view transform, denoiser and Cycles
-seed, with fewer samples and only the pixel box around the labels, so they cost a small share of
-a final render and their noise cancels wherever the defects change nothing.
+Both use the final camera, lights, materials, view transform, denoiser and Cycles seed, at most
+``verification.contrast_samples`` samples and only small boxes around the labels, so they cost a
+small share of a final render and their noise cancels wherever the defects change nothing.
 """
 
 from __future__ import annotations

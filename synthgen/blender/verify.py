@@ -2,9 +2,10 @@
 defects each labels, and why the others are dropped.
 
 Per camera: a geometric check that a part is in view, one defect-ID pass for all defects
-(visible pixels, occlusion included), then one pair of low-sample border renders with the
-defects on and off (the contrast check). Each planned camera gets a record of every defect's
-pixel counts, contrast and reason for being dropped, accepted or not.
+(label and footprint ids, occlusion included), then border renders of small boxes around the
+remaining candidates, defects on and off (the contrast check); a kept label is what changes
+within the defect's footprint. Each planned camera gets a record of every defect's pixel
+counts, contrast and reason for being dropped, accepted or not.
 """
 
 from __future__ import annotations
