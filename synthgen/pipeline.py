@@ -64,7 +64,6 @@ class RunStats:
     images: int = 0
     cameras_checked: int = 0
     defects_visible: int = 0
-    defects_dropped: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {
         "plan": 0.0, "build": 0.0, "verify": 0.0, "contrast": 0.0, "render": 0.0, "write": 0.0, "clear": 0.0})
     drop_reasons: Counter = field(default_factory=Counter)  # dropped defect views by reason
@@ -75,6 +74,7 @@ class RunStats:
         d = dict(self.__dict__)
         d["seconds"] = {k: round(v, 4) for k, v in self.seconds.items()}
         d["drop_reasons"] = dict(sorted(self.drop_reasons.items()))
+        d["defects_dropped"] = sum(self.drop_reasons.values())
         d["wall"] = round(self.wall, 4)
         return d
 
@@ -225,7 +225,6 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
             stats.defects_visible += len(vis)
             stats.seconds["render"] += tb - ta
             stats.seconds["write"] += time.perf_counter() - tb
-        stats.defects_dropped += counts["defect_views_dropped"]
         tw = time.perf_counter()
         status = "accepted" if cam_records else "rejected"
         record = {"scene_index": i, "seed": seed, "status": status, "plan": plan.to_dict(), "counts": counts,

@@ -16,12 +16,9 @@ import numpy as np
 from synthgen.annotate.visibility import LOW_CONTRAST
 
 
-def changed_pixels(with_img: np.ndarray, without_img: np.ndarray, min_contrast: float) -> np.ndarray:
-    """(H, W) bool: pixels whose largest channel difference exceeds ``min_contrast`` levels,
-    closed by one pixel so that render noise does not punch pinholes into a changed region."""
-    delta = np.abs(with_img.astype(np.int16) - without_img.astype(np.int16)).max(axis=2)
-    changed = (delta > min_contrast).astype(np.uint8)
-    return cv2.morphologyEx(changed, cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)).astype(bool)
+def _close(changed: np.ndarray) -> np.ndarray:
+    """Close a changed-pixel map by one pixel, so render noise does not punch pinholes into it."""
+    return cv2.morphologyEx(changed.astype(np.uint8), cv2.MORPH_CLOSE, np.ones((3, 3), np.uint8)).astype(bool)
 
 
 def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarray, visible: list[dict],
@@ -36,7 +33,7 @@ def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarra
     label pixels. ids / footprint (H, W) int, with_img / without_img (H, W, 3) uint8."""
     delta = np.abs(with_img.astype(np.int16) - without_img.astype(np.int16)).max(axis=2)
     raw = delta > min_contrast  # decides: no closing, which would inflate speckled changes
-    changed = changed_pixels(with_img, without_img, min_contrast)  # labels: closed, no pinholes
+    changed = _close(raw)  # labels: closed, no pinholes
     kept, dropped = [], []
     for rec in visible:
         lab = ids == rec["defect_id"]

@@ -21,11 +21,12 @@ from synthgen.annotate.visibility import part_in_view, visible_defects
 from synthgen.blender.contrast import render_pair
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.visibility import DefectIdPass
+from synthgen.plan.types import CameraPlan
 
 
 @dataclass
 class CameraVerdict:
-    camera: object  # CameraPlan
+    camera: CameraPlan
     ids: np.ndarray  # (H, W) int32 label ids, cut to what the image shows
     visible: list[dict]
     dropped: list[dict]
@@ -36,8 +37,7 @@ class SceneVerdict:
     accepted: list[CameraVerdict] = field(default_factory=list)
     checks: list[dict] = field(default_factory=list)  # one per planned camera
     reasons: Counter = field(default_factory=Counter)  # dropped defect views by reason
-    seconds_id: float = 0.0
-    seconds_contrast: float = 0.0
+    seconds_contrast: float = 0.0  # of the whole verification, the contrast renders
 
 
 def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> SceneVerdict:
@@ -47,7 +47,6 @@ def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> Sc
     res = tuple(plan.render.resolution)
     out = SceneVerdict()
     pending = []
-    t0 = time.perf_counter()
     with DefectIdPass(built, plan.defects, empties) as idp:
         for cam in plan.cameras:
             if not any(part_in_view(p, cam, res) for p in plan.parts):
@@ -61,10 +60,9 @@ def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> Sc
                                            vc.min_visible_fraction)
             pending.append((cam, ids, foot, vis, dropped))
     t1 = time.perf_counter()
-    out.seconds_id = t1 - t0
     for cam, ids, foot, vis, dropped in pending:
+        keep = {v["defect_id"] for v in vis}
         if vis and vc.min_contrast > 0:
-            keep = {v["defect_id"] for v in vis}
             both = np.where(np.isin(ids, list(keep)), ids, foot)  # label pixels first, then footprints
             with_img, without_img = render_pair(built, cam.camera_id, keep, regions_of(both, keep),
                                                 vc.contrast_samples, quiet)
@@ -73,7 +71,6 @@ def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> Sc
                                            footprint=foot)
             dropped = dropped + low
         else:
-            keep = {v["defect_id"] for v in vis}
             ids = np.where(np.isin(ids, list(keep)), ids, 0)
         out.reasons.update(d["reason"] for d in dropped)
         status = "accepted" if vis else ("healthy" if vc.render_without_defects else "no_defect")
@@ -84,4 +81,3 @@ def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> Sc
     out.checks.sort(key=lambda c: c["camera_id"])
     out.seconds_contrast = time.perf_counter() - t1
     return out
-

@@ -2,8 +2,8 @@
 
 Every part is shaded with an emission whose red channel is the id of the defect whose label
 mask covers the shading point and whose green channel is the id of the defect whose footprint
-(any of its maps departing from neutral) covers it (0 elsewhere). The belt and obstacles emit 0 but stay opaque, and the
-world is black. So occlusion by the part itself and by other parts counts. The pass uses
+(any of its maps departing from neutral) covers it (0 elsewhere). The belt and obstacles emit
+0 but stay opaque, and the world is black. So occlusion by the part itself and by other parts counts. The pass uses
 1 sample at the pixel centre, no bounces, no denoising and no depth of field. It is written as
 float EXR, so ids come back exactly, from the same camera and resolution as the final image.
 Hole regions are opaque in this pass, so a hole is labelled although the final render removes

@@ -17,21 +17,29 @@ CONTACT_TOL_M = 1e-4  # faces this close to the belt plane, facing down, rest on
 THROUGH_SPREAD_MM = 1.0  # a far side whose depth varies by more (and by more than half its depth) is not opened
 
 
-def _surface_candidates(normals_world: np.ndarray, centroids_world: np.ndarray, surface,
-                        camera_eyes: np.ndarray | None) -> np.ndarray:
+def _best_incidence_cos(normals_world: np.ndarray, centroids_world: np.ndarray,
+                        camera_eyes: np.ndarray | None) -> np.ndarray | None:
+    """(F,) cosine of the smallest angle between each face's normal and the direction to a
+    camera (None without cameras); computed once per part, shared by every kind."""
+    if camera_eyes is None or not len(camera_eyes):
+        return None
+    to_cam = camera_eyes[None, :, :] - centroids_world[:, None, :]  # (F, C, 3)
+    to_cam /= np.linalg.norm(to_cam, axis=2, keepdims=True)
+    return np.einsum("fcj,fj->fc", to_cam, normals_world).max(axis=1)
+
+
+def _surface_candidates(normals_world: np.ndarray, resting: np.ndarray, surface,
+                        incidence_cos: np.ndarray | None) -> np.ndarray:
     """Indices of faces that may receive a defect of a kind with ``surface`` (SurfaceFilter):
-    never faces resting on the belt; if ``visible_from_cameras``, only faces whose front some
+    never faces ``resting`` on the belt; if ``visible_from_cameras``, only faces whose front some
     camera sees at under ``max_incidence_deg``; and within the optional cone."""
-    ok = ~((centroids_world[:, 2] < CONTACT_TOL_M) & (normals_world[:, 2] < -0.5))
+    ok = ~resting
     if surface.max_angle_deg < 180.0:
         d = np.asarray(surface.direction, float)
         d = d / np.linalg.norm(d)
         ok &= normals_world @ d >= np.cos(np.radians(surface.max_angle_deg)) - 1e-9
-    if surface.visible_from_cameras and camera_eyes is not None and len(camera_eyes):
-        to_cam = camera_eyes[None, :, :] - centroids_world[:, None, :]  # (F, C, 3)
-        to_cam /= np.linalg.norm(to_cam, axis=2, keepdims=True)
-        cos_inc = np.einsum("fcj,fj->fc", to_cam, normals_world)
-        ok &= (cos_inc >= np.cos(np.radians(surface.max_incidence_deg))).any(axis=1)
+    if surface.visible_from_cameras and incidence_cos is not None:
+        ok &= incidence_cos >= np.cos(np.radians(surface.max_incidence_deg))
     return np.nonzero(ok)[0]
 
 
@@ -82,10 +90,12 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
         n_local = np.asarray(pm.mesh.face_normals)
         n_world = n_local @ R.T
         c_world = np.asarray(pm.mesh.triangles_center) @ R.T + M[:3, 3]
+        resting = (c_world[:, 2] < CONTACT_TOL_M) & (n_world[:, 2] < -0.5)
+        incidence_cos = _best_incidence_cos(n_world, c_world, eyes)
         for kind, recipe in kinds:
             lo, hi = recipe.count_per_part
             count = int(rng.integers(lo, hi + 1))
-            cands = _surface_candidates(n_world, c_world, recipe.surface, eyes)
+            cands = _surface_candidates(n_world, resting, recipe.surface, incidence_cos)
             for _ in range(count):
                 if len(cands) == 0 or areas[cands].sum() <= 0:
                     break
