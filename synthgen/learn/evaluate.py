@@ -36,9 +36,18 @@ from synthgen.learn.train import (
 )
 
 COLUMNS = [("images", "images"), ("healthy_images", "healthy"), ("iou_dataset", "IoU"),
-           ("dice_dataset", "Dice"), ("iou_mean_per_image", "IoU/img"), ("dice_mean_per_image", "Dice/img"),
-           ("miou", "mIoU std"), ("miou_custom", "mIoU custom"), ("map", "mAP"),
+           ("dice_dataset", "Dice"), ("iou_mean_per_image", "IoU/img"),
+           ("miou", "mIoU std"), ("miou_custom", "mIoU custom"), ("map", "mAP (intersect)"),
+           ("map50", "mAP50"), ("image_ap", "image AP"), ("image_auroc", "image AUROC"),
+           ("defect_recall", "defect recall"), ("small_recall", "small recall"),
            ("healthy_fp_rate", "healthy FP rate")]
+CLASS_COLUMNS = [("images", "images"), ("iou_dataset", "IoU"), ("defect_recall", "defect recall"),
+                 ("image_recall", "image recall"), ("mean_score", "mean score")]
+
+
+SMALL_NOTE = ("\nmAP (intersect): a predicted box counts when it touches a defect box; mAP50: box IoU >= 0.5. "
+              "image AP / AUROC: defective-vs-healthy ranking by each image's max defect probability. "
+              "Small: defects under 0.5 % of the image.\n")
 
 
 def fmt(v) -> str:
@@ -57,6 +66,17 @@ def markdown_table(results: dict[str, dict]) -> str:
             lines.append(f"| {name} | skipped: {s['skipped']} |" + " |" * (len(COLUMNS) - 1))
             continue
         lines.append(f"| {name} | " + " | ".join(fmt(s.get(k)) for k, _ in COLUMNS) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def class_table(results: dict[str, dict]) -> str:
+    """Per-class rows (defective images grouped by their class) of every test set that has them."""
+    rows = [(n, c, v) for n, s in results.items() for c, v in (s.get("per_class") or {}).items()]
+    if not rows:
+        return ""
+    lines = ["| test set | class | " + " | ".join(h for _, h in CLASS_COLUMNS) + " |",
+             "|---|---|" + "---:|" * len(CLASS_COLUMNS)]
+    lines += [f"| {n} | {c} | " + " | ".join(fmt(v.get(k)) for k, _ in CLASS_COLUMNS) + " |" for n, c, v in rows]
     return "\n".join(lines) + "\n"
 
 
@@ -125,15 +145,16 @@ def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = 
         for c, cv in pr.items():
             label = n if data.binary else f"{n} / {data.classes[int(c) - 1]}"
             curves[label] = {**cv, "ap": s["ap_per_class"][c]}
-        log(f"{n}: {len(ds)} images, IoU {fmt(s['iou_dataset'])}, mIoU std {fmt(s['miou'])}, "
-            f"custom {fmt(s['miou_custom'])}, mAP {fmt(s['map'])}, healthy FP rate {fmt(s['healthy_fp_rate'])}")
+        log(f"{n}: {len(ds)} images, IoU {fmt(s['iou_dataset'])}, mIoU custom {fmt(s['miou_custom'])}, "
+            f"mAP {fmt(s['map'])}, mAP50 {fmt(s['map50'])}, image AP {fmt(s['image_ap'])}, "
+            f"healthy FP rate {fmt(s['healthy_fp_rate'])}")
     meta = {"checkpoint": str(checkpoint), "epoch": ck.get("epoch"), "resolution": res,
             "threshold": cfg.eval.threshold, "tolerance": cfg.eval.tolerance,
             "min_box_pixels": cfg.eval.min_box_pixels, "classes": data.classes}
     atomic_json(out / "metrics.json", clean({"meta": meta, "results": results}))
     md = (f"# Segmentation evaluation\n\ncheckpoint `{checkpoint}` (epoch {ck.get('epoch')}), resolution "
           f"{res}, threshold {cfg.eval.threshold}, customized-mIoU tolerance {cfg.eval.tolerance} px\n\n"
-          + markdown_table(results))
+          + markdown_table(results) + SMALL_NOTE + "\n" + class_table(results))
     tmp = out / ".metrics.md.tmp"
     tmp.write_text(md)
     os.replace(tmp, out / "metrics.md")

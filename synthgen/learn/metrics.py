@@ -1,8 +1,18 @@
 """Segmentation metrics used in defect inspection (pure numpy/scipy; no torch).
 
 Pixel metrics (per image and over a dataset), standard and customized mIoU, box-level
-detection metrics (precision/recall over confidence thresholds, AP, mAP) and the image-level
-false-positive rate on healthy images.
+detection metrics (precision/recall over confidence thresholds, AP, mAP), the image-level
+false-positive rate on healthy images, the image-level decision AP / AUROC
+(``synthgen.learn.decision``), defect recall (all and small defects) and per-class figures.
+
+**Box AP, two matchings.** ``map`` matches a predicted component to a ground-truth one when
+their boxes *intersect* (the paper's rule; generous: one huge component that covers the image
+intersects every defect). ``map50`` matches only when the boxes' IoU is at least 0.5 (the
+detection AP50), so a prediction must also have roughly the defect's extent. Read them together.
+
+**Defect recall.** A ground-truth component (8-connected) is found when any predicted defect
+pixel lies on it. ``small_recall`` is the same over components smaller than
+``SMALL_FRACTION`` (0.5 %) of their image's area.
 
 Conventions: ``gt`` and ``pred`` are integer class maps (H, W) with 0 = background and
 1..K = defect classes (binary: K = 1). ``prob`` is (K+1, H, W) or (H, W) for binary.
@@ -33,7 +43,11 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
+from synthgen.learn.decision import decision_metrics, image_score
+
 DEFAULT_TOLERANCE = 20
+SMALL_FRACTION = 0.005  # a defect smaller than 0.5 % of its image is "small"
+AP50_IOU = 0.5
 
 
 # ----------------------------------------------------------------------------- pixel metrics
@@ -99,6 +113,15 @@ class Box:
     def intersects(self, o: Box) -> bool:
         return not (self.x1 < o.x0 or o.x1 < self.x0 or self.y1 < o.y0 or o.y1 < self.y0)
 
+    def iou(self, o: Box) -> float:
+        iw = min(self.x1, o.x1) - max(self.x0, o.x0) + 1
+        ih = min(self.y1, o.y1) - max(self.y0, o.y0) + 1
+        if iw <= 0 or ih <= 0:
+            return 0.0
+        inter = iw * ih
+        area = lambda b: (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1)  # noqa: E731
+        return inter / (area(self) + area(o) - inter)
+
 
 def boxes_from_mask(mask: np.ndarray, score_map: np.ndarray | None = None, label: int = 1,
                     min_pixels: int = 1) -> list[Box]:
@@ -117,18 +140,20 @@ def boxes_from_mask(mask: np.ndarray, score_map: np.ndarray | None = None, label
     return out
 
 
-def match_boxes(preds: list[Box], gts: list[Box]) -> list[bool]:
+def match_boxes(preds: list[Box], gts: list[Box], min_iou: float | None = None) -> list[bool]:
     """True/false positive flag per prediction, in descending score order of ``preds``.
 
-    A prediction that intersects a ground-truth box of its class is a true positive; each
-    ground-truth box is matched by at most one prediction (the highest-scoring one), so a
-    second prediction on the same defect is a false positive."""
+    A prediction that intersects (``min_iou`` None) or overlaps with box IoU >= ``min_iou`` a
+    ground-truth box of its class is a true positive; each ground-truth box is matched by at
+    most one prediction (the highest-scoring one), so a second prediction on the same defect is
+    a false positive."""
     order = sorted(range(len(preds)), key=lambda i: -preds[i].score)
     used = [False] * len(gts)
     flags = [False] * len(preds)
     for i in order:
         for j, g in enumerate(gts):
-            if not used[j] and g.label == preds[i].label and preds[i].intersects(g):
+            hit = preds[i].intersects(g) if min_iou is None else preds[i].iou(g) >= min_iou
+            if not used[j] and g.label == preds[i].label and hit:
                 used[j] = True
                 flags[i] = True
                 break
@@ -159,9 +184,31 @@ def average_precision(scores: np.ndarray, tp: np.ndarray, num_gt: int) -> tuple[
 # ----------------------------------------------------------------------------- dataset
 
 
+def component_hits(gt: np.ndarray, pred: np.ndarray) -> list[tuple[int, bool]]:
+    """(area in pixels, found) per ground-truth defect component (8-connected); found = any
+    predicted defect pixel on it."""
+    lab, _ = ndimage.label(gt > 0, structure=np.ones((3, 3), bool))
+    out = []
+    p = pred > 0
+    for i, sl in enumerate(ndimage.find_objects(lab), start=1):
+        if sl is None:
+            continue
+        comp = lab[sl] == i
+        out.append((int(comp.sum()), bool(p[sl][comp].any())))
+    return out
+
+
+def _mean(rows: list[dict], key: str) -> float:
+    return float(np.mean([r[key] for r in rows])) if rows else float("nan")
+
+
 @dataclass
 class DatasetMetrics:
-    """Accumulates per-image results; ``summary()`` gives the dataset figures."""
+    """Accumulates per-image results; ``summary()`` gives the dataset figures.
+
+    ``add(..., group=...)`` files an image under a group (the defect class of a magnetic-tile
+    split entry, for example); ``summary()["per_class"]`` then gives each group's IoU, defect
+    recall and image recall, even when the model itself is binary."""
 
     num_classes: int = 2
     tolerance: int = DEFAULT_TOLERANCE
@@ -170,13 +217,15 @@ class DatasetMetrics:
 
     def __post_init__(self):
         self.rows: list[dict] = []
-        self.dets: dict[int, list[tuple[float, bool]]] = {c: [] for c in range(1, self.num_classes)}
-        self.num_gt: dict[int, int] = {c: 0 for c in range(1, self.num_classes)}
+        classes = range(1, self.num_classes)
+        self.dets: dict[int, list[tuple[float, bool]]] = {c: [] for c in classes}
+        self.dets50: dict[int, list[tuple[float, bool]]] = {c: [] for c in classes}
+        self.num_gt: dict[int, int] = {c: 0 for c in classes}
         self.inter = 0
         self.union = 0
         self.sum_gp = 0
 
-    def add(self, name: str, gt: np.ndarray, prob: np.ndarray) -> dict:
+    def add(self, name: str, gt: np.ndarray, prob: np.ndarray, group: str | None = None) -> dict:
         """Add one image. ``prob``: (H, W) defect probability (binary) or (K+1, H, W)."""
         if prob.ndim == 2:
             pred = (prob >= self.threshold).astype(np.int64)
@@ -186,51 +235,91 @@ class DatasetMetrics:
             scores = {c: prob[c] for c in range(1, self.num_classes)}
         iou, dice = iou_dice(gt, pred)
         g, p = gt > 0, pred > 0
-        self.inter += int(np.logical_and(g, p).sum())
-        self.union += int(np.logical_or(g, p).sum())
+        inter, union = int(np.logical_and(g, p).sum()), int(np.logical_or(g, p).sum())
+        self.inter += inter
+        self.union += union
         self.sum_gp += int(g.sum() + p.sum())
         n_pred_boxes = 0
         for c in range(1, self.num_classes):
             gts = boxes_from_mask(gt == c, label=c)
             preds = boxes_from_mask(pred == c, scores[c], label=c, min_pixels=self.min_box_pixels)
-            flags = match_boxes(preds, gts)
-            self.dets[c].extend((preds[i].score, flags[i]) for i in range(len(preds)))
+            for dets, min_iou in ((self.dets[c], None), (self.dets50[c], AP50_IOU)):
+                flags = match_boxes(preds, gts, min_iou)
+                dets.extend((preds[i].score, flags[i]) for i in range(len(preds)))
             self.num_gt[c] += len(gts)
             n_pred_boxes += len(preds)
+        small = SMALL_FRACTION * gt.size
+        comps = component_hits(gt, pred)
         # A healthy image is a false-positive image when any predicted defect box survives the
         # ``min_box_pixels`` filter (the same boxes that the detection metrics count).
-        row = {"image": name, "iou": iou, "dice": dice,
+        row = {"image": name, "group": group, "iou": iou, "dice": dice,
                "miou": miou_standard(gt, pred, self.num_classes),
                "miou_custom": miou_customized(gt, pred, self.num_classes, self.tolerance),
                "healthy": bool(not g.any()), "false_positive_image": bool(not g.any() and n_pred_boxes > 0),
-               "pred_boxes": n_pred_boxes}
+               "pred_boxes": n_pred_boxes, "score": image_score(prob),
+               "defects": len(comps), "defects_found": sum(h for _, h in comps),
+               "small_defects": sum(a < small for a, _ in comps),
+               "small_found": sum(h for a, h in comps if a < small), "inter": inter, "union": union}
         self.rows.append(row)
         return row
+
+    def _ap(self, dets: dict[int, list], curves: dict | None = None) -> dict[int, float]:
+        aps = {}
+        for c, d in dets.items():
+            sc = np.array([x[0] for x in d])
+            tp = np.array([x[1] for x in d], bool)
+            ap, rec, prec = average_precision(sc, tp, self.num_gt[c])
+            aps[c] = ap
+            if curves is not None:
+                curves[c] = {"recall": rec.tolist(), "precision": prec.tolist(),
+                             "scores": sorted(sc.tolist(), reverse=True)}
+        return aps
+
+    @staticmethod
+    def _recall(rows: list[dict], found: str, total: str) -> float:
+        n = sum(r[total] for r in rows)
+        return sum(r[found] for r in rows) / n if n else float("nan")
+
+    def per_class(self) -> dict[str, dict]:
+        """Figures per group of defective images (``add(..., group=)``)."""
+        out = {}
+        for grp in sorted({r["group"] for r in self.rows if r["group"] and not r["healthy"]}):
+            rows = [r for r in self.rows if r["group"] == grp and not r["healthy"]]
+            union = sum(r["union"] for r in rows)
+            out[grp] = {"images": len(rows),
+                        "iou_dataset": sum(r["inter"] for r in rows) / union if union else 1.0,
+                        "defect_recall": self._recall(rows, "defects_found", "defects"),
+                        "image_recall": float(np.mean([r["pred_boxes"] > 0 for r in rows])),
+                        "mean_score": _mean(rows, "score")}
+        return out
 
     def summary(self) -> dict:
         rows = self.rows
         healthy = [r for r in rows if r["healthy"]]
-        aps, curves = {}, {}
-        for c, dets in self.dets.items():
-            sc = np.array([d[0] for d in dets])
-            tp = np.array([d[1] for d in dets], bool)
-            ap, rec, prec = average_precision(sc, tp, self.num_gt[c])
-            aps[c] = ap
-            curves[c] = {"recall": rec.tolist(), "precision": prec.tolist(),
-                         "scores": sorted(sc.tolist(), reverse=True)}
+        curves: dict = {}
+        aps = self._ap(self.dets, curves)
+        aps50 = self._ap(self.dets50)
         finite = [v for v in aps.values() if np.isfinite(v)]
+        finite50 = [v for v in aps50.values() if np.isfinite(v)]
         return {
             "images": len(rows),
             "iou_dataset": 1.0 if self.union == 0 else self.inter / self.union,
             "dice_dataset": 1.0 if self.sum_gp == 0 else 2 * self.inter / self.sum_gp,
-            "iou_mean_per_image": float(np.mean([r["iou"] for r in rows])) if rows else float("nan"),
-            "dice_mean_per_image": float(np.mean([r["dice"] for r in rows])) if rows else float("nan"),
-            "miou": float(np.mean([r["miou"] for r in rows])) if rows else float("nan"),
-            "miou_custom": float(np.mean([r["miou_custom"] for r in rows])) if rows else float("nan"),
+            "iou_mean_per_image": _mean(rows, "iou"),
+            "dice_mean_per_image": _mean(rows, "dice"),
+            "miou": _mean(rows, "miou"),
+            "miou_custom": _mean(rows, "miou_custom"),
             "ap_per_class": {str(c): v for c, v in aps.items()},
             "map": float(np.mean(finite)) if finite else float("nan"),
+            "ap50_per_class": {str(c): v for c, v in aps50.items()},
+            "map50": float(np.mean(finite50)) if finite50 else float("nan"),
+            **decision_metrics([r["score"] for r in rows], [not r["healthy"] for r in rows]),
+            "defect_recall": self._recall(rows, "defects_found", "defects"),
+            "small_defects": sum(r["small_defects"] for r in rows),
+            "small_recall": self._recall(rows, "small_found", "small_defects"),
             "healthy_images": len(healthy),
             "healthy_fp_rate": (sum(r["false_positive_image"] for r in healthy) / len(healthy)) if healthy
             else float("nan"),
+            "per_class": self.per_class(),
             "pr_curves": {str(c): v for c, v in curves.items()},
         }

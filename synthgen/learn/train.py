@@ -177,8 +177,9 @@ def predict_dataset(model: UNet, ds: SegDataset, batch_size: int, resolution: st
 def evaluate_model(model: UNet, ds: SegDataset, cfg: SegConfig, device: torch.device, resolution: str,
                    progress: bool = False, desc: str = "eval") -> DatasetMetrics:
     m = DatasetMetrics(cfg.data.num_classes, cfg.eval.tolerance, cfg.eval.threshold, cfg.eval.min_box_pixels)
-    for name, gt, prob in predict_dataset(model, ds, cfg.eval.batch_size, resolution, device, progress, desc):
-        m.add(name, gt, prob)
+    preds = predict_dataset(model, ds, cfg.eval.batch_size, resolution, device, progress, desc)
+    for e, (name, gt, prob) in zip(ds.entries, preds):
+        m.add(name, gt, prob, group=e.class_name)
     return m
 
 
@@ -219,7 +220,7 @@ def plot_learning_curve(history: list[dict], path: Path) -> None:
 
 
 def _scalar_metrics(summary: dict) -> dict:
-    return {k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    return clean({k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
 
 
 def _compat_key(cfg: SegConfig) -> dict:

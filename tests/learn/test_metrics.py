@@ -108,3 +108,60 @@ def test_multiclass_boxes_match_only_their_own_class():
     s = m.summary()
     assert s["ap_per_class"]["1"] == 0.0 and s["ap_per_class"]["2"] != s["ap_per_class"]["2"]  # NaN: no GT
     assert s["map"] == 0.0
+
+
+def test_image_level_ap_and_auroc_by_hand_with_ties():
+    from synthgen.learn.decision import decision_metrics
+
+    # ranked: D 0.9 | D 0.8 and H 0.8 tied | H 0.3 | D 0.1   (3 defective, 2 healthy)
+    # thresholds: 0.9 -> R 1/3 P 1 ; 0.8 -> R 2/3 P 2/3 (the tie is one step) ; 0.3 -> R 2/3 ;
+    # 0.1 -> R 1 P 3/5.  AP = 1/3 * 1 + 1/3 * 2/3 + 1/3 * 3/5 = 34/45
+    # AUROC: of the 6 defective-healthy pairs, 3 are ordered right and 1 tied (counts 1/2): 3.5/6
+    d = decision_metrics([0.9, 0.8, 0.8, 0.3, 0.1], [True, False, True, False, True])
+    assert d["image_ap"] == pytest.approx(34 / 45)
+    assert d["image_auroc"] == pytest.approx(7 / 12)
+    assert d["images_defective"] == 3 and d["images_healthy"] == 2
+    only = decision_metrics([0.2, 0.4], [True, True])  # no healthy image: undefined, not 1.0
+    assert np.isnan(only["image_ap"]) and np.isnan(only["image_auroc"])
+
+
+def test_a_prediction_covering_the_image_scores_in_intersect_ap_but_not_in_ap50():
+    gt = np.zeros((40, 40), int)
+    gt[10:14, 10:14] = 1
+    everything = np.full((40, 40), 0.9)
+    m = DatasetMetrics()
+    m.add("x", gt, everything)
+    s = m.summary()
+    assert s["map"] == pytest.approx(1.0)     # the one huge box touches the defect
+    assert s["map50"] == pytest.approx(0.0)   # but its box IoU is 16 / 1600
+    tight = np.zeros((40, 40))
+    tight[10:14, 10:15] = 0.9
+    m2 = DatasetMetrics()
+    m2.add("y", gt, tight)
+    assert m2.summary()["map50"] == pytest.approx(1.0)
+
+
+def test_defect_recall_small_recall_image_scores_and_per_class_groups():
+    m = DatasetMetrics()
+    gt = np.zeros((100, 100), int)
+    gt[10:13, 10:13] = 1        # 9 px = 0.09 % of the image: small, missed
+    gt[50:90, 50:90] = 1        # 1600 px: large, found
+    prob = np.zeros((100, 100))
+    prob[60:70, 60:70] = 0.8
+    m.add("crack_img", gt, prob, group="Crack")
+    gt2 = np.zeros((100, 100), int)
+    gt2[0:5, 0:5] = 1           # small, found
+    prob2 = np.zeros((100, 100))
+    prob2[1, 1] = 0.6
+    m.add("hole_img", gt2, prob2, group="Blowhole")
+    m.add("healthy", np.zeros((100, 100), int), np.full((100, 100), 0.2))
+    s = m.summary()
+    assert s["defect_recall"] == pytest.approx(2 / 3)
+    assert s["small_defects"] == 2 and s["small_recall"] == pytest.approx(1 / 2)
+    assert [r["score"] for r in m.rows] == pytest.approx([0.8, 0.6, 0.2])
+    assert s["image_ap"] == pytest.approx(1.0) and s["image_auroc"] == pytest.approx(1.0)
+    pc = s["per_class"]
+    assert set(pc) == {"Crack", "Blowhole"}
+    assert pc["Crack"]["defect_recall"] == pytest.approx(1 / 2)
+    assert pc["Crack"]["iou_dataset"] == pytest.approx(100 / (9 + 1600))
+    assert pc["Blowhole"]["image_recall"] == 1.0
