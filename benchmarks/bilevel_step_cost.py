@@ -20,9 +20,10 @@ import time
 import torch
 
 from synthgen.configio import load_config
-from synthgen.learn.bilevel import build_pools, train_run
-from synthgen.learn.bilevel_config import BilevelConfig
-from synthgen.learn.train import resolve_device
+from synthgen.learn.bilevel.config import BilevelConfig
+from synthgen.learn.bilevel.synth import build_pools
+from synthgen.learn.bilevel.train import train_run
+from synthgen.learn.common.loop import resolve_device
 
 
 def main() -> None:

@@ -18,8 +18,8 @@ import cv2
 import numpy as np
 
 from synthgen.configio import load_config
-from synthgen.learn.bilevel_config import BilevelConfig
-from synthgen.learn.data import build_dataset
+from synthgen.learn.bilevel.config import BilevelConfig
+from synthgen.learn.common.data import build_dataset
 
 
 def main() -> None:

@@ -13,7 +13,7 @@ import time
 
 import torch
 
-from synthgen.learn.unet import UNet, count_parameters
+from synthgen.learn.common.unet import UNet, count_parameters
 
 VARIANTS = [  # name, depth, width, thin
     ("standard d4 w32", 4, 32, False),

@@ -29,7 +29,7 @@ DATA = ROOT.parent / "shared" / "data" / "magnetic_tile"
 
 
 def seg_config(gen_dir: Path | None, n_gen: int, k: int, seed: int, args, out: Path):
-    from synthgen.learn.seg_config import SegConfig
+    from synthgen.learn.seg.config import SegConfig
 
     split = str(DATA / "split.json")
     sources = {
@@ -61,7 +61,7 @@ def write_real_crops(cfg, out: Path, n: int, seed: int) -> None:
     """``n`` real defect-centred (and healthy) crops, drawn exactly as the generator's training inputs."""
     import cv2
 
-    from synthgen.learn.vqgen_data import PairSampler, load_pairs
+    from synthgen.learn.vqgen.data import PairSampler, load_pairs
     from synthgen.rng import stream
 
     if (out / "masks").is_dir() and len(list((out / "masks").glob("*.png"))) >= n:
@@ -97,11 +97,11 @@ def main() -> int:
     import torch
 
     from synthgen.configio import load_config
-    from synthgen.learn.evaluate import evaluate
-    from synthgen.learn.train import train as seg_train
-    from synthgen.learn.vqgen_config import VQGenConfig
-    from synthgen.learn.vqgen_train import sample
-    from synthgen.learn.vqgen_train import train as vq_train
+    from synthgen.learn.seg.evaluate import evaluate
+    from synthgen.learn.seg.train import train as seg_train
+    from synthgen.learn.vqgen.config import VQGenConfig
+    from synthgen.learn.vqgen.sample import sample
+    from synthgen.learn.vqgen.train import train as vq_train
 
     torch.set_num_threads(args.threads)
     args.out.mkdir(parents=True, exist_ok=True)

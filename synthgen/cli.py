@@ -17,9 +17,9 @@ from synthgen.errors import SynthgenError
 # name -> "module:attribute" of a click group implemented elsewhere (imported on first use).
 LAZY_GROUPS = {
     "defects": ("synthgen.textures.cli:defects", "Procedural defect maps: generate a library of variants."),
-    "seg": ("synthgen.learn.seg_cli:seg", "U-Net defect segmentation: train, eval, experiment."),
-    "vqgen": ("synthgen.learn.vqgen_cli:vqgen", "VQ-VAE + PixelCNN joint image+mask generation."),
-    "bilevel": ("synthgen.learn.bilevel_cli:bilevel", "Bi-level Cut&Paste synthesis (Synth4Seg)."),
+    "seg": ("synthgen.learn.seg.cli:seg", "U-Net defect segmentation: train, eval, experiment."),
+    "vqgen": ("synthgen.learn.vqgen.cli:vqgen", "VQ-VAE + PixelCNN joint image+mask generation."),
+    "bilevel": ("synthgen.learn.bilevel.cli:bilevel", "Bi-level Cut&Paste synthesis (Synth4Seg)."),
 }
 
 

@@ -29,6 +29,7 @@ import numpy as np
 from PIL import Image
 
 from synthgen import __version__
+from synthgen.dataset.reader import COCO, IMAGES, INSTANCE_MASKS, PLANS, SEMANTIC_MASKS
 from synthgen.errors import SynthgenError
 
 JOB_FILE = "job.json"
@@ -149,25 +150,25 @@ class Dataset:
 
     # -- scenes ---------------------------------------------------------------------------
     def plan_path(self, scene_index: int) -> Path:
-        return self.root / "plans" / f"{scene_index:06d}.json"
+        return self.root / PLANS / f"{scene_index:06d}.json"
 
     def scene_done(self, scene_index: int) -> bool:
         return self.plan_path(scene_index).is_file()
 
     def image_path(self, scene_index: int, camera_id: int) -> Path:
-        return self.root / "images" / f"{stem(scene_index, camera_id)}.png"
+        return self.root / IMAGES / f"{stem(scene_index, camera_id)}.png"
 
     def write_masks(self, scene_index: int, camera_id: int, instance: np.ndarray, semantic: np.ndarray) -> None:
         s = stem(scene_index, camera_id)
-        atomic_write_png(self.root / "masks" / "instance" / f"{s}.png", instance.astype(np.uint16))
-        atomic_write_png(self.root / "masks" / "semantic" / f"{s}.png", semantic.astype(np.uint8))
+        atomic_write_png(self.root / INSTANCE_MASKS / f"{s}.png", instance.astype(np.uint16))
+        atomic_write_png(self.root / SEMANTIC_MASKS / f"{s}.png", semantic.astype(np.uint8))
 
     def write_scene(self, scene_index: int, record: dict[str, Any]) -> None:
         """The scene's final record (plan, status, cameras, COCO entries): marks it done."""
         atomic_write_json(self.plan_path(scene_index), record)
 
     def scene_records(self) -> list[dict[str, Any]]:
-        return [json.loads(p.read_text()) for p in sorted((self.root / "plans").glob("*.json"))]
+        return [json.loads(p.read_text()) for p in sorted((self.root / PLANS).glob("*.json"))]
 
     # -- assembly -------------------------------------------------------------------------
     def finalize(self, categories: list[dict[str, Any]], extra_manifest: dict[str, Any]) -> dict[str, Any]:
@@ -194,7 +195,7 @@ class Dataset:
             "images": sorted(images, key=lambda x: x["id"]),
             "annotations": sorted(anns, key=lambda x: x["id"]),
         }
-        atomic_write_json(self.root / "annotations" / "coco.json", coco)
+        atomic_write_json(self.root / COCO, coco)
         manifest = {"synthgen_version": __version__, **job, "counts": counts, **extra_manifest}
         atomic_write_json(self.root / "manifest.json", manifest)
         return manifest
@@ -217,8 +218,8 @@ def merge_datasets(sources: list[Path], out: Path) -> dict[str, Any]:
         src = Dataset(s)
         man = json.loads((src.root / "manifest.json").read_text()) if (src.root / "manifest.json").is_file() else {}
         categories = categories or man.get("categories")
-        for sub in ("images", "masks/instance", "masks/semantic", "plans"):
-            for f in sorted((src.root / sub).glob("*.png" if sub != "plans" else "*.json")):
+        for sub in (IMAGES, INSTANCE_MASKS, SEMANTIC_MASKS, PLANS):
+            for f in sorted((src.root / sub).glob("*.png" if sub != PLANS else "*.json")):
                 target = dst.root / sub / f.name
                 if target.exists():
                     if target.read_bytes() != f.read_bytes():

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.learn.augment import augment, build_augment
-from synthgen.learn.seg_config import AugmentConfig, DataConfig
+from synthgen.learn.common.augment import augment, build_augment
+from synthgen.learn.common.config import AugmentConfig, DataConfig
 
 
 def _scene(size=64):

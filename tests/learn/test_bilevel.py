@@ -12,20 +12,18 @@ import torch
 from torch import nn
 
 from synthgen.cli import main
-from synthgen.learn.bilevel import (
+from synthgen.learn.bilevel.config import BilevelConfig
+from synthgen.learn.bilevel.hypergrad import (
     HeatmapNet,
-    Synthesizer,
-    build_pools,
-    location_mass,
     per_sample_loss,
     sample_influence,
     source_weights,
-    to_batch,
-    train_run,
     val_gradient,
 )
-from synthgen.learn.bilevel_config import BilevelConfig
-from synthgen.learn.paste import DefectBank, cut_defects, draw_patch, family_pipeline, paste
+from synthgen.learn.bilevel.paste import DefectBank, cut_defects, draw_patch, family_pipeline, paste
+from synthgen.learn.bilevel.report import location_mass
+from synthgen.learn.bilevel.synth import Synthesizer, build_pools, to_batch
+from synthgen.learn.bilevel.train import train_run
 from synthgen.rng import stream
 
 # ----------------------------------------------------------------------------- pasting
@@ -444,7 +442,7 @@ def test_synthgen_dataset_is_a_defect_source(tmp_path):
 
 def test_comparison_table_pairs_runs_by_seed(noise_toy):
     """The issue's targets are relative gains of a learned run over the run without that learned part."""
-    from synthgen.learn.bilevel import comparison_table
+    from synthgen.learn.bilevel.report import comparison_table
 
     cfg = _toy_config(noise_toy, {"good": {"sources": ["good"]}}, ["random", "learned_locations"], steps=1)
 

@@ -11,8 +11,10 @@ import pytest
 from pycocotools import mask as mask_utils
 
 from synthgen.errors import ConfigError, SynthgenError
-from synthgen.learn.data import MixSampler, SegDataset, apply_policy, read_source
-from synthgen.learn.seg_config import DataConfig, MixItem, SegConfig, SourceConfig
+from synthgen.learn.common.config import DataConfig, MixItem, SourceConfig
+from synthgen.learn.common.data import MixSampler, SegDataset, apply_policy
+from synthgen.learn.common.sources import read_source
+from synthgen.learn.seg.config import SegConfig
 
 KINDS = ["crack", "scratch"]
 

@@ -7,8 +7,8 @@ import pytest
 from segtoy import MAGNETIC_TILE, REPO
 
 from synthgen.configio import load_config
-from synthgen.learn.data import build_dataset
-from synthgen.learn.seg_config import ExperimentConfig, SegConfig
+from synthgen.learn.common.data import build_dataset
+from synthgen.learn.seg.config import ExperimentConfig, SegConfig
 
 pytestmark = [pytest.mark.data, pytest.mark.skipif(
     not (MAGNETIC_TILE / "split.json").is_file(),

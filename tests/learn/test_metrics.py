@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from synthgen.learn.metrics import (
+from synthgen.learn.common.metrics import (
     Box,
     DatasetMetrics,
     average_precision,
@@ -111,7 +111,7 @@ def test_multiclass_boxes_match_only_their_own_class():
 
 
 def test_image_level_ap_and_auroc_by_hand_with_ties():
-    from synthgen.learn.decision import decision_metrics
+    from synthgen.learn.common.decision import decision_metrics
 
     # ranked: D 0.9 | D 0.8 and H 0.8 tied | H 0.3 | D 0.1   (3 defective, 2 healthy)
     # thresholds: 0.9 -> R 1/3 P 1 ; 0.8 -> R 2/3 P 2/3 (the tie is one step) ; 0.3 -> R 2/3 ;

@@ -6,9 +6,9 @@ import json
 
 from test_data import KINDS, write_synthgen
 
-from synthgen.learn.evaluate import evaluate
-from synthgen.learn.seg_config import SegConfig
-from synthgen.learn.train import train
+from synthgen.learn.seg.config import SegConfig
+from synthgen.learn.seg.evaluate import evaluate
+from synthgen.learn.seg.train import train
 
 
 def test_multiclass_synthgen_train_and_eval(tmp_path):

@@ -7,9 +7,11 @@ import numpy as np
 import pytest
 import torch
 
-from synthgen.learn.data import SegDataset, read_source
-from synthgen.learn.seg_config import DataConfig, ModelConfig, SourceConfig
-from synthgen.learn.train import build_model, predict_dataset
+from synthgen.learn.common.checkpoint import build_model
+from synthgen.learn.common.config import DataConfig, ModelConfig, SourceConfig
+from synthgen.learn.common.data import SegDataset
+from synthgen.learn.common.loop import predict_dataset
+from synthgen.learn.common.sources import read_source
 
 
 @pytest.mark.parametrize("policy", ["resize", "letterbox", "crop"])

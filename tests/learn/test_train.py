@@ -14,9 +14,11 @@ from segtoy import blobs, toy_cfg_file, toy_config  # noqa: F401 (fixtures)
 
 from synthgen.cli import cli, main
 from synthgen.configio import load_config
-from synthgen.learn.data import build_dataset
-from synthgen.learn.seg_config import SegConfig
-from synthgen.learn.train import build_model, evaluate_model, train
+from synthgen.learn.common.checkpoint import build_model
+from synthgen.learn.common.data import build_dataset
+from synthgen.learn.common.loop import evaluate_model
+from synthgen.learn.seg.config import SegConfig
+from synthgen.learn.seg.train import train
 
 
 def _cfg(blobs, out, **train_kw) -> SegConfig:
@@ -71,7 +73,7 @@ def test_train_and_eval_cli_learn_the_toy_task(toy_cfg_file):
     assert (out / "eval" / "pr_curve.png").stat().st_size > 1000
     # The same model before training is far worse: the figures measure learning.
     untrained = build_model(cfg.model, cfg.data, cfg.train.seed)
-    m = evaluate_model(untrained, build_dataset(["test"], cfg.sources, cfg.data), cfg, torch.device("cpu"),
+    m = evaluate_model(untrained, build_dataset(["test"], cfg.sources, cfg.data), cfg.eval, torch.device("cpu"),
                        "original").summary()
     assert m["iou_dataset"] < metrics["iou_dataset"] - 0.3
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from synthgen.learn.unet import UNet, count_parameters
+from synthgen.learn.common.unet import UNet, count_parameters
 
 
 @pytest.mark.parametrize("depth,width,thin", [(1, 4, False), (3, 8, False), (4, 8, True)])

@@ -12,16 +12,11 @@ import torch
 
 from synthgen.cli import main
 from synthgen.configio import load_config
-from synthgen.learn.pixelcnn import GatedLayer, GatedPixelCNN
-from synthgen.learn.vqgen_config import VQGenConfig
-from synthgen.learn.vqgen_train import (
-    degenerate_reason,
-    load_checkpoint,
-    models_from_checkpoint,
-    sample,
-    train,
-)
-from synthgen.learn.vqvae import VectorQuantizer
+from synthgen.learn.vqgen.config import VQGenConfig
+from synthgen.learn.vqgen.pixelcnn import GatedLayer, GatedPixelCNN
+from synthgen.learn.vqgen.sample import degenerate_reason, load_checkpoint, models_from_checkpoint, sample
+from synthgen.learn.vqgen.train import train
+from synthgen.learn.vqgen.vqvae import VectorQuantizer
 
 # ----------------------------------------------------------------------------- causality
 
@@ -323,7 +318,7 @@ MT = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "magnetic_
 @pytest.mark.data
 @pytest.mark.skipif(not (MT / "split.json").is_file(), reason=f"magnetic tile data not found at {MT}")
 def test_magnetic_tile_config_loads_and_crops():
-    from synthgen.learn.vqgen_data import PairSampler, load_pairs
+    from synthgen.learn.vqgen.data import PairSampler, load_pairs
 
     cfg = load_config(Path(__file__).resolve().parents[2] / "configs" / "vqgen_magnetic_tile.yaml", VQGenConfig)
     sampler = PairSampler(load_pairs(cfg.data), cfg.data)

@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from synthgen.learn.seg_config import DataConfig, EvalConfig, ModelConfig, SourceConfig, _Model, _resolve
+from synthgen.learn.common.config import DataConfig, EvalConfig, ModelConfig, SourceConfig, _Model, _resolve
 
 RUNS = ("no_paste", "random", "learned_locations", "learned_weights", "both")
 RUN_HELP = {

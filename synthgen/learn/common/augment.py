@@ -17,7 +17,7 @@ import albumentations as A
 import cv2
 import numpy as np
 
-from synthgen.learn.seg_config import AugmentConfig, DataConfig
+from synthgen.learn.common.config import AugmentConfig, DataConfig
 
 
 def build_augment(cfg: AugmentConfig, data: DataConfig) -> A.Compose:

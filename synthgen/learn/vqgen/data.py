@@ -15,9 +15,10 @@ import cv2
 import numpy as np
 
 from synthgen.errors import SynthgenError
-from synthgen.learn.data import Entry, load_image, load_label, read_folder, read_split
-from synthgen.learn.seg_config import SourceConfig
-from synthgen.learn.vqgen_config import DataConfig
+from synthgen.learn.common.config import SourceConfig
+from synthgen.learn.common.data import load_image, load_label
+from synthgen.learn.common.sources import Entry, read_folder, read_split
+from synthgen.learn.vqgen.config import DataConfig
 
 HEALTHY = "healthy"
 

@@ -32,8 +32,8 @@ def seg():
 @_quiet
 def train(config, out, resume, epochs, stop_after, mix, device, quiet):
     """Train a U-Net on the mix of CONFIG; writes checkpoints, history.json, learning_curve.png."""
-    from synthgen.learn.seg_config import SegConfig
-    from synthgen.learn.train import train as run
+    from synthgen.learn.seg.config import SegConfig
+    from synthgen.learn.seg.train import train as run
 
     cfg = load_config(config, SegConfig)
     update = {}
@@ -49,7 +49,7 @@ def train(config, out, resume, epochs, stop_after, mix, device, quiet):
 
 def _parse_mix(items: tuple[str, ...], cfg) -> list:
     from synthgen.errors import SynthgenError
-    from synthgen.learn.seg_config import MixItem
+    from synthgen.learn.common.config import MixItem
 
     out = []
     for it in items:
@@ -79,8 +79,8 @@ def _parse_mix(items: tuple[str, ...], cfg) -> list:
 @_quiet
 def eval_(config, checkpoint, out, sets, resolution, device, quiet):
     """Evaluate a checkpoint on the test sets of CONFIG: metrics.json, metrics.md, pr_curve.png."""
-    from synthgen.learn.evaluate import evaluate
-    from synthgen.learn.seg_config import SegConfig
+    from synthgen.learn.seg.config import SegConfig
+    from synthgen.learn.seg.evaluate import evaluate
 
     cfg = load_config(config, SegConfig)
     evaluate(cfg, checkpoint, out, device=device, sets=list(sets) or None, resolution=resolution,
@@ -96,8 +96,8 @@ def eval_(config, checkpoint, out, sets, resolution, device, quiet):
 @_quiet
 def experiment(config, out, epochs, device, quiet):
     """Train every mix of CONFIG and evaluate each on every test set: results.md / results.json."""
-    from synthgen.learn.experiment import experiment as run
-    from synthgen.learn.seg_config import ExperimentConfig
+    from synthgen.learn.seg.config import ExperimentConfig
+    from synthgen.learn.seg.experiment import experiment as run
 
     cfg = load_config(config, ExperimentConfig)
     if epochs:
@@ -109,6 +109,6 @@ def experiment(config, out, epochs, device, quiet):
 @seg.command()
 def schema():
     """Print the JSON schema of the seg and experiment configs."""
-    from synthgen.learn.seg_config import seg_schema
+    from synthgen.learn.seg.config import seg_schema
 
     click.echo(json.dumps(seg_schema(), indent=1))

@@ -16,9 +16,10 @@ import os
 from pathlib import Path
 
 from synthgen.errors import SynthgenError
-from synthgen.learn.evaluate import clean, evaluate, fmt
-from synthgen.learn.seg_config import ExperimentConfig
-from synthgen.learn.train import atomic_json, ensure_out, train
+from synthgen.learn.common.io import atomic_json, clean, ensure_out
+from synthgen.learn.seg.config import ExperimentConfig
+from synthgen.learn.seg.evaluate import evaluate, fmt
+from synthgen.learn.seg.train import train
 
 
 def results_markdown(table: dict[str, dict], sets: list[str]) -> str:

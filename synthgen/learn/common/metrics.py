@@ -3,7 +3,7 @@
 Pixel metrics (per image and over a dataset), standard and customized mIoU, box-level
 detection metrics (precision/recall over confidence thresholds, AP, mAP), the image-level
 false-positive rate on healthy images, the image-level decision AP / AUROC
-(``synthgen.learn.decision``), defect recall (all and small defects) and per-class figures.
+(``synthgen.learn.common.decision``), defect recall (all and small defects) and per-class figures.
 
 **Box AP, two matchings.** ``map`` matches a predicted component to a ground-truth one when
 their boxes *intersect* (the paper's rule; generous: one huge component that covers the image
@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from synthgen.learn.decision import decision_metrics, image_score
+from synthgen.learn.common.decision import decision_metrics, image_score
 
 DEFAULT_TOLERANCE = 20
 SMALL_FRACTION = 0.005  # a defect smaller than 0.5 % of its image is "small"
@@ -119,7 +119,7 @@ class Box:
         if iw <= 0 or ih <= 0:
             return 0.0
         inter = iw * ih
-        area = lambda b: (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1)  # noqa: E731
+        area = lambda b: (b.x1 - b.x0 + 1) * (b.y1 - b.y0 + 1)
         return inter / (area(self) + area(o) - inter)
 
 

@@ -14,7 +14,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from synthgen.learn.seg_config import _Model, _resolve
+from synthgen.learn.common.config import _Model, _resolve
 
 
 def _json_node(data, key: str):

@@ -29,8 +29,8 @@ def vqgen():
 @_quiet
 def train(config, out, vqvae_steps, prior_steps, seed, device, quiet):
     """Train the VQ-VAE and the PixelCNN prior of CONFIG; writes <out>/checkpoints/vqgen.pt and curves."""
-    from synthgen.learn.vqgen_config import VQGenConfig
-    from synthgen.learn.vqgen_train import train as run
+    from synthgen.learn.vqgen.config import VQGenConfig
+    from synthgen.learn.vqgen.train import train as run
 
     cfg = load_config(config, VQGenConfig)
     update = {k: v for k, v in (("vqvae_steps", vqvae_steps), ("prior_steps", prior_steps), ("seed", seed))
@@ -62,7 +62,7 @@ def train(config, out, vqvae_steps, prior_steps, seed, device, quiet):
 def sample(checkpoint, num, out, seed, class_name, threshold, on_degenerate, temperature, min_mask_pixels, prefix,
            device, quiet):
     """Draw NUM image+mask pairs from CHECKPOINT into OUT (generic image+mask format)."""
-    from synthgen.learn.vqgen_train import sample as run
+    from synthgen.learn.vqgen.sample import sample as run
 
     run(checkpoint, num, out, seed=seed, class_name=class_name, device=device, threshold=threshold,
         on_degenerate=on_degenerate, temperature=temperature, prefix=prefix,
@@ -72,6 +72,6 @@ def sample(checkpoint, num, out, seed, class_name, threshold, on_degenerate, tem
 @vqgen.command()
 def schema():
     """Print the JSON schema of the vqgen config."""
-    from synthgen.learn.vqgen_config import vqgen_schema
+    from synthgen.learn.vqgen.config import vqgen_schema
 
     click.echo(json.dumps(vqgen_schema(), indent=1))

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from synthgen.configio import load_config
-from synthgen.learn.bilevel_config import RUNS
+from synthgen.learn.bilevel.config import RUNS
 
 
 @click.group(name="bilevel")
@@ -30,8 +30,8 @@ def train(config, out, runs, seeds, steps, device, quiet):
     """Train the U-Net with online Cut&Paste for every baseline of CONFIG; writes results.md/json,
     heatmaps.png and weights.png. Finished runs are reused: re-run the command to resume."""
     from synthgen.errors import SynthgenError
-    from synthgen.learn.bilevel import train_all
-    from synthgen.learn.bilevel_config import BilevelConfig
+    from synthgen.learn.bilevel.config import BilevelConfig
+    from synthgen.learn.bilevel.train import train_all
 
     cfg = load_config(config, BilevelConfig)
     update: dict = {}
@@ -52,6 +52,6 @@ def train(config, out, runs, seeds, steps, device, quiet):
 @bilevel.command()
 def schema():
     """Print the JSON schema of the bilevel config."""
-    from synthgen.learn.bilevel_config import bilevel_schema
+    from synthgen.learn.bilevel.config import bilevel_schema
 
     click.echo(json.dumps(bilevel_schema(), indent=1))

@@ -1,7 +1,7 @@
 """Evaluation (``synthgen seg eval CONFIG``): metrics JSON + markdown + precision-recall plot.
 
 For each test set of ``eval.test_sets`` the checkpoint's model predicts every image; the
-metrics of ``synthgen.learn.metrics`` are computed (pixel IoU/Dice per image and over the
+metrics of ``synthgen.learn.common.metrics`` are computed (pixel IoU/Dice per image and over the
 dataset, standard and customized mIoU, box AP/mAP, healthy-image false-positive rate).
 
 Output folder (default ``<out>/eval``)::
@@ -19,21 +19,15 @@ from __future__ import annotations
 
 import math
 import os
-import tempfile
 from pathlib import Path
 
 from synthgen.errors import SynthgenError
-from synthgen.learn.data import available, build_dataset
-from synthgen.learn.seg_config import SegConfig
-from synthgen.learn.train import (
-    atomic_json,
-    clean,
-    ensure_out,
-    evaluate_model,
-    load_checkpoint,
-    model_from_checkpoint,
-    resolve_device,
-)
+from synthgen.learn.common.checkpoint import load_checkpoint, model_from_checkpoint
+from synthgen.learn.common.data import available, build_dataset
+from synthgen.learn.common.figures import plot_pr
+from synthgen.learn.common.io import atomic_json, clean, ensure_out
+from synthgen.learn.common.loop import evaluate_model, resolve_device
+from synthgen.learn.seg.config import SegConfig
 
 COLUMNS = [("images", "images"), ("healthy_images", "healthy"), ("iou_dataset", "IoU"),
            ("dice_dataset", "Dice"), ("iou_mean_per_image", "IoU/img"),
@@ -80,34 +74,6 @@ def class_table(results: dict[str, dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def plot_pr(curves: dict[str, dict], path: Path, title: str = "box-level precision-recall") -> None:
-    """``curves``: label -> {"recall": [...], "precision": [...], "ap": float}."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(5.5, 4.5))
-    for label, c in curves.items():
-        if not c["recall"]:
-            continue
-        r = [0.0] + list(c["recall"])
-        p = [c["precision"][0]] + list(c["precision"])
-        ax.step(r, p, where="post", label=f"{label} (AP {fmt(c['ap'])})")
-    ax.set_xlabel("recall (ground-truth defect boxes found)")
-    ax.set_ylabel("precision (predicted boxes on a defect)")
-    ax.set_xlim(0, 1.0)
-    ax.set_ylim(0, 1.02)
-    ax.grid(alpha=0.3)
-    ax.set_title(title)
-    if ax.lines:
-        ax.legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=".png")
-    os.close(fd)
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = None, device: str | None = None,
@@ -125,7 +91,6 @@ def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = 
     ck = load_checkpoint(checkpoint)
     out = ensure_out(Path(out or Path(cfg.out) / "eval"))
     model, data = model_from_checkpoint(ck, dev)
-    run_cfg = cfg.model_copy(update={"data": data})
     res = resolution or cfg.eval.resolution
     results: dict[str, dict] = {}
     curves: dict[str, dict] = {}
@@ -137,7 +102,7 @@ def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = 
             log(f"{n}: skipped (missing {', '.join(missing)})")
             continue
         ds = build_dataset(srcs, cfg.sources, data)
-        m = evaluate_model(model, ds, run_cfg, dev, res, progress, f"eval {n}")
+        m = evaluate_model(model, ds, cfg.eval, dev, res, progress, f"eval {n}")
         s = m.summary()
         pr = s.pop("pr_curves")
         results[n] = s

@@ -1,0 +1,64 @@
+"""Reading a synthgen dataset folder: the layout the writer produces, for every consumer.
+
+The folder names below are the single definition of the layout (``writer.Dataset`` writes
+through them; the learning side's ``synthgen`` source and the preview read through them).
+``read_items`` lists the images with, for each, its semantic mask (when written) and its COCO
+annotations, so a consumer never re-derives the layout.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthgen.errors import SynthgenError
+
+IMAGES = "images"
+INSTANCE_MASKS = "masks/instance"
+SEMANTIC_MASKS = "masks/semantic"
+PLANS = "plans"
+COCO = "annotations/coco.json"
+
+
+@dataclass
+class DatasetItem:
+    image: Path
+    semantic: Path | None                        # uint8 class map (0 = background, c = category id)
+    annotations: list = field(default_factory=list)  # COCO annotations of the image
+
+
+@dataclass
+class DatasetIndex:
+    root: Path
+    items: list[DatasetItem]
+    categories: dict[int, str]                   # COCO category id -> name
+    has_coco: bool
+
+
+def read_items(root: Path | str) -> DatasetIndex:
+    """Images of a synthgen dataset root (sorted), with their masks and COCO annotations."""
+    root = Path(root)
+    img_dir = root / IMAGES
+    if not img_dir.is_dir():
+        raise SynthgenError(f"{root}: not a synthgen dataset (no {IMAGES}/ folder)")
+    coco_path = root / COCO
+    coco = None
+    if coco_path.is_file():
+        try:
+            coco = json.loads(coco_path.read_text())
+        except (OSError, ValueError) as exc:
+            raise SynthgenError(f"{coco_path}: cannot read COCO annotations: {exc}") from None
+    cats = {int(c["id"]): str(c["name"]) for c in (coco or {}).get("categories", [])}
+    by_file: dict[str, list] = {}
+    if coco is not None:
+        ids = {im["id"]: Path(im["file_name"]).name for im in coco.get("images", [])}
+        for a in coco.get("annotations", []):
+            by_file.setdefault(ids.get(a["image_id"], ""), []).append(a)
+    items = []
+    for p in sorted(img_dir.glob("*.png")):
+        sem = root / SEMANTIC_MASKS / p.name
+        if not sem.is_file() and coco is None:
+            raise SynthgenError(f"{sem}: semantic mask missing and no {COCO} in {root}")
+        items.append(DatasetItem(p, sem if sem.is_file() else None, by_file.get(p.name, [])))
+    return DatasetIndex(root, items, cats, coco is not None)

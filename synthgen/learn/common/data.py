@@ -1,0 +1,187 @@
+"""Decoding, the size policy and mixes: from source entries to the arrays a network sees.
+
+``load_image`` / ``load_label`` decode an entry (``synthgen.learn.common.sources``);
+``SegDataset`` applies the size policy (``resize`` / ``letterbox`` / ``crop``) and caches decoded
+images; ``MixSampler`` draws the samples of each epoch from several sources with ratios.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from synthgen.errors import SynthgenError
+from synthgen.learn.common.config import DataConfig, MixItem, SourceConfig
+from synthgen.learn.common.sources import Entry, read_source
+
+
+def load_image(path: Path, channels: int) -> np.ndarray:
+    """(H, W, channels) uint8; greyscale or RGB."""
+    flag = cv2.IMREAD_GRAYSCALE if channels == 1 else cv2.IMREAD_COLOR
+    img = cv2.imread(str(path), flag)
+    if img is None:
+        raise SynthgenError(f"{path}: cannot read image")
+    if img.dtype != np.uint8:
+        img = (img / (256 if img.dtype == np.uint16 else 1)).astype(np.uint8)
+    if channels == 1:
+        return img[..., None]
+    return cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+
+
+def class_index(name: str | None, classes: list[str], where: str) -> int:
+    if len(classes) == 1:
+        return 1
+    if name is None or name not in classes:
+        raise SynthgenError(f"{where}: defect class '{name}' is not in data.classes ({', '.join(classes)})")
+    return classes.index(name) + 1
+
+
+def load_label(e: Entry, classes: list[str], hw: tuple[int, int]) -> np.ndarray:
+    """Label map (H, W) uint8 of an entry; ``hw`` is the image size (for healthy entries)."""
+    if e.mask_kind == "coco":
+        from pycocotools import mask as mask_utils
+
+        lab = np.zeros(hw, np.uint8)
+        for a in e.coco_anns or []:
+            seg = a.get("segmentation")
+            if not seg:
+                continue
+            if isinstance(seg, list):
+                rle = mask_utils.merge(mask_utils.frPyObjects(seg, hw[0], hw[1]))
+            elif isinstance(seg.get("counts"), list):
+                rle = mask_utils.frPyObjects(seg, hw[0], hw[1])
+            else:
+                rle = dict(seg)
+                if isinstance(rle["counts"], str):
+                    rle["counts"] = rle["counts"].encode("ascii")
+            m = mask_utils.decode(rle).astype(bool)
+            if m.shape != hw:
+                raise SynthgenError(f"{e.image}: COCO mask size {m.shape} != image size {hw}")
+            lab[m] = class_index(e.category_names.get(int(a["category_id"])), classes, str(e.image))
+        return lab
+    if e.mask is None:
+        return np.zeros(hw, np.uint8)
+    raw = cv2.imread(str(e.mask), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise SynthgenError(f"{e.mask}: cannot read mask")
+    if raw.ndim == 3:
+        raw = raw.max(axis=2)
+    if raw.shape != hw:
+        raise SynthgenError(f"{e.mask}: mask size {raw.shape} != image size {hw} of {e.image.name}")
+    if e.mask_kind == "semantic":
+        lab = np.zeros(hw, np.uint8)
+        for v in np.unique(raw):
+            if v == 0:
+                continue
+            lab[raw == v] = class_index(e.category_names.get(int(v), str(v)), classes, str(e.mask))
+        return lab
+    scale = 257 if raw.dtype == np.uint16 else 1
+    return ((raw > e.threshold * scale).astype(np.uint8) * class_index(e.class_name, classes, str(e.mask)))
+
+
+@dataclass
+class Sample:
+    """A decoded, policy-sized sample. ``valid`` is False on padding (ignored by loss/metrics)."""
+
+    image: np.ndarray        # (H, W, C) uint8
+    label: np.ndarray        # (H, W) uint8
+    valid: np.ndarray        # (H, W) uint8 0/1
+    orig_hw: tuple[int, int]
+    content_hw: tuple[int, int]  # size of the image content before padding (letterbox)
+    name: str
+
+
+def apply_policy(img: np.ndarray, lab: np.ndarray, data: DataConfig) -> tuple[np.ndarray, np.ndarray,
+                                                                               np.ndarray, tuple[int, int]]:
+    """Resize/letterbox to ``data.size`` (crop: unchanged). Returns image, label, valid, content size."""
+    H, W = data.size
+    h, w = lab.shape
+    if data.policy == "crop":
+        return img, lab, np.ones((h, w), np.uint8), (h, w)
+    if data.policy == "resize":
+        th, tw = H, W
+    else:
+        s = min(H / h, W / w)
+        th, tw = max(1, round(h * s)), max(1, round(w * s))
+    interp = cv2.INTER_AREA if th * tw < h * w else cv2.INTER_LINEAR
+    im = cv2.resize(img, (tw, th), interpolation=interp).reshape(th, tw, img.shape[2])
+    lb = cv2.resize(lab, (tw, th), interpolation=cv2.INTER_NEAREST)
+    valid = np.ones((th, tw), np.uint8)
+    if (th, tw) != (H, W):
+        im = np.pad(im, ((0, H - th), (0, W - tw), (0, 0)))
+        lb = np.pad(lb, ((0, H - th), (0, W - tw)))
+        valid = np.pad(valid, ((0, H - th), (0, W - tw)))
+    return im, lb, valid, (th, tw)
+
+
+class SegDataset:
+    """Entries of one or more sources, decoded with the size policy (cached in memory)."""
+
+    def __init__(self, entries: list[Entry], data: DataConfig):
+        self.entries = entries
+        self.data = data
+        self._cache: dict[int, Sample] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def original_label(self, i: int) -> np.ndarray:
+        e = self.entries[i]
+        img = load_image(e.image, self.data.channels)
+        return load_label(e, self.data.classes, img.shape[:2])
+
+    def __getitem__(self, i: int) -> Sample:
+        if i in self._cache:
+            return self._cache[i]
+        e = self.entries[i]
+        img = load_image(e.image, self.data.channels)
+        lab = load_label(e, self.data.classes, img.shape[:2])
+        im, lb, valid, content = apply_policy(img, lab, self.data)
+        s = Sample(im, lb, valid, img.shape[:2], content, e.name)
+        if self.data.cache:
+            self._cache[i] = s
+        return s
+
+
+def build_dataset(names: list[str], sources: dict[str, SourceConfig], data: DataConfig) -> SegDataset:
+    entries: list[Entry] = []
+    for n in names:
+        entries.extend(read_source(sources[n], n))
+    return SegDataset(entries, data)
+
+
+def available(names: list[str], sources: dict[str, SourceConfig]) -> list[str]:
+    """Names whose source path exists (optional sources may be missing)."""
+    return [n for n in names if sources[n].available]
+
+
+class MixSampler:
+    """Draws the (dataset index, item index) pairs of each epoch from a mix of sources.
+
+    The samples of an epoch are split over sources in proportion to their ratios (largest
+    remainder); within a source, items are drawn without replacement from successive random
+    permutations, so every image is seen before any repeats. Fully determined by the generator.
+    """
+
+    def __init__(self, mix: list[MixItem], sources: dict[str, SourceConfig], data: DataConfig,
+                 samples_per_epoch: int | None = None):
+        self.datasets = [build_dataset([m.source], sources, data) for m in mix]
+        self.ratios = np.array([m.ratio for m in mix], float)
+        self.ratios /= self.ratios.sum()
+        self.n = samples_per_epoch or sum(len(d) for d in self.datasets)
+        raw = self.ratios * self.n
+        counts = np.floor(raw).astype(int)
+        for i in np.argsort(-(raw - counts), kind="stable")[: self.n - counts.sum()]:
+            counts[i] += 1
+        self.counts = counts
+
+    def epoch(self, rng: np.random.Generator) -> list[tuple[int, int]]:
+        out = []
+        for k, (d, c) in enumerate(zip(self.datasets, self.counts)):
+            idx = np.concatenate([rng.permutation(len(d)) for _ in range(-(-c // len(d)))])[:c] if c else []
+            out.extend((k, int(i)) for i in idx)
+        order = rng.permutation(len(out))
+        return [out[i] for i in order]

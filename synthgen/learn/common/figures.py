@@ -1,0 +1,85 @@
+"""Figures of the learning commands (matplotlib, Agg backend), saved through the one atomic writer."""
+
+from __future__ import annotations
+
+import io
+import math
+from pathlib import Path
+
+import numpy as np
+
+from synthgen.dataset.writer import atomic_write_bytes
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (headless nodes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: Path, dpi: int = 100) -> None:
+    """Write a matplotlib figure as PNG atomically and close it."""
+    buf = io.BytesIO()
+    fig.savefig(buf, dpi=dpi, format="png")
+    pyplot().close(fig)
+    atomic_write_bytes(Path(path), buf.getvalue())
+
+
+def _fmt(v) -> str:
+    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+
+
+def plot_learning_curve(history: list[dict], path: Path) -> None:
+    plt = pyplot()
+
+    ep = [h["epoch"] for h in history]
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
+    a.plot(ep, [h["train_loss"] for h in history], "o-", label="train loss")
+    a.set_xlabel("epoch")
+    a.set_ylabel("loss (BCE/CE + Dice)")
+    a.set_title("training loss")
+    a.grid(alpha=0.3)
+    a.legend()
+    keys = [("iou_dataset", "IoU"), ("dice_dataset", "Dice"), ("miou", "mIoU standard"),
+            ("miou_custom", "mIoU customized"), ("map", "mAP (boxes)"), ("healthy_fp_rate", "healthy FP rate")]
+    plotted = False
+    for k, lab in keys:
+        ys = [h.get("val", {}).get(k) for h in history]
+        if any(y is not None and np.isfinite(y) for y in ys):
+            b.plot(ep, [np.nan if y is None else y for y in ys], "o-", label=lab)
+            plotted = True
+    b.set_xlabel("epoch")
+    b.set_ylim(0, 1.02)
+    b.set_title("validation" if plotted else "validation (no val sources)")
+    b.grid(alpha=0.3)
+    if plotted:
+        b.legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+
+
+def plot_pr(curves: dict[str, dict], path: Path, title: str = "box-level precision-recall") -> None:
+    """``curves``: label -> {"recall": [...], "precision": [...], "ap": float}."""
+    plt = pyplot()
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for label, c in curves.items():
+        if not c["recall"]:
+            continue
+        r = [0.0] + list(c["recall"])
+        p = [c["precision"][0]] + list(c["precision"])
+        ax.step(r, p, where="post", label=f"{label} (AP {_fmt(c['ap'])})")
+    ax.set_xlabel("recall (ground-truth defect boxes found)")
+    ax.set_ylabel("precision (predicted boxes on a defect)")
+    ax.set_xlim(0, 1.0)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    if ax.lines:
+        ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)

@@ -1,0 +1,145 @@
+"""Readers of labelled image sources: one ``Entry`` (image + the recipe of its label map) per image.
+
+- ``synthgen``: a synthgen dataset root, read through ``synthgen.dataset.reader`` (the layout
+  the render side writes); semantic masks, or the COCO annotations rasterised.
+- ``folder``: images with same-named mask files (``<stem><mask_suffix>``, grey > threshold).
+- ``coco``: a COCO json; category names give classes.
+- ``split``: a json of lists of ``{"image", "mask", "class"}`` entries (paths relative to the json),
+  e.g. ``magnetic_tile/split.json`` with keys ``defective.train``, ``healthy.test``...
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from synthgen.dataset.reader import read_items
+from synthgen.errors import SynthgenError
+from synthgen.learn.common.config import SourceConfig
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff")
+
+
+@dataclass
+class Entry:
+    """One image and the recipe for its label map."""
+
+    image: Path
+    mask: Path | None = None            # None: healthy (all background) unless coco_anns is set
+    mask_kind: str = "threshold"        # threshold | semantic | coco
+    threshold: int = 127
+    class_name: str | None = None       # class of all mask pixels (threshold masks)
+    category_names: dict[int, str] = field(default_factory=dict)  # semantic index / coco id -> name
+    coco_anns: list | None = None
+    source: str = ""
+    rel: str = ""                       # image path relative to the source root (for reports)
+
+    @property
+    def name(self) -> str:
+        rel = self.rel or self.image.name
+        return f"{self.source}/{rel}" if self.source else rel
+
+
+def _read_json(path: Path, what: str) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SynthgenError(f"{path}: cannot read {what}: {exc}") from None
+
+
+def read_synthgen(root: Path, source: str = "") -> list[Entry]:
+    """Entries of a synthgen dataset root (through ``synthgen.dataset.reader``)."""
+    idx = read_items(root)
+    return [Entry(it.image, it.semantic, "semantic", category_names=idx.categories, source=source)
+            if it.semantic is not None else
+            Entry(it.image, None, "coco", category_names=idx.categories, coco_anns=it.annotations, source=source)
+            for it in idx.items]
+
+
+def read_folder(cfg: SourceConfig, source: str = "") -> list[Entry]:
+    """Images in a folder with same-named mask files."""
+    root = Path(cfg.path)
+    mask_dir = Path(cfg.mask_dir) if cfg.mask_dir else root
+    files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in cfg.extensions)
+    mask_of = {p: mask_dir / (p.stem + cfg.mask_suffix) for p in files}
+    masks_of_others = {m for q, m in mask_of.items() if m != q}
+    out = []
+    for p in files:
+        if p in masks_of_others:
+            continue  # a mask file, not an image
+        if mask_of[p] == p:
+            raise SynthgenError(f"{p}: image and mask are the same file; set mask_dir or mask_suffix "
+                                f"(source '{source}')")
+        m = mask_of[p]
+        if not m.is_file():
+            if cfg.missing_mask == "error":
+                raise SynthgenError(f"{p}: no mask file {m.name} in {mask_dir} (set missing_mask: healthy or "
+                                    f"skip in source '{source}')")
+            if cfg.missing_mask == "skip":
+                continue
+            m = None
+        out.append(Entry(p, m, "threshold", cfg.mask_threshold, cfg.class_name, source=source))
+    return out
+
+
+def read_coco(cfg: SourceConfig, source: str = "") -> list[Entry]:
+    path = Path(cfg.path)
+    coco = _read_json(path, "COCO annotations")
+    root = Path(cfg.images_root) if cfg.images_root else path.parent
+    cats = {int(c["id"]): str(c["name"]) for c in coco.get("categories", [])}
+    anns: dict[int, list] = {}
+    for a in coco.get("annotations", []):
+        anns.setdefault(a["image_id"], []).append(a)
+    out = []
+    for im in sorted(coco.get("images", []), key=lambda x: x["id"]):
+        out.append(Entry(root / im["file_name"], None, "coco", category_names=cats,
+                         coco_anns=anns.get(im["id"], []), source=source, rel=str(im["file_name"])))
+    return out
+
+
+def read_split(cfg: SourceConfig, source: str = "") -> list[Entry]:
+    """Entries listed under ``cfg.keys`` of a split json (``{"image", "mask"?, "class"?}`` or a path)."""
+    path = Path(cfg.path)
+    data = _read_json(path, "split file")
+    root = Path(cfg.images_root) if cfg.images_root else path.parent
+    out = []
+    for key in cfg.keys:
+        node = data
+        for part in key.split("."):
+            if not isinstance(node, dict) or part not in node:
+                raise SynthgenError(f"{path}: key '{key}' not found (source '{source}')")
+            node = node[part]
+        if not isinstance(node, list):
+            raise SynthgenError(f"{path}: key '{key}' is not a list (source '{source}')")
+        for i, e in enumerate(node):
+            if isinstance(e, str):
+                e = {"image": e}
+            if not isinstance(e, dict) or "image" not in e:
+                raise SynthgenError(f"{path}: {key}[{i}]: expected a path or an object with 'image'")
+            img = root / e["image"]
+            if not img.is_file():
+                raise SynthgenError(f"{path}: {key}[{i}].image: file not found: {img}")
+            m = root / e["mask"] if e.get("mask") else None
+            if m is None or not m.is_file():
+                if cfg.missing_mask == "error":
+                    raise SynthgenError(f"{path}: {key}[{i}].mask: file not found: {m} (set missing_mask: "
+                                        f"healthy or skip in source '{source}')")
+                if cfg.missing_mask == "skip":
+                    continue
+                m = None
+            out.append(Entry(img, m, "threshold", cfg.mask_threshold, e.get("class", cfg.class_name),
+                             source=source, rel=str(e["image"])))
+    return out
+
+
+def read_source(cfg: SourceConfig, name: str = "") -> list[Entry]:
+    """Entries of one configured source (sorted, ``limit`` applied)."""
+    if not cfg.available:
+        raise SynthgenError(f"source '{name}': path not found: {cfg.path}")
+    reader = {"synthgen": lambda: read_synthgen(Path(cfg.path), name), "folder": lambda: read_folder(cfg, name),
+              "coco": lambda: read_coco(cfg, name), "split": lambda: read_split(cfg, name)}[cfg.kind]
+    entries = reader()
+    if not entries:
+        raise SynthgenError(f"source '{name}': no images found in {cfg.path}")
+    return entries[: cfg.limit] if cfg.limit else entries

@@ -1,0 +1,106 @@
+"""Pydantic models of the segmentation configs (``synthgen seg train|eval|experiment``).
+
+One YAML file describes the named data ``sources``, the ``data`` policy (size, channels,
+classes), the ``model``, ``train`` (mix of sources with ratios, optimisation), ``augment`` and
+``eval`` (named test sets); the shared sections live in ``synthgen.learn.common.config``. An
+experiment config adds ``mixes``: several training mixes, each trained and evaluated on every
+test set. Relative paths resolve against the config file's folder. Print the full schema with
+``synthgen seg schema``.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, ValidationInfo, field_validator, model_validator
+
+from synthgen.learn.common.config import (
+    AugmentConfig,
+    DataConfig,
+    EvalConfig,
+    MixItem,
+    ModelConfig,
+    SourceConfig,
+    _Model,
+    _resolve,
+)
+
+
+class TrainConfig(_Model):
+    mix: list[MixItem] = Field(default_factory=list, description="training sources with ratios")
+    val: list[str] = Field(default_factory=list, description="sources used for validation after each epoch")
+    epochs: int = Field(default=20, ge=1, description="number of epochs")
+    samples_per_epoch: int | None = Field(default=None, ge=1, description="images drawn per epoch (default: "
+                                                                          "the total size of the mix sources)")
+    batch_size: int = Field(default=8, ge=1, description="images per optimisation step")
+    lr: float = Field(default=1e-3, gt=0, description="AdamW learning rate")
+    weight_decay: float = Field(default=1e-4, ge=0, description="AdamW weight decay")
+    cosine: bool = Field(default=True, description="cosine learning-rate decay to 0 over the epochs")
+    dice_weight: float = Field(default=1.0, ge=0, description="weight of the soft Dice loss added to BCE/CE")
+    pos_weight: float = Field(default=1.0, gt=0, description="binary: BCE weight of defect pixels")
+    seed: int = Field(default=0, ge=0, description="seed of weights, sampling and augmentation")
+    device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto = cuda if available")
+    threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: torch's choice)")
+    select_metric: Literal["iou_dataset", "miou_custom", "map", "dice_dataset"] = Field(
+        default="iou_dataset", description="validation metric that picks checkpoints/best.pt")
+
+
+class SegConfig(_Model):
+    """``synthgen seg train`` / ``seg eval`` config."""
+
+    out: str = Field(default="out/seg", description="output folder (checkpoints, curves, metrics)")
+    sources: dict[str, SourceConfig] = Field(description="named datasets")
+    data: DataConfig = Field(default_factory=DataConfig, description="image size policy, channels, classes")
+    model: ModelConfig = Field(default_factory=ModelConfig, description="U-Net shape")
+    train: TrainConfig = Field(default_factory=TrainConfig, description="mix and optimisation")
+    augment: AugmentConfig = Field(default_factory=AugmentConfig, description="training augmentations")
+    eval: EvalConfig = Field(default_factory=EvalConfig, description="test sets and metric settings")
+
+    _require_mix = True
+
+    @field_validator("out")
+    @classmethod
+    def _out(cls, v, info: ValidationInfo):
+        return _resolve(v, info)
+
+    def _check_refs(self, names: list[str], where: str) -> None:
+        for i, n in enumerate(names):
+            if n not in self.sources:
+                raise ValueError(f"{where}[{i}]: unknown source '{n}' (defined: {', '.join(self.sources)})")
+
+    @model_validator(mode="after")
+    def _refs(self):
+        if self._require_mix and not self.train.mix:
+            raise ValueError("train.mix: list at least one training source")
+        for i, m in enumerate(self.train.mix):
+            if m.source not in self.sources:
+                raise ValueError(f"train.mix[{i}].source: unknown source '{m.source}' "
+                                 f"(defined: {', '.join(self.sources)})")
+        self._check_refs(self.train.val, "train.val")
+        for name, srcs in self.eval.test_sets.items():
+            self._check_refs(srcs, f"eval.test_sets.{name}")
+        return self
+
+
+class ExperimentConfig(SegConfig):
+    """``synthgen seg experiment`` config: a SegConfig plus several training mixes."""
+
+    mixes: dict[str, list[MixItem]] = Field(min_length=1, description="training-mix name -> sources with "
+                                                                     "ratios; each is trained then evaluated on "
+                                                                     "every test set")
+    _require_mix = False
+
+    @model_validator(mode="after")
+    def _mix_refs(self):
+        for name, items in self.mixes.items():
+            for i, m in enumerate(items):
+                if m.source not in self.sources:
+                    raise ValueError(f"mixes.{name}[{i}].source: unknown source '{m.source}' "
+                                     f"(defined: {', '.join(self.sources)})")
+        if not self.eval.test_sets:
+            raise ValueError("eval.test_sets: an experiment needs at least one test set")
+        return self
+
+
+def seg_schema() -> dict:
+    return {"seg": SegConfig.model_json_schema(), "experiment": ExperimentConfig.model_json_schema()}

@@ -1,0 +1,143 @@
+"""U-Net training (``synthgen seg train CONFIG``): seeded, resumable, with a learning curve.
+
+Output folder (``out`` of the config or ``--out``)::
+
+    config.json                the validated config
+    checkpoints/last.pt        weights, optimiser state, epoch, history (written every epoch)
+    checkpoints/best.pt        the epoch with the best validation ``train.select_metric``
+    history.json               per epoch: train loss, learning rate, validation metrics, seconds
+    learning_curve.png         loss and validation metrics per epoch
+
+Determinism: weights are initialised from ``train.seed`` (under a forked torch RNG, so the
+global torch state is left alone); each epoch's sample order and per-sample augmentation seeds
+come from ``synthgen.rng.stream(seed, "seg", "epoch", e)``; the learning rate is a pure function
+of the epoch (cosine). So the same config on the same machine gives identical weights, and a run
+resumed from ``last.pt`` gives the same result as an uninterrupted one.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from synthgen.errors import SynthgenError
+from synthgen.learn.common.augment import augment, build_augment
+from synthgen.learn.common.checkpoint import build_model, load_checkpoint
+from synthgen.learn.common.data import MixSampler, available, build_dataset
+from synthgen.learn.common.figures import plot_learning_curve
+from synthgen.learn.common.io import atomic_json, atomic_torch_save, clean, ensure_out
+from synthgen.learn.common.loop import evaluate_model, resolve_device, seg_loss, to_tensor
+from synthgen.learn.seg.config import SegConfig
+from synthgen.rng import stream
+
+
+def _scalar_metrics(summary: dict) -> dict:
+    return clean({k: v for k, v in summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)})
+
+
+def _compat_key(cfg: SegConfig) -> dict:
+    """Parts of the config a resumed run must share with the checkpoint (epochs may change)."""
+    d = cfg.model_dump(mode="json")
+    return {"model": d["model"], "data": d["data"], "mix": d["train"]["mix"], "seed": d["train"]["seed"],
+            "batch_size": d["train"]["batch_size"]}
+
+
+def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device: str | None = None,
+          stop_after: int | None = None, progress: bool = True, log=print) -> dict:
+    """Train per ``cfg``; returns the final history entry. ``stop_after``: stop after that many
+    epochs in total (simulates an interruption; resume later with ``resume=True``)."""
+    out = ensure_out(Path(out or cfg.out))
+    t = cfg.train
+    dev = resolve_device(device or t.device)
+    if t.threads:
+        torch.set_num_threads(t.threads)
+    missing = [m.source for m in t.mix if not cfg.sources[m.source].available]
+    if missing:
+        raise SynthgenError(f"train.mix: source(s) {', '.join(missing)} not found on disk (optional sources "
+                            f"cannot be trained on when missing)")
+    sampler = MixSampler(t.mix, cfg.sources, cfg.data, t.samples_per_epoch)
+    val_names = available(t.val, cfg.sources)
+    val_ds = build_dataset(val_names, cfg.sources, cfg.data) if val_names else None
+    pipe = build_augment(cfg.augment, cfg.data)
+    model = build_model(cfg.model, cfg.data, t.seed).to(dev, memory_format=torch.channels_last)
+    opt = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    history: list[dict] = []
+    best = -math.inf
+    start = 0
+    ck_dir = out / "checkpoints"
+    last = ck_dir / "last.pt"
+    if resume:
+        if not last.is_file():
+            raise SynthgenError(f"--resume: no checkpoint at {last}")
+        ck = load_checkpoint(last)
+        if ck.get("compat") != _compat_key(cfg):
+            raise SynthgenError(f"--resume: {last} was trained with a different model/data/mix/seed config")
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        start, history, best = ck["epoch"], ck["history"], ck["best"]
+        log(f"resumed from {last} at epoch {start}")
+    atomic_json(out / "config.json", cfg.model_dump(mode="json"))
+    cfg_dump = cfg.model_dump(mode="json")
+    n_batches = -(-sampler.n // t.batch_size)
+    for epoch in range(start, t.epochs):
+        t0 = time.perf_counter()
+        lr = t.lr * 0.5 * (1 + math.cos(math.pi * epoch / t.epochs)) if t.cosine else t.lr
+        for g in opt.param_groups:
+            g["lr"] = lr
+        rng = stream(t.seed, "seg", "epoch", epoch)
+        order = sampler.epoch(rng)
+        seeds = rng.integers(0, 2**31 - 1, size=len(order))
+        model.train()
+        total, count = 0.0, 0
+        bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{t.epochs}", unit="batch", disable=not progress,
+                   leave=False)
+        for b in bar:
+            chunk = order[b * t.batch_size:(b + 1) * t.batch_size]
+            if len(chunk) < 2 and len(order) > 1:
+                continue  # BatchNorm needs 2+ samples; a trailing single sample is dropped
+            imgs, labs, vals = [], [], []
+            for (k, i), sd in zip(chunk, seeds[b * t.batch_size:]):
+                s = sampler.datasets[k][i]
+                im, lb, va = augment(pipe, s.image, s.label, s.valid, int(sd))
+                imgs.append(im)
+                labs.append(lb)
+                vals.append(va)
+            x = to_tensor(imgs, dev)
+            y = torch.from_numpy(np.stack(labs)).to(dev)
+            v = torch.from_numpy(np.stack(vals)).to(dev)
+            loss = seg_loss(model(x), y, v, cfg.data.binary, t.dice_weight, t.pos_weight)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(chunk)
+            count += len(chunk)
+            bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
+        bar.close()
+        entry = {"epoch": epoch + 1, "lr": lr, "train_loss": total / max(count, 1)}
+        if val_ds is not None:
+            m = evaluate_model(model, val_ds, cfg.eval, dev, "network", progress, "validate")
+            entry["val"] = _scalar_metrics(m.summary())
+        entry["seconds"] = round(time.perf_counter() - t0, 2)
+        history.append(entry)
+        score = entry.get("val", {}).get(t.select_metric, -entry["train_loss"]) if val_ds else -entry["train_loss"]
+        score = -math.inf if score is None or not np.isfinite(score) else score
+        state = {"model": model.state_dict(), "optimizer": opt.state_dict(), "epoch": epoch + 1,
+                 "history": history, "best": max(best, score), "config": cfg_dump, "compat": _compat_key(cfg)}
+        atomic_torch_save(last, state)
+        if score > best or not (ck_dir / "best.pt").exists():
+            best = max(best, score)
+            atomic_torch_save(ck_dir / "best.pt", state)
+        atomic_json(out / "history.json", history)
+        plot_learning_curve(history, out / "learning_curve.png")
+        val = entry.get("val", {})
+        log(f"epoch {epoch + 1}/{t.epochs}: loss {entry['train_loss']:.4f}"
+            + (f", val IoU {val['iou_dataset']:.3f}, mIoU custom {val['miou_custom']:.3f}, "
+               f"mAP {val['map']:.3f}" if val else "") + f" ({entry['seconds']:.1f} s)")
+        if stop_after is not None and epoch + 1 >= stop_after:
+            break
+    return history[-1] if history else {}
