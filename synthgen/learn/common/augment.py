@@ -24,8 +24,13 @@ def build_augment(cfg: AugmentConfig, data: DataConfig) -> A.Compose:
     t: list = []
     if data.policy == "crop":
         H, W = data.size
-        t += [A.PadIfNeeded(H, W, border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=1.0),
-              A.RandomCrop(H, W, p=1.0)]
+        t.append(A.PadIfNeeded(H, W, border_mode=cv2.BORDER_CONSTANT, fill=0, fill_mask=0, p=1.0))
+        if data.defect_crop > 0:
+            # the label is the "mask" target, so only defect pixels attract the crop
+            t.append(A.OneOf([A.CropNonEmptyMaskIfExists(H, W, p=data.defect_crop),
+                              A.RandomCrop(H, W, p=1.0 - data.defect_crop)], p=1.0))
+        else:
+            t.append(A.RandomCrop(H, W, p=1.0))
     if cfg.hflip:
         t.append(A.HorizontalFlip(p=cfg.hflip))
     if cfg.vflip:
@@ -54,9 +59,9 @@ def augment(pipe: A.Compose, image: np.ndarray, label: np.ndarray, valid: np.nda
             seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Augment one sample (image (H, W, C) uint8, label and valid (H, W) uint8) with ``seed``."""
     pipe.set_random_seed(int(seed))
-    out = pipe(image=image, masks=[label, valid])
+    out = pipe(image=image, mask=label, masks=[valid])
     img = out["image"]
     if img.ndim == 2:
         img = img[..., None]
-    lab, val = out["masks"]
+    lab, val = out["mask"], out["masks"][0]
     return img, np.asarray(lab), np.asarray(val)

@@ -130,6 +130,9 @@ class DataConfig(_Model):
                                description="defect class names (class index = position + 1, 0 = background); "
                                            "one class = binary defect-vs-background, every defect kind maps to it")
     cache: bool = Field(default=True, description="keep decoded, resized images in memory")
+    defect_crop: float = Field(default=0.0, ge=0, le=1,
+                               description="crop policy: probability that a training crop is placed around a "
+                                           "random defect pixel (images with defects); otherwise uniformly")
 
     @field_validator("size")
     @classmethod

@@ -30,10 +30,16 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
-def to_tensor(images: list[np.ndarray], device: torch.device) -> torch.Tensor:
-    """uint8 (H, W, C) images -> normalised float batch, channels-last (about 2x faster convs on CPU)."""
-    x = torch.from_numpy(np.stack(images)).to(device).permute(0, 3, 1, 2).float()
+def normalise(x: torch.Tensor, device: torch.device) -> torch.Tensor:
+    """uint8 (B, H, W, C) tensor -> normalised float batch on ``device``, channels-last (about 2x
+    faster convolutions on CPU). The copy is non-blocking (it overlaps compute from pinned memory)."""
+    x = x.to(device, non_blocking=True).permute(0, 3, 1, 2).float()
     return ((x / 255.0 - MEAN) / STD).contiguous(memory_format=torch.channels_last)
+
+
+def to_tensor(images: list[np.ndarray], device: torch.device) -> torch.Tensor:
+    """uint8 (H, W, C) images -> normalised float batch (``normalise``)."""
+    return normalise(torch.from_numpy(np.stack(images)), device)
 
 
 def seg_loss(logits: torch.Tensor, label: torch.Tensor, valid: torch.Tensor, binary: bool,

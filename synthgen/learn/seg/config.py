@@ -41,6 +41,11 @@ class TrainConfig(_Model):
     seed: int = Field(default=0, ge=0, description="seed of weights, sampling and augmentation")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto = cuda if available")
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: torch's choice)")
+    workers: int | None = Field(default=None, ge=0, description="DataLoader worker processes that decode and "
+                                                                "augment (default: up to 8 on CUDA, 0 on the CPU)")
+    amp: Literal["auto", "bf16", "fp16", "off"] = Field(
+        default="auto", description="mixed precision on CUDA (auto: bf16 where supported, else fp16 with a "
+                                    "gradient scaler); never used on the CPU")
     select_metric: Literal["iou_dataset", "miou_custom", "map", "dice_dataset"] = Field(
         default="iou_dataset", description="validation metric that picks checkpoints/best.pt")
 

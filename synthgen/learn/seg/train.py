@@ -26,12 +26,20 @@ import torch
 from tqdm import tqdm
 
 from synthgen.errors import SynthgenError
-from synthgen.learn.common.augment import augment, build_augment
+from synthgen.learn.common.augment import build_augment
+from synthgen.learn.common.batches import (
+    EpochPlan,
+    amp_mode,
+    autocast,
+    default_workers,
+    grad_scaler,
+    make_loader,
+)
 from synthgen.learn.common.checkpoint import build_model, load_checkpoint
 from synthgen.learn.common.data import MixSampler, available, build_dataset
 from synthgen.learn.common.figures import plot_learning_curve
 from synthgen.learn.common.io import atomic_json, atomic_torch_save, clean, ensure_out
-from synthgen.learn.common.loop import evaluate_model, resolve_device, seg_loss, to_tensor
+from synthgen.learn.common.loop import evaluate_model, normalise, resolve_device, seg_loss
 from synthgen.learn.seg.config import SegConfig
 from synthgen.rng import stream
 
@@ -64,6 +72,13 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
     val_names = available(t.val, cfg.sources)
     val_ds = build_dataset(val_names, cfg.sources, cfg.data) if val_names else None
     pipe = build_augment(cfg.augment, cfg.data)
+    plan = EpochPlan(t.batch_size)
+    workers = default_workers(dev) if t.workers is None else t.workers
+    loader = make_loader(sampler.datasets, pipe, plan, workers, dev)
+    amp_on, amp_dtype = amp_mode(dev, t.amp)
+    scaler = grad_scaler(dev, amp_on, amp_dtype)
+    if dev.type == "cuda":
+        torch.backends.cudnn.benchmark = True
     model = build_model(cfg.model, cfg.data, t.seed).to(dev, memory_format=torch.channels_last)
     opt = torch.optim.AdamW(model.parameters(), lr=t.lr, weight_decay=t.weight_decay)
     history: list[dict] = []
@@ -94,28 +109,23 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
         seeds = rng.integers(0, 2**31 - 1, size=len(order))
         model.train()
         total, count = 0.0, 0
-        bar = tqdm(range(n_batches), desc=f"epoch {epoch + 1}/{t.epochs}", unit="batch", disable=not progress,
+        bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{t.epochs}", unit="batch", disable=not progress,
                    leave=False)
-        for b in bar:
-            chunk = order[b * t.batch_size:(b + 1) * t.batch_size]
-            if len(chunk) < 2 and len(order) > 1:
-                continue  # BatchNorm needs 2+ samples; a trailing single sample is dropped
-            imgs, labs, vals = [], [], []
-            for (k, i), sd in zip(chunk, seeds[b * t.batch_size:]):
-                s = sampler.datasets[k][i]
-                im, lb, va = augment(pipe, s.image, s.label, s.valid, int(sd))
-                imgs.append(im)
-                labs.append(lb)
-                vals.append(va)
-            x = to_tensor(imgs, dev)
-            y = torch.from_numpy(np.stack(labs)).to(dev)
-            v = torch.from_numpy(np.stack(vals)).to(dev)
-            loss = seg_loss(model(x), y, v, cfg.data.binary, t.dice_weight, t.pos_weight)
+        plan.set_epoch(order, seeds)
+        for xb, yb, vb in loader:
+            x = normalise(xb, dev)
+            y = yb.to(dev, non_blocking=True)
+            v = vb.to(dev, non_blocking=True)
+            with autocast(dev, amp_on, amp_dtype):
+                logits = model(x)
+            loss = seg_loss(logits.float(), y, v, cfg.data.binary, t.dice_weight, t.pos_weight)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(chunk)
-            count += len(chunk)
+            scaler.scale(loss).backward()
+            scaler.step(opt)
+            scaler.update()
+            total += loss.item() * len(x)
+            count += len(x)
+            bar.update(1)
             bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
         bar.close()
         entry = {"epoch": epoch + 1, "lr": lr, "train_loss": total / max(count, 1)}
