@@ -111,3 +111,25 @@ def test_unwritable_out_dir_is_a_one_line_error(toy_cfg_file, tmp_path, capsys):
     blocker.write_text("")
     code, err = _run_main(["seg", "train", str(toy_cfg_file()), "--out", str(blocker / "sub"), "--quiet"], capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1 and err.startswith("error: out: cannot write to")
+
+
+def test_eval_reads_a_bilevel_model_and_names_a_checkpoint_of_another_kind(toy_cfg_file, tmp_path):
+    from conftest import run_cli
+
+    cfg_path = toy_cfg_file(epochs=1)
+    assert CliRunner().invoke(cli, ["seg", "train", str(cfg_path), "--quiet"]).exit_code == 0
+    ck = torch.load(tmp_path / "out" / "checkpoints" / "best.pt", weights_only=False)
+    # a bi-level run's model.pt: U-Net weights under "unet", its config holds data and model
+    bilevel = tmp_path / "model.pt"
+    torch.save({"unet": ck["model"], "heatmap": None, "weight_logits": None, "run": "random", "seed": 0,
+                "config": {"data": ck["config"]["data"], "model": ck["config"]["model"]}}, bilevel)
+    r = run_cli("seg", "eval", str(cfg_path), "--checkpoint", str(bilevel), "--out", str(tmp_path / "ev"), "--quiet")
+    assert r.returncode == 0, r.stderr
+    assert (tmp_path / "ev" / "metrics.json").is_file()
+    other = tmp_path / "vqgen.pt"
+    torch.save({"format": "synthgen-vqgen", "version": 1}, other)
+    r = run_cli("seg", "eval", str(cfg_path), "--checkpoint", str(other), "--out", str(tmp_path / "ev2"), "--quiet")
+    assert r.returncode != 0 and "Traceback" not in r.stderr
+    assert r.stderr.strip().splitlines() == [f"error: {other}: not a segmentation checkpoint (expected one written "
+                                             f"by `seg train` or `bilevel train`; a vqgen checkpoint is used by "
+                                             f"`vqgen sample`)"]

@@ -54,7 +54,10 @@ class SourceConfig(_Model):
                                                               "are relative to (default: the json's folder)")
     mask_dir: str | None = Field(default=None, description="folder only: folder of the masks (default: the "
                                                            "image folder)")
-    mask_suffix: str = Field(default=".png", description="folder only: mask file = <image stem><suffix>")
+    mask_suffix: str = Field(default=".png", description="folder only: mask file = <image stem><suffix> in the "
+                                                         "same (sub)folder, e.g. .png or _label.bmp; without an "
+                                                         "extension (_mask) any image extension is accepted")
+    recursive: bool = Field(default=True, description="folder only: search subfolders too (one folder per item)")
     extensions: list[str] = Field(default_factory=lambda: [".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff"],
                                   description="folder only: image file extensions")
     mask_threshold: int = Field(default=127, ge=0, le=254, description="folder/split: mask grey value > "

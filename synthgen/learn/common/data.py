@@ -78,6 +78,8 @@ def load_label(e: Entry, classes: list[str], hw: tuple[int, int]) -> np.ndarray:
                 continue
             lab[raw == v] = class_index(e.category_names.get(int(v), str(v)), classes, str(e.mask))
         return lab
+    if raw.max() == 1:
+        return raw.astype(np.uint8) * class_index(e.class_name, classes, str(e.mask))  # a 0/1 mask
     scale = 257 if raw.dtype == np.uint16 else 1
     return ((raw > e.threshold * scale).astype(np.uint8) * class_index(e.class_name, classes, str(e.mask)))
 

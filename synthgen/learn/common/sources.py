@@ -57,29 +57,82 @@ def read_synthgen(root: Path, source: str = "") -> list[Entry]:
             for it in idx.items]
 
 
-def read_folder(cfg: SourceConfig, source: str = "") -> list[Entry]:
-    """Images in a folder with same-named mask files."""
+def _mask_pattern(suffix: str) -> tuple[str, str | None]:
+    """``mask_suffix`` -> (text after the image stem, extension or None = any image extension).
+    ``.png`` -> ("", ".png"); ``_label.bmp`` -> ("_label", ".bmp"); ``_mask`` -> ("_mask", None)."""
+    if "." in suffix:
+        k = suffix.rindex(".")
+        return suffix[:k], suffix[k:].lower()
+    return suffix, None
+
+
+def list_images(cfg: SourceConfig) -> tuple[list[Path], Path]:
+    """Image files of a folder source (recursive unless ``recursive: false``) and the mask folder."""
     root = Path(cfg.path)
     mask_dir = Path(cfg.mask_dir) if cfg.mask_dir else root
-    files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in cfg.extensions)
-    mask_of = {p: mask_dir / (p.stem + cfg.mask_suffix) for p in files}
-    masks_of_others = {m for q, m in mask_of.items() if m != q}
+    walk = root.rglob("*") if cfg.recursive else root.iterdir()
+    files = sorted(p for p in walk if p.is_file() and p.suffix.lower() in cfg.extensions
+                   and not p.name.startswith("."))
+    if mask_dir != root:
+        files = [p for p in files if not p.is_relative_to(mask_dir)]
+    return files, mask_dir
+
+
+def find_mask(cfg: SourceConfig, image: Path, mask_dir: Path) -> Path | None:
+    """The mask file of ``image``, or None: ``<mask_dir>/<same subfolder>/<stem><mask_suffix>``
+    (a suffix without extension accepts any image extension)."""
+    tail, ext = _mask_pattern(cfg.mask_suffix)
+    folder = mask_dir / image.parent.relative_to(Path(cfg.path))
+    for e in [ext] if ext else cfg.extensions:
+        m = folder / (image.stem + tail + e)
+        if m != image and m.is_file():
+            return m
+    return None
+
+
+MASK_WORDS = ("label", "mask", "gt", "seg", "annotation", "defect")
+
+
+def _refuse_mask_lookalikes(files: list[Path], masks: set[Path], cfg: SourceConfig, source: str) -> None:
+    """``Part0_label.bmp`` beside ``Part0.jpg`` is a mask whatever ``mask_suffix`` says: reading it
+    as an image (and both as healthy) silently trains on nothing, so say which suffix to set."""
+    stems = {(p.parent, p.stem) for p in files}
+    for p in files:
+        if p in masks:
+            continue
+        for sep in ("_", "-", "."):
+            base, _, word = p.stem.rpartition(sep)
+            if base and word.lower() in MASK_WORDS and (p.parent, base) in stems:
+                raise SynthgenError(f"{p}: looks like the mask of {base}.*, but mask_suffix is "
+                                    f"'{cfg.mask_suffix}' (source '{source}': set mask_suffix: "
+                                    f"{sep}{word}{p.suffix})")
+
+
+def read_folder(cfg: SourceConfig, source: str = "") -> list[Entry]:
+    """Images in a folder tree with same-named mask files; an image without a mask file is an
+    error, healthy or skipped (``missing_mask``); an empty mask is healthy too."""
+    root = Path(cfg.path)
+    files, mask_dir = list_images(cfg)
+    tail, ext = _mask_pattern(cfg.mask_suffix)
+    masks = {find_mask(cfg, p, mask_dir) for p in files} - {None}
+    _refuse_mask_lookalikes(files, masks, cfg, source)
     out = []
     for p in files:
-        if p in masks_of_others:
-            continue  # a mask file, not an image
-        if mask_of[p] == p:
-            raise SynthgenError(f"{p}: image and mask are the same file; set mask_dir or mask_suffix "
-                                f"(source '{source}')")
-        m = mask_of[p]
-        if not m.is_file():
+        if p in masks or (tail and p.stem.endswith(tail) and (ext is None or p.suffix.lower() == ext)):
+            continue  # a mask file (of another image, or named like one), not an image
+        m = find_mask(cfg, p, mask_dir)
+        if m is None:
+            if tail == "" and ext == p.suffix.lower() and mask_dir == root:
+                raise SynthgenError(f"{p}: image and mask would be the same file; set mask_dir or mask_suffix "
+                                    f"(source '{source}')")
             if cfg.missing_mask == "error":
-                raise SynthgenError(f"{p}: no mask file {m.name} in {mask_dir} (set missing_mask: healthy or "
-                                    f"skip in source '{source}')")
+                raise SynthgenError(f"{p}: no mask file {p.stem}{cfg.mask_suffix} next to it (source '{source}': "
+                                    f"set mask_suffix, e.g. _label.bmp, or missing_mask: healthy if images "
+                                    f"without a mask are healthy)")
             if cfg.missing_mask == "skip":
                 continue
-            m = None
-        out.append(Entry(p, m, "threshold", cfg.mask_threshold, cfg.class_name, source=source))
+        out.append(Entry(p, m, "threshold", cfg.mask_threshold, cfg.class_name, source=source,
+                         rel=str(p.relative_to(root))))
     return out
 
 

@@ -112,3 +112,42 @@ def schema():
     from synthgen.learn.seg.config import seg_schema
 
     click.echo(json.dumps(seg_schema(), indent=1))
+
+
+@seg.command()
+@click.argument("checkpoint", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
+              help="folder for overlays/, masks/ and scores.csv")
+@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
+              show_default=True, help="defect probability of a predicted pixel, and of a defective image")
+@click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
+@_device
+def predict(checkpoint, inputs, out, threshold, batch_size, device):
+    """Predict defects in images (files or folders): overlays, masks and per-image scores (CSV)."""
+    from synthgen.learn.seg.predict import predict as run
+
+    run(checkpoint, list(inputs), out, threshold, device or "auto", batch_size, log=click.echo)
+
+
+@seg.command()
+@click.argument("folder", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="split json to write")
+@click.option("--mask-suffix", default=".png", show_default=True,
+              help="mask file = <image stem><suffix>, e.g. _label.bmp; without an extension any image extension")
+@click.option("--mask-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="folder of the masks (same subfolders as the images; default: next to the images)")
+@click.option("--by", type=click.Choice(["folder", "item", "file"]), default="folder", show_default=True,
+              help="group images by their folder, by --item-pattern, or not at all")
+@click.option("--item-pattern", default=None, help="--by item: regular expression on the file name whose first "
+                                                   "group is the item id, e.g. 'num_(\\d+)'")
+@click.option("--val", type=float, default=0.15, show_default=True, help="share of images in val")
+@click.option("--test", type=float, default=0.2, show_default=True, help="share of images in test")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--threshold", type=click.IntRange(0, 254), default=127, show_default=True,
+              help="mask grey value above which a pixel is defect (0/1 masks are read as 0/1)")
+def split(folder, out, mask_suffix, mask_dir, by, item_pattern, val, test, seed, threshold):
+    """Grouped train/val/test split of FOLDER (defective and healthy lists), for `kind: split` sources."""
+    from synthgen.learn.seg.split import make_split
+
+    make_split(folder, out, mask_suffix, mask_dir, by, item_pattern, val, test, seed, threshold, log=click.echo)

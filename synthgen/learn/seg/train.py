@@ -59,7 +59,6 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
           stop_after: int | None = None, progress: bool = True, log=print) -> dict:
     """Train per ``cfg``; returns the final history entry. ``stop_after``: stop after that many
     epochs in total (simulates an interruption; resume later with ``resume=True``)."""
-    out = ensure_out(Path(out or cfg.out))
     t = cfg.train
     dev = resolve_device(device or t.device)
     if t.threads:
@@ -69,6 +68,13 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
         raise SynthgenError(f"train.mix: source(s) {', '.join(missing)} not found on disk (optional sources "
                             f"cannot be trained on when missing)")
     sampler = MixSampler(t.mix, cfg.sources, cfg.data, t.samples_per_epoch)
+    defective = [sum(int(d[i].label.any()) for i in range(len(d))) for d in sampler.datasets]
+    log("mix: " + ", ".join(f"{m.source} {len(d)} images ({n} with defect pixels)"
+                            for m, d, n in zip(t.mix, sampler.datasets, defective)))
+    if not any(defective):
+        raise SynthgenError(f"train.mix: no image of {', '.join(m.source for m in t.mix)} has a defect pixel: every "
+                            f"image was read as healthy (check the sources' mask_suffix, mask_dir and mask_threshold)")
+    out = ensure_out(Path(out or cfg.out))  # only once the data is known to be usable
     val_names = available(t.val, cfg.sources)
     val_ds = build_dataset(val_names, cfg.sources, cfg.data) if val_names else None
     pipe = build_augment(cfg.augment, cfg.data)

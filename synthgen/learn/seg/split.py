@@ -1,0 +1,133 @@
+"""``synthgen seg split``: a grouped train/val/test split of a folder of images and masks.
+
+Near-duplicates (the same part photographed several times, the images of one item folder) must
+never sit on both sides of a split, or test figures measure memory. Images are grouped (by their
+folder, by a regular expression on the file name, or not at all), the groups are shuffled with
+the seed, and whole groups are dealt to train / val / test so that each split gets its share of
+the defective images and of the healthy ones. An image is healthy when it has no mask file or an
+empty mask (the folder source's rules, ``synthgen.learn.common.sources``).
+
+The split file has the layout of ``magnetic_tile/split.json`` (``defective.train``,
+``healthy.test``, ... lists of ``{"image", "mask"}`` paths relative to the split file), so a
+config reads it with ``kind: split`` sources.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+from synthgen.errors import SynthgenError
+from synthgen.learn.common.config import DataConfig, SourceConfig
+from synthgen.learn.common.data import load_image, load_label
+from synthgen.learn.common.io import atomic_json
+from synthgen.learn.common.sources import read_folder
+from synthgen.rng import stream
+
+SPLITS = ("train", "val", "test")
+
+
+def group_of(rel: str, by: str, pattern: re.Pattern | None) -> str:
+    if by == "folder":
+        return str(Path(rel).parent)
+    if by == "item":
+        m = pattern.search(Path(rel).name) if pattern else None
+        if m is None:
+            raise SynthgenError(f"--item-pattern: '{pattern.pattern if pattern else ''}' does not match {rel}")
+        return m.group(1) if m.groups() else m.group(0)
+    return rel
+
+
+def deal(groups: dict[str, list[int]], fractions: tuple[float, float, float], rng: np.random.Generator
+         ) -> dict[str, str]:
+    """Group -> split: groups in random order, each to the split furthest below its share."""
+    total = sum(len(v) for v in groups.values())
+    have = dict.fromkeys(SPLITS, 0)
+    out = {}
+    for g in [sorted(groups)[i] for i in rng.permutation(len(groups))]:
+        s = max(SPLITS, key=lambda k: fractions[SPLITS.index(k)] * total - have[k])
+        out[g] = s
+        have[s] += len(groups[g])
+    return out
+
+
+def make_split(folder: Path, out: Path, mask_suffix: str = ".png", mask_dir: Path | None = None,
+               by: str = "folder", item_pattern: str | None = None, val: float = 0.15, test: float = 0.2,
+               seed: int = 0, threshold: int = 127, log=print) -> dict:
+    """Write the split json ``out``; returns its counts."""
+    if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
+        raise SynthgenError(f"--val {val} / --test {test}: need 0 <= val, test and val + test < 1")
+    pattern = None
+    if by == "item":
+        if not item_pattern:
+            raise SynthgenError("--by item needs --item-pattern, a regular expression whose first group is the "
+                                "item id (e.g. 'num_(\\d+)')")
+        try:
+            pattern = re.compile(item_pattern)
+        except re.error as exc:
+            raise SynthgenError(f"--item-pattern: not a regular expression: {exc}") from None
+    src = SourceConfig(kind="folder", path=str(folder), mask_suffix=mask_suffix, missing_mask="healthy",
+                       mask_dir=str(mask_dir) if mask_dir else None, mask_threshold=threshold)
+    entries = read_folder(src, "")
+    if not entries:
+        raise SynthgenError(f"{folder}: no images found")
+    data = DataConfig()
+    defective = []
+    for e in entries:
+        img = load_image(e.image, 1)
+        defective.append(bool(load_label(e, data.classes, img.shape[:2]).any()))
+    rng = stream(seed, "seg", "split")
+    fractions = (1 - val - test, val, test)
+    split: dict = {"description": f"grouped split of {folder} by {by} (seed {seed}, val {val}, test {test}); "
+                                  f"written by synthgen seg split",
+                   "defective": {s: [] for s in SPLITS}, "healthy": {s: [] for s in SPLITS}}
+    counts = {}
+    base = out.resolve().parent
+    for kind, flag in (("defective", True), ("healthy", False)):
+        groups: dict[str, list[int]] = {}
+        for i, e in enumerate(entries):
+            if defective[i] == flag:
+                groups.setdefault(group_of(e.rel, by, pattern), []).append(i)
+        assign = deal(groups, fractions, rng)
+        for g, idx in sorted(groups.items()):
+            for i in idx:
+                rec = {"image": os.path.relpath(entries[i].image.resolve(), base)}
+                if entries[i].mask is not None:
+                    rec["mask"] = os.path.relpath(entries[i].mask.resolve(), base)
+                rec["group"] = g
+                split[kind][assign[g]].append(rec)
+        counts[kind] = {s: len(split[kind][s]) for s in SPLITS}
+    # a group with defective and healthy images must land in one split for both
+    where: dict[str, set] = {}
+    for kind in ("defective", "healthy"):
+        for s in SPLITS:
+            for rec in split[kind][s]:
+                where.setdefault(rec["group"], set()).add(s)
+    crossing = {g for g, s in where.items() if len(s) > 1}
+    if crossing:
+        split = _merge_crossing(split, crossing)
+        counts = {k: {s: len(split[k][s]) for s in SPLITS} for k in ("defective", "healthy")}
+    atomic_json(out, split)
+    log(f"wrote {out}: defective {counts['defective']}, healthy {counts['healthy']} "
+        f"({len(where)} groups by {by})")
+    return counts
+
+
+def _merge_crossing(split: dict, crossing: set[str]) -> dict:
+    """Move every image of a group that crosses splits to the split holding its defective images."""
+    home = {}
+    for s in SPLITS:
+        for rec in split["defective"][s]:
+            home.setdefault(rec["group"], s)
+    for s in SPLITS:
+        keep = []
+        for rec in split["healthy"][s]:
+            if rec["group"] in crossing and home.get(rec["group"], s) != s:
+                split["healthy"][home[rec["group"]]].append(rec)
+            else:
+                keep.append(rec)
+        split["healthy"][s] = keep
+    return split
