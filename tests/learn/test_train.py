@@ -130,6 +130,6 @@ def test_eval_reads_a_bilevel_model_and_names_a_checkpoint_of_another_kind(toy_c
     torch.save({"format": "synthgen-vqgen", "version": 1}, other)
     r = run_cli("seg", "eval", str(cfg_path), "--checkpoint", str(other), "--out", str(tmp_path / "ev2"), "--quiet")
     assert r.returncode != 0 and "Traceback" not in r.stderr
-    assert r.stderr.strip().splitlines() == [f"error: {other}: not a segmentation checkpoint (expected one written "
-                                             f"by `seg train` or `bilevel train`; a vqgen checkpoint is used by "
-                                             f"`vqgen sample`)"]
+    expected = (f"error: {other}: not a segmentation checkpoint (expected one written by `seg train` or "
+                "`bilevel train`; a vqgen checkpoint is used by `vqgen sample`)")
+    assert r.stderr.strip().splitlines() == [expected]

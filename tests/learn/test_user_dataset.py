@@ -13,12 +13,12 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from conftest import run_cli
-
 from synthgen.cli import cli
 from synthgen.learn.common.config import DataConfig, SourceConfig
 from synthgen.learn.common.data import SegDataset
 from synthgen.learn.common.sources import read_folder
+
+from conftest import run_cli
 
 
 def _palette_bmp(path: Path, mask01: np.ndarray) -> None:
