@@ -40,8 +40,8 @@ def evaluate_run(cfg: BilevelConfig, model: nn.Module, dev: torch.device, tests:
     for name, ds in tests.items():
         m = evaluate_model(model, ds, cfg.eval, dev, cfg.eval.resolution, progress, f"eval {name}")
         s = m.summary()
-        out[name] = {k: s.get(k) for k in ("iou_dataset", "dice_dataset", "miou", "miou_custom", "map",
-                                           "healthy_fp_rate")}
+        out[name] = {k: s.get(k) for k in ("iou_dataset", "dice_dataset", "miou", "miou_custom", "map", "map50",
+                                           "image_ap", "image_auroc", "defect_recall", "healthy_fp_rate")}
     return out
 
 
@@ -52,20 +52,26 @@ def _fmt(vals: list[float | None]) -> str:
     return f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if v.size > 1 else f"{v.mean():.3f}"
 
 
+TABLE_METRICS = [("iou_dataset", "IoU"), ("miou_custom", "mIoU custom"), ("map", "mAP"), ("map50", "mAP50"),
+                 ("image_ap", "image AP"), ("healthy_fp_rate", "healthy FP rate")]
+
+
 def results_table(results: dict, cfg: BilevelConfig) -> str:
-    """Markdown: rows = runs, columns = test sets x (IoU, mIoU custom, mAP), mean ± std over seeds."""
-    tests = list(cfg.eval.test_sets)
-    head = "| run | " + " | ".join(f"{t} IoU | {t} mIoU custom | {t} mAP" for t in tests) + " | seeds |"
-    sep = "|---|" + "---:|" * (3 * len(tests)) + "---:|"
+    """Markdown: rows = runs, columns = test sets x metrics (those defined on the set: no mAP on
+    healthy images, no FP rate without them), mean ± std over seeds."""
+    cols = []
+    for tname in cfg.eval.test_sets:
+        for m, label in TABLE_METRICS:
+            if any(r["test"].get(tname, {}).get(m) is not None for r in results.values()):
+                cols.append((tname, m, label))
+    head = "| run | " + " | ".join(f"{t} {label}" for t, _, label in cols) + " | seeds |"
+    sep = "|---|" + "---:|" * len(cols) + "---:|"
     rows = [head, sep]
     for run in cfg.runs:
         rs = [results[k] for k in results if results[k]["run"] == run]
         if not rs:
             continue
-        cells = []
-        for tname in tests:
-            for m in ("iou_dataset", "miou_custom", "map"):
-                cells.append(_fmt([r["test"].get(tname, {}).get(m) for r in rs]))
+        cells = [_fmt([r["test"].get(t, {}).get(m) for r in rs]) for t, m, _ in cols]
         rows.append(f"| {run} | " + " | ".join(cells) + f" | {len(rs)} |")
     return "\n".join(rows) + "\n" + comparison_table(results, cfg)
 

@@ -39,7 +39,7 @@ from synthgen.learn.bilevel.report import (
 from synthgen.learn.bilevel.synth import Pools, Synthesizer, build_pools, to_batch
 from synthgen.learn.common.checkpoint import build_model
 from synthgen.learn.common.data import SegDataset
-from synthgen.learn.common.io import atomic_json, atomic_torch_save, ensure_out
+from synthgen.learn.common.io import atomic_json, atomic_text, atomic_torch_save, ensure_out
 from synthgen.learn.common.loop import resolve_device
 from synthgen.rng import stream
 
@@ -231,9 +231,8 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
     table = results_table(results, cfg)
     atomic_json(out / "results.json", {k: {kk: vv for kk, vv in v.items() if kk != "history"}
                                        for k, v in results.items()})
-    tmp = out / ".tmp_results.md"
-    tmp.write_text("# Bi-level Cut&Paste results\n\nmean ± std over seeds " + str(cfg.seeds) + "\n\n" + table)
-    tmp.replace(out / "results.md")
+    atomic_text(out / "results.md", "# Bi-level Cut&Paste results\n\nmean ± std over seeds " + str(cfg.seeds)
+                + "\n\n" + table)
     if heatmaps:
         heatmap_figure(ex_imgs, heatmaps, out / "heatmaps.png")
     if trajectories:

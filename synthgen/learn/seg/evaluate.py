@@ -18,14 +18,13 @@ NaN figures (AP of a test set without defects, FP rate without healthy images) a
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 from synthgen.errors import SynthgenError
 from synthgen.learn.common.checkpoint import load_checkpoint, model_from_checkpoint
 from synthgen.learn.common.data import available, build_dataset
 from synthgen.learn.common.figures import plot_pr
-from synthgen.learn.common.io import atomic_json, clean, ensure_out
+from synthgen.learn.common.io import atomic_json, atomic_text, clean, ensure_out
 from synthgen.learn.common.loop import evaluate_model, resolve_device
 from synthgen.learn.seg.config import SegConfig
 
@@ -120,8 +119,6 @@ def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = 
     md = (f"# Segmentation evaluation\n\ncheckpoint `{checkpoint}` (epoch {ck.get('epoch')}), resolution "
           f"{res}, threshold {cfg.eval.threshold}, customized-mIoU tolerance {cfg.eval.tolerance} px\n\n"
           + markdown_table(results) + SMALL_NOTE + "\n" + class_table(results))
-    tmp = out / ".metrics.md.tmp"
-    tmp.write_text(md)
-    os.replace(tmp, out / "metrics.md")
+    atomic_text(out / "metrics.md", md)
     plot_pr(curves, out / "pr_curve.png")
     return results

@@ -12,11 +12,10 @@ retrained (their ``last.pt`` is reused), interrupted ones continue from their la
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from synthgen.errors import SynthgenError
-from synthgen.learn.common.io import atomic_json, clean, ensure_out
+from synthgen.learn.common.io import atomic_json, atomic_text, clean, ensure_out
 from synthgen.learn.seg.config import ExperimentConfig
 from synthgen.learn.seg.evaluate import evaluate, fmt
 from synthgen.learn.seg.train import train
@@ -76,7 +75,5 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
         atomic_json(out / "results.json", clean(table))
     atomic_json(out / "results.json", clean(table))
     md = results_markdown(table, sets)
-    tmp = out / ".results.md.tmp"
-    tmp.write_text(md)
-    os.replace(tmp, out / "results.md")
+    atomic_text(out / "results.md", md)
     return table
