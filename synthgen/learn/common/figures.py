@@ -45,7 +45,8 @@ def plot_learning_curve(history: list[dict], path: Path) -> None:
     a.grid(alpha=0.3)
     a.legend()
     keys = [("iou_dataset", "IoU"), ("dice_dataset", "Dice"), ("miou", "mIoU standard"),
-            ("miou_custom", "mIoU customized"), ("map", "mAP (boxes)"), ("healthy_fp_rate", "healthy FP rate")]
+            ("miou_custom", "mIoU customized"), ("map", "mAP (boxes)"), ("image_ap", "image AP"),
+            ("healthy_fp_rate", "healthy FP rate")]
     plotted = False
     for k, lab in keys:
         ys = [h.get("val", {}).get(k) for h in history]
