@@ -41,3 +41,21 @@ def test_experiment_table(blobs, tmp_path):  # noqa: F811 (fixture)
     r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet"])
     assert r.exit_code == 0, r.output
     assert (tmp_path / "exp" / "real" / "checkpoints" / "last.pt").stat().st_mtime_ns == mtime
+
+
+def test_experiment_over_seeds_reports_mean_and_std(blobs, tmp_path):  # noqa: F811 (fixture)
+    cfg = toy_config(blobs, tmp_path / "exp", epochs=1)
+    del cfg["train"]["mix"]
+    cfg["mixes"] = {"real": [{"source": "train"}]}
+    cfg["seeds"] = [0, 5]
+    p = tmp_path / "exp.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet"])
+    assert r.exit_code == 0, r.output
+    res = json.loads((tmp_path / "exp" / "results.json").read_text())["real"]
+    runs = [res["runs"][s]["sets"]["blobs"]["iou_dataset"] for s in ("0", "5")]
+    assert (tmp_path / "exp" / "real" / "s5" / "checkpoints" / "best.pt").is_file()
+    assert abs(res["sets"]["blobs"]["iou_dataset"] - sum(runs) / 2) < 1e-9
+    assert abs(res["sets_std"]["blobs"]["iou_dataset"] - abs(runs[0] - runs[1]) / 2 ** 0.5) < 1e-9
+    md = (tmp_path / "exp" / "results.md").read_text()
+    assert "Mean ± std over 2 seeds" in md and " ± " in md.split("| real |")[1].splitlines()[0]

@@ -93,6 +93,8 @@ class ExperimentConfig(SegConfig):
     mixes: dict[str, list[MixItem]] = Field(min_length=1, description="training-mix name -> sources with "
                                                                      "ratios; each is trained then evaluated on "
                                                                      "every test set")
+    seeds: list[int] = Field(default_factory=list, description="train every mix with each of these seeds and "
+                                                              "report mean ± std (default: train.seed only)")
     _require_mix = False
 
     @model_validator(mode="after")

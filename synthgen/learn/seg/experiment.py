@@ -1,10 +1,11 @@
 """Training-mix experiments (``synthgen seg experiment CONFIG``).
 
 Every mix of ``mixes`` (e.g. real; synthetic; real + healthy; real + synthetic + healthy) is
-trained with the shared model/train/augment settings into ``<out>/<mix>/`` and evaluated on every
+trained with the shared model/train/augment settings into ``<out>/<mix>/`` (``<out>/<mix>/s<seed>/``
+for each of several ``seeds``) and evaluated on every
 test set of ``eval.test_sets``. The result is the table of the inspection literature: rows =
 training mix, columns = test sets, cells = box mAP (pixel IoU), written as ``results.md`` and
-``results.json`` in ``<out>``. A mix that needs a missing optional source (e.g. a synthgen
+``results.json`` in ``<out>``, with mean ± std over seeds. A mix that needs a missing optional source (e.g. a synthgen
 dataset not rendered yet) is listed as skipped. Re-running resumes: finished mixes are not
 retrained (their ``last.pt`` is reused), interrupted ones continue from their last epoch.
 """
@@ -14,11 +15,20 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 from synthgen.errors import SynthgenError
 from synthgen.learn.common.io import atomic_json, atomic_text, clean, ensure_out
 from synthgen.learn.seg.config import ExperimentConfig
 from synthgen.learn.seg.evaluate import evaluate, fmt
 from synthgen.learn.seg.train import train
+
+
+def _cell(s: dict, sd: dict, key: str) -> str:
+    v = s.get(key)
+    if v is None:
+        return "-"
+    return fmt(v) + (f" ± {fmt(sd[key])}" if sd.get(key) is not None else "")
 
 
 def results_markdown(table: dict[str, dict], sets: list[str]) -> str:
@@ -30,27 +40,53 @@ def results_markdown(table: dict[str, dict], sets: list[str]) -> str:
             if "skipped" in r:
                 out += f"| {mix} | skipped: {r['skipped']} |" + " |" * (len(sets) - 1) + "\n"
                 continue
-            out += f"| {mix} | " + " | ".join(cell(r["sets"].get(s, {})) for s in sets) + " |\n"
+            out += f"| {mix} | " + " | ".join(cell(r["sets"].get(s, {}), r.get("sets_std", {}).get(s, {}))
+                                               for s in sets) + " |\n"
         return out
 
-    def map_iou(s: dict) -> str:
+    def map_iou(s: dict, sd: dict) -> str:
         if "skipped" in s or not s:
             return "-"
         if s.get("images") and s.get("images") == s.get("healthy_images"):
-            return f"FP rate {fmt(s.get('healthy_fp_rate'))}"  # no defects: no AP, IoU meaningless
-        return f"{fmt(s.get('map'))} ({fmt(s.get('iou_dataset'))})"
+            return f"FP rate {_cell(s, sd, 'healthy_fp_rate')}"  # no defects: no AP, IoU meaningless
+        return f"{_cell(s, sd, 'map')} ({_cell(s, sd, 'iou_dataset')})"
 
+    seeds = sorted({len(r.get("seeds", [])) for r in table.values() if "seeds" in r})
+    note = f" Mean ± std over {seeds[-1]} seeds." if seeds and seeds[-1] > 1 else ""
     return ("# Training-mix experiment\n\nCells: box mAP (pixel IoU over the test set); for test sets of healthy "
-            "images only, the image-level false-positive rate. Rows = training mix, columns = test sets.\n\n" + head + rows(map_iou)
-            + "\n## Customized mIoU\n\n" + head + rows(lambda s: fmt(s.get("miou_custom")))
+            "images only, the image-level false-positive rate. Rows = training mix, columns = test sets." + note
+            + "\n\n" + head + rows(map_iou)
+            + "\n## Image-level AP (defective vs healthy, test sets holding both)\n\n" + head
+            + rows(lambda s, sd: _cell(s, sd, "image_ap"))
+            + "\n## mAP50 (box IoU >= 0.5)\n\n" + head + rows(lambda s, sd: _cell(s, sd, "map50"))
+            + "\n## Customized mIoU\n\n" + head + rows(lambda s, sd: _cell(s, sd, "miou_custom"))
             + "\n## Healthy-image false-positive rate (test sets with healthy images)\n\n" + head
-            + rows(lambda s: fmt(s.get("healthy_fp_rate"))))
+            + rows(lambda s, sd: _cell(s, sd, "healthy_fp_rate")))
+
+
+def _mean_std(runs: list[dict], sets: list[str]) -> tuple[dict, dict]:
+    """Per test set, mean and (with 2+ seeds) sample std of every scalar figure over seeds."""
+    mean, std = {}, {}
+    for s in sets:
+        rs = [r[s] for r in runs if s in r and "skipped" not in r[s]]
+        if not rs:
+            mean[s] = runs[0].get(s, {})
+            continue
+        keys = [k for k, v in rs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        mean[s], std[s] = {}, {}
+        for k in keys:
+            vals = np.array([r.get(k) for r in rs if r.get(k) is not None], float)
+            vals = vals[np.isfinite(vals)]
+            mean[s][k] = float(vals.mean()) if vals.size else None
+            std[s][k] = float(vals.std(ddof=1)) if vals.size > 1 else None
+    return mean, std
 
 
 def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | None = None,
                progress: bool = True, log=print) -> dict[str, dict]:
     out = ensure_out(Path(out or cfg.out))
     sets = list(cfg.eval.test_sets)
+    seeds = cfg.seeds or [cfg.train.seed]
     table: dict[str, dict] = {}
     for mix, items in cfg.mixes.items():
         missing = [m.source for m in items if not cfg.sources[m.source].available]
@@ -58,20 +94,26 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
             table[mix] = {"skipped": f"source(s) {', '.join(missing)} not found"}
             log(f"[{mix}] skipped: missing {', '.join(missing)}")
             continue
-        mdir = out / mix
-        mcfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"mix": items}), "out": str(mdir)})
-        log(f"[{mix}] training: " + " + ".join(f"{m.source} x{m.ratio:g}" for m in items))
-        last = mdir / "checkpoints" / "last.pt"
-        try:
-            final = train(mcfg, mdir, resume=last.is_file(), device=device, progress=progress, log=log)
-        except SynthgenError as exc:
-            raise SynthgenError(f"mixes.{mix}: {exc} (delete {mdir} to retrain)") from None
-        history = json.loads((mdir / "history.json").read_text())
-        train_s = sum(e.get("seconds", 0.0) for e in history)  # all epochs, also across resumed runs
-        res = evaluate(mcfg, mdir / "checkpoints" / "best.pt", mdir / "eval", device=device, progress=progress,
-                       log=lambda s, _m=mix: log(f"[{_m}] {s}"))
-        table[mix] = {"sources": [m.model_dump() for m in items], "train_seconds": round(train_s, 1),
-                      "final_epoch": final, "sets": res}
+        runs = {}
+        for seed in seeds:
+            mdir = out / mix if len(seeds) == 1 else out / mix / f"s{seed}"
+            mcfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"mix": items, "seed": seed}),
+                                          "out": str(mdir)})
+            log(f"[{mix}] training seed {seed}: " + " + ".join(f"{m.source} x{m.ratio:g}" for m in items))
+            last = mdir / "checkpoints" / "last.pt"
+            try:
+                final = train(mcfg, mdir, resume=last.is_file(), device=device, progress=progress, log=log)
+            except SynthgenError as exc:
+                raise SynthgenError(f"mixes.{mix}: {exc} (delete {mdir} to retrain)") from None
+            history = json.loads((mdir / "history.json").read_text())
+            train_s = sum(e.get("seconds", 0.0) for e in history)  # all epochs, also across resumed runs
+            res = evaluate(mcfg, mdir / "checkpoints" / "best.pt", mdir / "eval", device=device,
+                           progress=progress, log=lambda s, _m=mix: log(f"[{_m}] {s}"))
+            runs[seed] = {"train_seconds": round(train_s, 1), "final_epoch": final, "sets": res}
+        mean, std = _mean_std([r["sets"] for r in runs.values()], sets)
+        table[mix] = {"sources": [m.model_dump() for m in items], "seeds": seeds, "sets": mean, "sets_std": std,
+                      "train_seconds": round(float(np.mean([r["train_seconds"] for r in runs.values()])), 1),
+                      "runs": {str(k): v for k, v in runs.items()}}
         atomic_json(out / "results.json", clean(table))
     atomic_json(out / "results.json", clean(table))
     md = results_markdown(table, sets)
