@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
-from synthgen.configio import load_config
+from synthgen.configio import load_config, resolve_path
 from synthgen.textures.recipes import DefectLibraryConfig
 
 Vec2 = tuple[float, float]
@@ -41,15 +41,7 @@ def _check_range(v: tuple, lo: float | None = None, hi: float | None = None, nam
 
 def _resolve_path(v: str | None, info: ValidationInfo, must_exist: bool = True) -> str | None:
     """Resolve a path relative to the config file's folder and check that it exists."""
-    if v is None:
-        return None
-    p = Path(v).expanduser()
-    base = (info.context or {}).get("config_dir")
-    if not p.is_absolute() and base is not None:
-        p = Path(base) / p
-    if must_exist and not p.exists():
-        raise ValueError(f"file not found: {v} (looked for {p})")
-    return str(p.resolve())
+    return resolve_path(v, info, must_exist)
 
 
 class ColorRange(_Model):

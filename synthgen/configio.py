@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ValidationError, ValidationInfo
 
 from synthgen.errors import ConfigError
 
@@ -86,3 +86,17 @@ def load_config(path: str | Path, model: type[M], context: dict[str, Any] | None
         return model.model_validate(data, context=ctx)
     except ValidationError as err:
         raise ConfigError(validation_lines(str(p), err)) from None
+
+
+def resolve_path(v: str | None, info: ValidationInfo, must_exist: bool = False) -> str | None:
+    """A config path resolved against the config file's folder (``config_dir`` of the validation
+    context), optionally checked to exist. Every config model resolves its paths through this."""
+    if v is None:
+        return None
+    p = Path(v).expanduser()
+    base = (info.context or {}).get("config_dir")
+    if not p.is_absolute() and base is not None:
+        p = Path(base) / p
+    if must_exist and not p.exists():
+        raise ValueError(f"file not found: {v} (looked for {p})")
+    return str(p.resolve())

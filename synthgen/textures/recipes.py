@@ -21,7 +21,6 @@ plus the built-in dent. Entries with other names are complete recipes (``generat
 from __future__ import annotations
 
 import copy
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -34,6 +33,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+
+from synthgen.configio import resolve_path
 
 DefectType = Literal["deformation", "encrustation", "hole"]
 GeneratorName = Literal["scratch", "dent", "crack", "burn", "mark", "crater", "hole", "break"]
@@ -506,10 +507,4 @@ class DefectLibraryConfig(_Model):
     @field_validator("library")
     @classmethod
     def _lib(cls, v: str | None, info: ValidationInfo):
-        if v is None:
-            return None
-        p = Path(v).expanduser()
-        base = (info.context or {}).get("config_dir")
-        if not p.is_absolute() and base is not None:
-            p = Path(base) / p
-        return str(p.resolve())
+        return resolve_path(v, info)

@@ -13,19 +13,15 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from synthgen.configio import resolve_path
+
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
 def _resolve(v: str | None, info: ValidationInfo) -> str | None:
-    if v is None:
-        return None
-    p = Path(v).expanduser()
-    base = (info.context or {}).get("config_dir")
-    if not p.is_absolute() and base is not None:
-        p = Path(base) / p
-    return str(p.resolve())
+    return resolve_path(v, info)
 
 
 def split_keys(data: dict, prefix: str = "") -> list[str]:
