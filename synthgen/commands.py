@@ -99,7 +99,7 @@ def validate(config: Path):
 def schema(out):
     """Write the JSON Schema of the render config (for editor autocompletion)."""
     from synthgen.config import job_schema
-    from synthgen.pipeline import atomic_write_text
+    from synthgen.io import atomic_write_text
 
     text = json.dumps(job_schema(), indent=1) + "\n"
     if out:

@@ -19,8 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -38,20 +36,6 @@ from synthgen.dataset.writer import Dataset, config_hash, stem
 from synthgen.plan import PlacementError, cache_dir_for, make_plan
 
 log = logging.getLogger("synthgen")
-
-
-def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder and an atomic rename."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass
@@ -271,7 +255,6 @@ def summary_line(stats: RunStats, out) -> str:
 __all__ = [
     "RunStats",
     "__version__",
-    "atomic_write_text",
     "cache_dir_for",
     "resolve_library",
     "run_render",

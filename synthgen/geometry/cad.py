@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -18,6 +16,7 @@ import numpy as np
 import trimesh
 
 from synthgen.errors import SynthgenError
+from synthgen.io import atomic_write_text
 
 UNIT_SCALE = {"m": 1.0, "cm": 0.01, "mm": 0.001, "in": 0.0254, "ft": 0.3048}
 SUPPORTED = {".stl", ".obj", ".ply", ".glb", ".gltf", ".step", ".stp", ".off"}
@@ -84,14 +83,6 @@ def center_of_mass(mesh: trimesh.Trimesh) -> np.ndarray:
     return np.asarray(hull.center_mass, dtype=float)
 
 
-def _atomic_write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def stable_poses(part: PartMesh, units: str, cache_dir: str | Path | None,
                  min_probability: float = 0.0, max_poses: int = 8) -> list[tuple[np.ndarray, float]]:
     """Resting poses of a part on a horizontal plane, with their probabilities.
@@ -125,7 +116,7 @@ def stable_poses(part: PartMesh, units: str, cache_dir: str | Path | None,
             poses.append({"transform": T.tolist(), "probability": float(pr)})
         data = {"version": POSE_CACHE_VERSION, "sha256": part.sha256, "units": units, "poses": poses}
         if cache_file is not None:
-            _atomic_write_text(cache_file, json.dumps(data))
+            atomic_write_text(cache_file, json.dumps(data))
     poses = [(np.array(p["transform"], dtype=float), p["probability"]) for p in data["poses"]]
     poses.sort(key=lambda tp: -tp[1])
     kept = [tp for tp in poses if tp[1] >= min_probability][:max_poses] or poses[:1]

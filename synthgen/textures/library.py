@@ -30,6 +30,7 @@ import cv2
 import numpy as np
 
 from synthgen.errors import SynthgenError
+from synthgen.io import atomic_write_bytes
 from synthgen.rng import stream
 from synthgen.textures.generate import (
     FORMAT_VERSION,
@@ -51,12 +52,6 @@ TYPE_MAPS = {"deformation": ("height", "normal", "roughness", "occlusion"),
 
 
 # --------------------------------------------------------------------------- PNG I/O
-
-
-def _atomic_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
 
 
 def _png(img: np.ndarray) -> bytes:
@@ -278,11 +273,11 @@ def complete_variant(variant_dir: str | Path) -> list[str]:
     maps = load_variant(d)
     try:
         for name in missing:
-            _atomic_bytes(d / f"{name}.png", _png(encode_map(name, getattr(maps, name))))
+            atomic_write_bytes(d / f"{name}.png", _png(encode_map(name, getattr(maps, name))))
         if not (d / "meta.json").is_file():
             meta = _meta_for_json(maps)
             meta.update(source="drop-in", derived=missing)
-            _atomic_bytes(d / "meta.json", json.dumps(meta, indent=1, sort_keys=True).encode())
+            atomic_write_bytes(d / "meta.json", json.dumps(meta, indent=1, sort_keys=True).encode())
     except OSError as exc:
         raise SynthgenError(f"{d}: cannot add derived maps ({', '.join(missing)}): {exc}") from None
     return missing
@@ -378,7 +373,7 @@ def generate_library(cfg: DefectLibraryConfig, seed: int, out: str | Path, kinds
         (root / k).mkdir(parents=True, exist_ok=True)
         kind_json = {"kind": k, "generator": r.generator, "types": list(r.types), "depth_mm": r.depth_mm,
                      "size_mm": list(r.size_mm), "recipe": r.model_dump(mode="json")}
-        _atomic_bytes(root / k / "kind.json", json.dumps(kind_json, indent=1, sort_keys=True).encode())
+        atomic_write_bytes(root / k / "kind.json", json.dumps(kind_json, indent=1, sort_keys=True).encode())
     hashes = {k: recipe_hash(cfg.kinds[k]) for k in names}
     for k, i in tqdm(jobs, desc="defect maps", unit="variant", disable=not progress, leave=False):
         d = variant_dir(root, k, i)
@@ -457,5 +452,5 @@ def contact_sheet(root: str | Path, out_png: str | Path, tile: int = 128, max_va
                         cv2.LINE_AA)
     out = Path(out_png)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _atomic_bytes(out, _png(sheet[..., ::-1].copy()))
+    atomic_write_bytes(out, _png(sheet[..., ::-1].copy()))
     return out

@@ -7,8 +7,9 @@ import pytest
 from pycocotools.coco import COCO
 
 from synthgen.annotate.coco import categories, decode_rle, image_id, instance_annotations
-from synthgen.dataset.writer import Dataset, atomic_write_json, parse_shard
+from synthgen.dataset.writer import Dataset, parse_shard
 from synthgen.errors import SynthgenError
+from synthgen.io import atomic_write_json
 
 
 def test_shard_from_flag_slurm_and_kubernetes():

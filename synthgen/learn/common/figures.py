@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthgen.dataset.writer import atomic_write_bytes
+from synthgen.io import atomic_write_bytes
 
 
 def pyplot():

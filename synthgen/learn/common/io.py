@@ -1,6 +1,6 @@
 """Output folders and atomic writes of the learning commands (JSON, PNG, checkpoints, markdown).
 
-Every file goes through ``synthgen.dataset.writer.atomic_write_bytes`` (temp file in the same
+Every file goes through ``synthgen.io.atomic_write_bytes`` (temp file in the same
 folder, then rename), the one atomic writer of the project: a reader never sees half a file.
 """
 
@@ -15,8 +15,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from synthgen.dataset.writer import atomic_write_bytes
 from synthgen.errors import SynthgenError
+from synthgen.io import atomic_write_bytes
 
 
 def ensure_out(out: Path) -> Path:
