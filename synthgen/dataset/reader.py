@@ -33,7 +33,6 @@ class DatasetIndex:
     root: Path
     items: list[DatasetItem]
     categories: dict[int, str]                   # COCO category id -> name
-    has_coco: bool
 
 
 def read_items(root: Path | str) -> DatasetIndex:
@@ -61,4 +60,4 @@ def read_items(root: Path | str) -> DatasetIndex:
         if not sem.is_file() and coco is None:
             raise SynthgenError(f"{sem}: semantic mask missing and no {COCO} in {root}")
         items.append(DatasetItem(p, sem if sem.is_file() else None, by_file.get(p.name, [])))
-    return DatasetIndex(root, items, cats, coco is not None)
+    return DatasetIndex(root, items, cats)

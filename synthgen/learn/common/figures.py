@@ -29,8 +29,13 @@ def save_figure(fig, path: Path, dpi: int = 100) -> None:
     atomic_write_bytes(Path(path), buf.getvalue())
 
 
-def _fmt(v) -> str:
-    return "-" if v is None or (isinstance(v, float) and not math.isfinite(v)) else f"{v:.3f}"
+def fmt(v) -> str:
+    """A figure for tables and legends: 3 decimals, ints as they are, NaN / None as '-'."""
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "-"
+    if isinstance(v, (bool, int)):
+        return str(v)
+    return f"{v:.3f}"
 
 
 def plot_learning_curve(history: list[dict], path: Path) -> None:
@@ -73,7 +78,7 @@ def plot_pr(curves: dict[str, dict], path: Path, title: str = "box-level precisi
             continue
         r = [0.0] + list(c["recall"])
         p = [c["precision"][0]] + list(c["precision"])
-        ax.step(r, p, where="post", label=f"{label} (AP {_fmt(c['ap'])})")
+        ax.step(r, p, where="post", label=f"{label} (AP {fmt(c['ap'])})")
     ax.set_xlabel("recall (ground-truth defect boxes found)")
     ax.set_ylabel("precision (predicted boxes on a defect)")
     ax.set_xlim(0, 1.0)

@@ -114,13 +114,14 @@ def read_folder(cfg: SourceConfig, source: str = "") -> list[Entry]:
     root = Path(cfg.path)
     files, mask_dir = list_images(cfg)
     tail, ext = _mask_pattern(cfg.mask_suffix)
-    masks = {find_mask(cfg, p, mask_dir) for p in files} - {None}
+    mask_of = {p: find_mask(cfg, p, mask_dir) for p in files}
+    masks = set(mask_of.values()) - {None}
     _refuse_mask_lookalikes(files, masks, cfg, source)
     out = []
     for p in files:
         if p in masks or (tail and p.stem.endswith(tail) and (ext is None or p.suffix.lower() == ext)):
             continue  # a mask file (of another image, or named like one), not an image
-        m = find_mask(cfg, p, mask_dir)
+        m = mask_of[p]
         if m is None:
             if tail == "" and ext == p.suffix.lower() and mask_dir == root:
                 raise SynthgenError(f"{p}: image and mask would be the same file; set mask_dir or mask_suffix "

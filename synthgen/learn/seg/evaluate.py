@@ -17,13 +17,12 @@ NaN figures (AP of a test set without defects, FP rate without healthy images) a
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 from synthgen.errors import SynthgenError
 from synthgen.learn.common.checkpoint import load_checkpoint, model_from_checkpoint
 from synthgen.learn.common.data import available, build_dataset
-from synthgen.learn.common.figures import plot_pr
+from synthgen.learn.common.figures import fmt, plot_pr
 from synthgen.learn.common.io import atomic_json, atomic_text, clean, ensure_out
 from synthgen.learn.common.loop import evaluate_model, resolve_device
 from synthgen.learn.seg.config import SegConfig
@@ -41,14 +40,6 @@ CLASS_COLUMNS = [("images", "images"), ("iou_dataset", "IoU"), ("defect_recall",
 SMALL_NOTE = ("\nmAP (intersect): a predicted box counts when it touches a defect box; mAP50: box IoU >= 0.5. "
               "image AP / AUROC: defective-vs-healthy ranking by each image's max defect probability. "
               "Small: defects under 0.5 % of the image.\n")
-
-
-def fmt(v) -> str:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return "-"
-    if isinstance(v, (bool, int)):
-        return str(v)
-    return f"{v:.3f}"
 
 
 def markdown_table(results: dict[str, dict]) -> str:

@@ -18,9 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from synthgen.errors import SynthgenError
+from synthgen.learn.common.figures import fmt
 from synthgen.learn.common.io import atomic_json, atomic_text, clean, ensure_out
 from synthgen.learn.seg.config import ExperimentConfig
-from synthgen.learn.seg.evaluate import evaluate, fmt
+from synthgen.learn.seg.evaluate import evaluate
 from synthgen.learn.seg.train import train
 
 

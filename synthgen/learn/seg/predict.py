@@ -68,8 +68,7 @@ def predict(checkpoint: Path, inputs: list[Path], out: Path, threshold: float = 
     ds = SegDataset(entries, data.model_copy(update={"cache": False}))
     rows = []
     for e, (_name, _gt, prob) in zip(entries, predict_dataset(model, ds, batch_size, "original", dev)):
-        p = prob if prob.ndim == 2 else 1.0 - prob[0]
-        mask = p >= threshold
+        mask = prob >= threshold if prob.ndim == 2 else prob.argmax(0) > 0  # as seg eval predicts
         score = image_score(prob)
         img = load_image(e.image, data.channels)
         stem = Path(e.rel).with_suffix(".png")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -41,16 +42,17 @@ def group_of(rel: str, by: str, pattern: re.Pattern | None) -> str:
     return rel
 
 
-def deal(groups: dict[str, list[int]], fractions: tuple[float, float, float], rng: np.random.Generator
-         ) -> dict[str, str]:
-    """Group -> split: groups in random order, each to the split furthest below its share."""
-    total = sum(len(v) for v in groups.values())
-    have = dict.fromkeys(SPLITS, 0)
+def deal(groups: dict[str, int], fractions: tuple[float, float, float], rng: np.random.Generator,
+         have: dict[str, int] | None = None) -> dict[str, str]:
+    """Group -> split: groups (with their image counts) in random order, each to the split furthest
+    below its share; ``have`` holds images already placed."""
+    have = dict(have or dict.fromkeys(SPLITS, 0))
+    total = sum(groups.values()) + sum(have.values())
     out = {}
     for g in [sorted(groups)[i] for i in rng.permutation(len(groups))]:
         s = max(SPLITS, key=lambda k: fractions[SPLITS.index(k)] * total - have[k])
         out[g] = s
-        have[s] += len(groups[g])
+        have[s] += groups[g]
     return out
 
 
@@ -84,50 +86,27 @@ def make_split(folder: Path, out: Path, mask_suffix: str = ".png", mask_dir: Pat
     split: dict = {"description": f"grouped split of {folder} by {by} (seed {seed}, val {val}, test {test}); "
                                   f"written by synthgen seg split",
                    "defective": {s: [] for s in SPLITS}, "healthy": {s: [] for s in SPLITS}}
-    counts = {}
+    # Whole groups go to one split. Groups holding defective images are dealt first, by their
+    # defective images; the healthy-only groups then fill each split's healthy share.
+    group = [group_of(e.rel, by, pattern) for e in entries]
+    n_def = Counter(g for g, d in zip(group, defective) if d)
+    n_ok = Counter(g for g, d in zip(group, defective) if not d)
+    assign = deal(n_def, fractions, rng)
+    placed = dict.fromkeys(SPLITS, 0)
+    for g, n in n_ok.items():
+        if g in assign:
+            placed[assign[g]] += n
+    assign |= deal({g: n for g, n in n_ok.items() if g not in assign}, fractions, rng, placed)
     base = out.resolve().parent
-    for kind, flag in (("defective", True), ("healthy", False)):
-        groups: dict[str, list[int]] = {}
-        for i, e in enumerate(entries):
-            if defective[i] == flag:
-                groups.setdefault(group_of(e.rel, by, pattern), []).append(i)
-        assign = deal(groups, fractions, rng)
-        for g, idx in sorted(groups.items()):
-            for i in idx:
-                rec = {"image": os.path.relpath(entries[i].image.resolve(), base)}
-                if entries[i].mask is not None:
-                    rec["mask"] = os.path.relpath(entries[i].mask.resolve(), base)
-                rec["group"] = g
-                split[kind][assign[g]].append(rec)
-        counts[kind] = {s: len(split[kind][s]) for s in SPLITS}
-    # a group with defective and healthy images must land in one split for both
-    where: dict[str, set] = {}
-    for kind in ("defective", "healthy"):
-        for s in SPLITS:
-            for rec in split[kind][s]:
-                where.setdefault(rec["group"], set()).add(s)
-    crossing = {g for g, s in where.items() if len(s) > 1}
-    if crossing:
-        split = _merge_crossing(split, crossing)
-        counts = {k: {s: len(split[k][s]) for s in SPLITS} for k in ("defective", "healthy")}
+    for e, g, d in zip(entries, group, defective):
+        rec = {"image": os.path.relpath(e.image.resolve(), base)}
+        if e.mask is not None:
+            rec["mask"] = os.path.relpath(e.mask.resolve(), base)
+        rec["group"] = g
+        split["defective" if d else "healthy"][assign[g]].append(rec)
+    counts = {k: {s: len(split[k][s]) for s in SPLITS} for k in ("defective", "healthy")}
     atomic_json(out, split)
     log(f"wrote {out}: defective {counts['defective']}, healthy {counts['healthy']} "
-        f"({len(where)} groups by {by})")
+        f"({len(assign)} groups by {by})")
     return counts
 
-
-def _merge_crossing(split: dict, crossing: set[str]) -> dict:
-    """Move every image of a group that crosses splits to the split holding its defective images."""
-    home = {}
-    for s in SPLITS:
-        for rec in split["defective"][s]:
-            home.setdefault(rec["group"], s)
-    for s in SPLITS:
-        keep = []
-        for rec in split["healthy"][s]:
-            if rec["group"] in crossing and home.get(rec["group"], s) != s:
-                split["healthy"][home[rec["group"]]].append(rec)
-            else:
-                keep.append(rec)
-        split["healthy"][s] = keep
-    return split
