@@ -12,7 +12,11 @@ workers and mixed precision). ``--setting full`` uses ``defective.train`` + ``he
 finished seeds are reused), its best validation checkpoint evaluated on the real test split at the
 original resolution, and the script prints mean ± std over seeds of the test figures, the
 per-class table, and writes the learning curves of every seed into one PNG (``--figure``).
-``--epochs`` overrides the budget's epochs (for a quick look).
+``--epochs`` overrides the budget's epochs (for a quick look). ``--add DIR --add-ratio R`` adds an
+extra training source to the setting's mix at ratio R, with the same number of samples per epoch
+(the same compute): a synthgen dataset (``annotations/coco.json``) or a folder of ``images/`` and
+``masks/`` (for example the pairs of ``synthgen vqgen sample``); its runs go to
+``<setting>+<DIR name>``.
 """
 
 from __future__ import annotations
@@ -92,15 +96,27 @@ def main() -> int:
     ap.add_argument("--device", default=None)
     ap.add_argument("--out", type=Path, default=None)
     ap.add_argument("--figure", type=Path, default=None, help="learning-curve PNG (default: <out>/curves.png)")
+    ap.add_argument("--add", type=Path, default=None, help="extra training source: synthgen dataset or folder "
+                                                             "with images/ and masks/")
+    ap.add_argument("--add-ratio", type=float, default=3.0, help="mix ratio of --add (the setting's defective "
+                                                                 "source has 3, healthy 1)")
     args = ap.parse_args()
 
     from synthgen.configio import load_config
-    from synthgen.learn.common.config import MixItem
+    from synthgen.learn.common.config import MixItem, SourceConfig
     from synthgen.learn.seg.config import SegConfig
 
     base = load_config(CONFIGS[args.budget], SegConfig)
-    out = args.out or ROOT / "out" / "bench" / f"seg_{args.budget}_{args.setting}"
+    setting = args.setting
     t = {"mix": [MixItem(source=s, ratio=r) for s, r in MIXES[args.setting]]}
+    if args.add:
+        d = args.add.resolve()
+        src = (SourceConfig(kind="synthgen", path=str(d)) if (d / "annotations" / "coco.json").is_file()
+               else SourceConfig(kind="folder", path=str(d / "images"), mask_dir=str(d / "masks")))
+        base = base.model_copy(update={"sources": {**base.sources, "extra": src}})
+        t["mix"].append(MixItem(source="extra", ratio=args.add_ratio))
+        setting = f"{args.setting}+{d.name}"
+    out = args.out or ROOT / "out" / "bench" / f"seg_{args.budget}_{setting}"
     if args.epochs:
         t["epochs"] = args.epochs
     results = {}
@@ -112,8 +128,8 @@ def main() -> int:
     minutes = (time.perf_counter() - t0) / 60
     hist = {s: r.pop("_history") for s, r in results.items()}
     fig = args.figure or out / "curves.png"
-    curves(hist, fig, f"magnetic tile U-Net, {args.budget} budget, {args.setting} data, seeds {args.seeds}")
-    print(f"\n{args.budget} budget, {args.setting} data, seeds {args.seeds} ({minutes:.1f} min in all; "
+    curves(hist, fig, f"magnetic tile U-Net, {args.budget} budget, {setting} data, seeds {args.seeds}")
+    print(f"\n{args.budget} budget, {setting} data, seeds {args.seeds} ({minutes:.1f} min in all; "
           f"mean train {np.mean([sum(e['seconds'] for e in h) for h in hist.values()]) / 60:.1f} min per seed); "
           f"curves: {fig}\n")
     print("| figure (real test split, original size) | mean ± std |\n|---|---:|")
@@ -131,7 +147,7 @@ def main() -> int:
     print(f"\nbest validation epoch per seed: {best} of {[len(h) for h in hist.values()]}")
     from synthgen.learn.common.io import atomic_json
 
-    atomic_json(out / "summary.json", {"budget": args.budget, "setting": args.setting, "seeds": args.seeds,
+    atomic_json(out / "summary.json", {"budget": args.budget, "setting": setting, "seeds": args.seeds,
                                        "results": results, "minutes": minutes})
     return 0
 

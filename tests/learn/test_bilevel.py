@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 
@@ -369,6 +370,7 @@ def test_cli_trains_baselines_and_writes_reports(noise_toy, tmp_path, capsys):
 
     data = cfg.model_dump(mode="json")
     data["out"] = str(tmp_path / "out")
+    data["train"]["eval_every"] = 6
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(SystemExit) as e:
         main(["bilevel", "train", str(path), "--quiet"])
@@ -380,7 +382,8 @@ def test_cli_trains_baselines_and_writes_reports(noise_toy, tmp_path, capsys):
         assert 0 <= r["test"]["val"]["iou_dataset"] <= 1
     table = (out / "results.md").read_text()
     assert "| random |" in table and "| both |" in table
-    for png in ("heatmaps.png", "weights.png"):
+    assert all([p["step"] for p in r["curve"]] == [6, 12] for r in res.values())
+    for png in ("heatmaps.png", "weights.png", "curves.png"):
         img = cv2.imread(str(out / png))
         assert img is not None and img.shape[0] > 50
     # finished runs are reused, not retrained
@@ -455,3 +458,42 @@ def test_comparison_table_pairs_runs_by_seed(noise_toy):
     row = next(line for line in table.splitlines() if line.startswith("| learned_locations vs random"))
     # mean 0.345 vs 0.3 -> +15.0 %, ahead in seed 0 only; equal mAP -> +0.0 %, ahead in no seed
     assert row == "| learned_locations vs random | +15.0 % (1/2) | +0.0 % (0/2) |"
+
+
+def test_learning_curve_points_and_cosine_schedule(noise_toy, one_thread):
+    """With ``train.eval_every`` a run records validation metrics every N steps and at its last step;
+    the last point is the trained model's own validation score. ``train.cosine`` ends near lr 0."""
+    from synthgen.learn.bilevel.report import validation_metrics
+    from synthgen.learn.common.data import build_dataset
+
+    cfg = _toy_config(noise_toy, {"good": {"sources": ["good"]}}, ["random"], steps=25)
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"eval_every": 10, "cosine": True})})
+    val = build_dataset(["val"], cfg.sources, cfg.data)
+    pools = build_pools(cfg, log=lambda s: None)
+    r = train_run(cfg, "random", 0, pools, torch.device("cpu"), progress=False, val_ds=val)
+    assert [p["step"] for p in r.curve] == [10, 20, 25]
+    assert r.curve[-1]["val"] == validation_metrics(cfg, r.model, torch.device("cpu"), val)
+    assert all(0 <= p["val"]["iou_dataset"] <= 1 for p in r.curve)
+    # without a validation set (or eval_every) no curve is recorded
+    r2 = train_run(cfg, "random", 0, pools, torch.device("cpu"), progress=False)
+    assert r2.curve == []
+
+
+def test_cosine_schedule_decays_the_unet_learning_rate(noise_toy, one_thread, monkeypatch):
+    cfg = _toy_config(noise_toy, {"good": {"sources": ["good"]}}, ["random"], steps=20)
+    seen = []
+    orig = torch.optim.AdamW.step
+
+    def spy(self, *a, **k):
+        seen.append(self.param_groups[0]["lr"])
+        return orig(self, *a, **k)
+
+    monkeypatch.setattr(torch.optim.AdamW, "step", spy)
+    pools = build_pools(cfg, log=lambda s: None)
+    train_run(cfg, "random", 0, pools, torch.device("cpu"), progress=False)
+    assert seen == [cfg.train.lr] * 20                 # constant by default
+    seen.clear()
+    cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"cosine": True})})
+    train_run(cfg, "random", 0, pools, torch.device("cpu"), progress=False)
+    assert seen[0] == pytest.approx(cfg.train.lr) and seen[-1] < 0.01 * cfg.train.lr
+    assert all(a >= b for a, b in itertools.pairwise(seen))

@@ -112,6 +112,9 @@ class BilevelTrainConfig(_Model):
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto = cuda if available")
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads")
     log_every: int = Field(default=25, ge=1, description="history entry every this many steps")
+    cosine: bool = Field(default=False, description="cosine decay of the U-Net learning rate over the steps")
+    eval_every: int | None = Field(default=None, ge=1, description="evaluate on the learn.val sources every this "
+                                   "many steps (network resolution) for the learning curves; none: only at the end")
 
 
 class BilevelConfig(_Model):

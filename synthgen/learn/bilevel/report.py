@@ -45,6 +45,43 @@ def evaluate_run(cfg: BilevelConfig, model: nn.Module, dev: torch.device, tests:
     return out
 
 
+CURVE_METRICS = ("iou_dataset", "map", "image_ap", "healthy_fp_rate")
+
+
+def validation_metrics(cfg: BilevelConfig, model: nn.Module, dev: torch.device, ds: SegDataset) -> dict:
+    """The learning-curve point: metrics on the validation set at network resolution."""
+    s = evaluate_model(model, ds, cfg.eval, dev, "network").summary()
+    return {k: s.get(k) for k in CURVE_METRICS}
+
+
+def curves_figure(results: dict, path: Path) -> None:
+    """Validation learning curves, one panel per metric; colour = run, thin = seeds, thick = mean."""
+    plt = pyplot()
+
+    runs: dict[str, list[list[dict]]] = {}
+    for key, res in results.items():
+        if res.get("curve"):
+            runs.setdefault(key.rsplit("_s", 1)[0], []).append(res["curve"])
+    names = {"iou_dataset": "IoU", "map": "mAP (boxes)", "image_ap": "image AP", "healthy_fp_rate": "healthy FP rate"}
+    fig, axes = plt.subplots(1, len(CURVE_METRICS), figsize=(4.2 * len(CURVE_METRICS), 3.6), squeeze=False)
+    for ax, m in zip(axes[0], CURVE_METRICS):
+        for c, (run, curves) in enumerate(runs.items()):
+            n = min(len(cv) for cv in curves)
+            steps = [p["step"] for p in curves[0][:n]]
+            v = np.array([[np.nan if p["val"].get(m) is None else p["val"][m] for p in cv[:n]] for cv in curves])
+            for row in v:
+                ax.plot(steps, row, color=f"C{c}", lw=0.7, alpha=0.35)
+            ax.plot(steps, np.nanmean(v, 0), color=f"C{c}", lw=2.2, label=f"{run} ({len(curves)})")
+        ax.set_title(f"validation {names[m]}")
+        ax.set_xlabel("inner step")
+        ax.set_ylim(0, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle("bi-level learning curves on learn.val (thin: seeds, thick: mean over seeds)", fontsize=10)
+    fig.tight_layout()
+    save_figure(fig, path, dpi=90)
+
+
 def _fmt(vals: list[float | None]) -> str:
     v = np.array([x for x in vals if x is not None], float)
     if v.size == 0:

@@ -30,15 +30,17 @@ from synthgen.learn.bilevel.hypergrad import (
     val_gradient,
 )
 from synthgen.learn.bilevel.report import (
+    curves_figure,
     evaluate_run,
     heatmap_figure,
     results_table,
     test_datasets,
+    validation_metrics,
     weights_figure,
 )
 from synthgen.learn.bilevel.synth import Pools, Synthesizer, build_pools, to_batch
 from synthgen.learn.common.checkpoint import build_model
-from synthgen.learn.common.data import SegDataset
+from synthgen.learn.common.data import SegDataset, available, build_dataset
 from synthgen.learn.common.io import atomic_json, atomic_text, atomic_torch_save, ensure_out
 from synthgen.learn.common.loop import resolve_device
 from synthgen.rng import stream
@@ -53,12 +55,14 @@ class RunResult:
     heatmap: HeatmapNet | None
     weight_logits: torch.Tensor | None
     history: list[dict]
+    curve: list[dict]
     timing: dict
 
 
 def train_run(cfg: BilevelConfig, run: str, seed: int, pools: Pools, dev: torch.device, progress: bool = True,
-              log=print) -> RunResult:
-    """Train one baseline ``run`` (see ``RUNS``) with ``seed``; returns the trained U-Net and history."""
+              log=print, val_ds: SegDataset | None = None) -> RunResult:
+    """Train one baseline ``run`` (see ``RUNS``) with ``seed``; returns the trained U-Net and history.
+    With ``val_ds`` and ``train.eval_every``, the learning curve on ``val_ds`` is recorded too."""
     if run not in RUNS:
         raise SynthgenError(f"runs: unknown run {run!r} (one of {', '.join(RUNS)})")
     t, lc = cfg.train, cfg.learn
@@ -81,6 +85,7 @@ def train_run(cfg: BilevelConfig, run: str, seed: int, pools: Pools, dev: torch.
         return per_sample_loss(logits, y, t.pos_weight, t.dice_weight)
 
     history: list[dict] = []
+    curve: list[dict] = []
     acc = {"loss": 0.0, "val_loss": 0.0, "n": 0, "n_outer": 0}
     inner_s = outer_s = 0.0
     rms = None
@@ -90,6 +95,9 @@ def train_run(cfg: BilevelConfig, run: str, seed: int, pools: Pools, dev: torch.
     for step in bar:
         outer = (learn_loc or learn_w) and step >= lc.warmup and step % lc.outer_every == 0
         t0 = time.perf_counter()
+        if t.cosine:
+            for g in opt.param_groups:
+                g["lr"] = t.lr * 0.5 * (1 + math.cos(math.pi * step / t.steps))
         model.train()
         x, y, src, grp_all, logp, ent = synth.batch(t.batch_size, rng, heatmap, paste_on, need_grad=outer)
         w_all = source_weights(beta.detach())
@@ -154,10 +162,12 @@ def train_run(cfg: BilevelConfig, run: str, seed: int, pools: Pools, dev: torch.
             history.append(row)
             bar.set_postfix(loss=f"{row['loss']:.3f}")
             acc = {"loss": 0.0, "val_loss": 0.0, "n": 0, "n_outer": 0}
+        if val_ds is not None and t.eval_every and ((step + 1) % t.eval_every == 0 or step + 1 == t.steps):
+            curve.append({"step": step + 1, "val": validation_metrics(cfg, model, dev, val_ds)})
     timing = {"inner_s": round(inner_s, 2), "outer_s": round(outer_s, 2), "steps": t.steps, "outer_steps": n_outer,
               "inner_step_s": inner_s / max(t.steps, 1),
               "outer_step_s": outer_s / n_outer if n_outer else None}
-    return RunResult(model, heatmap, beta.detach().clone() if learn_w else None, history, timing)
+    return RunResult(model, heatmap, beta.detach().clone() if learn_w else None, history, curve, timing)
 
 
 def run_key(cfg: BilevelConfig) -> str:
@@ -187,6 +197,7 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
     ex_imgs = [pools.val[i].image for i in examples_idx]
     heatmaps: dict[str, list[np.ndarray]] = {}
     tests: dict[str, SegDataset] | None = None
+    val_ds: SegDataset | None = None
     trajectories: dict[str, list[dict]] = {}
     for run in cfg.runs:
         for sd in cfg.seeds:
@@ -202,12 +213,14 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
                 log(f"{key}: reusing {done}")
             else:
                 rdir.mkdir(parents=True, exist_ok=True)
-                r = train_run(cfg, run, seed, pools, dev, progress, log)
+                if val_ds is None and t.eval_every:
+                    val_ds = build_dataset(available(cfg.learn.val, cfg.sources), cfg.sources, cfg.data)
+                r = train_run(cfg, run, seed, pools, dev, progress, log, val_ds)
                 if tests is None:
                     tests = test_datasets(cfg)
                 test = evaluate_run(cfg, r.model, dev, tests, progress)
                 res = {"run": run, "seed": seed, "config_key": ckey, "test": test, "timing": r.timing,
-                       "history": r.history,
+                       "history": r.history, "curve": r.curve,
                        "source_names": [b.name for b in pools.banks]}
                 if r.heatmap is not None:
                     xe, _ = to_batch(ex_imgs, [pools.val[i].label for i in examples_idx], dev)
@@ -235,9 +248,12 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
                 + "\n\n" + table)
     if heatmaps:
         heatmap_figure(ex_imgs, heatmaps, out / "heatmaps.png")
+    if any(r.get("curve") for r in results.values()):
+        curves_figure(results, out / "curves.png")
     if trajectories:
         weights_figure(trajectories, [b.name for b in pools.banks], out / "weights.png")
     log(table)
     log(f"wrote {out / 'results.md'}, results.json" + (", heatmaps.png" if heatmaps else "")
-        + (", weights.png" if trajectories else ""))
+        + (", weights.png" if trajectories else "")
+        + (", curves.png" if any(r.get("curve") for r in results.values()) else ""))
     return results
