@@ -9,12 +9,14 @@ from pathlib import Path
 import numpy as np
 
 from synthgen.geometry.cad import load_part
+from synthgen.geometry.edges import distance_to_segments, faces_near_edges, feature_edges
 from synthgen.geometry.walls import wall_far_side
 from synthgen.plan.defect_maps import hole_points, mask_extent_fraction
 from synthgen.plan.types import CameraPlan, DefectPlan, PartPlan
 
 CONTACT_TOL_M = 1e-4  # faces this close to the belt plane, facing down, rest on it
 THROUGH_SPREAD_MM = 1.0  # a far side whose depth varies by more (and by more than half its depth) is not opened
+EDGE_TRIES = 64  # surface points drawn per defect before an edge-constrained defect is given up
 
 
 def _best_incidence_cos(normals_world: np.ndarray, centroids_world: np.ndarray,
@@ -54,6 +56,26 @@ def sample_surface_point(vertices: np.ndarray, faces: np.ndarray, areas: np.ndar
     return f, (1 - s) * a + s * (1 - r2) * b + s * r2 * c
 
 
+class _EdgeGate:
+    """The edge-distance constraint of one part: its feature edges per sharp angle (computed once)."""
+
+    def __init__(self, mesh):
+        self.mesh = mesh
+        self._edges: dict[float, np.ndarray] = {}
+
+    def edges(self, sharp_deg: float) -> np.ndarray:
+        if sharp_deg not in self._edges:
+            self._edges[sharp_deg] = feature_edges(self.mesh, sharp_deg)
+        return self._edges[sharp_deg]
+
+    def faces(self, surface) -> np.ndarray:
+        return faces_near_edges(self.mesh, self.edges(surface.sharp_edge_deg), surface.max_edge_distance_mm / 1000.0)
+
+    def near(self, point: np.ndarray, surface) -> bool:
+        d = distance_to_segments(point[None], self.edges(surface.sharp_edge_deg))[0]
+        return bool(d <= surface.max_edge_distance_mm / 1000.0)
+
+
 def variant_material(variant_dir: str | None) -> dict | None:
     """Encrustation PBR parameters stored with a library variant (meta.json), if any."""
     if not variant_dir:
@@ -71,8 +93,9 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
 
     For each part and each kind (in name order), draw a count from the kind's
     ``count_per_part``; each defect gets an area-weighted surface point among the faces its
-    ``surface`` filter allows (seen by one of ``cameras``, not resting on the belt, in the cone),
-    the face normal as orientation, a uniform rotation about it, a real extent (mm) from the
+    ``surface`` filter allows (seen by one of ``cameras``, not resting on the belt, in the cone,
+    and with ``max_edge_distance_mm`` within that distance of an edge of the part: points are
+    redrawn until one is, or the defect is given up), the face normal as orientation, a uniform rotation about it, a real extent (mm) from the
     kind's range and a library variant. The map square is scaled so the variant's label mask
     spans that extent. Hole types get the far side of the wall behind them (``through_mm``).
     ``library_variants`` maps kind -> variant folders (None: variant index only, folder unset).
@@ -92,14 +115,23 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
         c_world = np.asarray(pm.mesh.triangles_center) @ R.T + M[:3, 3]
         resting = (c_world[:, 2] < CONTACT_TOL_M) & (n_world[:, 2] < -0.5)
         incidence_cos = _best_incidence_cos(n_world, c_world, eyes)
+        gate = _EdgeGate(pm.mesh)
         for kind, recipe in kinds:
             lo, hi = recipe.count_per_part
             count = int(rng.integers(lo, hi + 1))
+            near_edge = recipe.surface.max_edge_distance_mm is not None
             cands = _surface_candidates(n_world, resting, recipe.surface, incidence_cos)
+            if near_edge:
+                cands = cands[gate.faces(recipe.surface)[cands]]
             for _ in range(count):
                 if len(cands) == 0 or areas[cands].sum() <= 0:
                     break
-                f, pos_local = sample_surface_point(v_local, faces, areas, cands, rng)
+                for _try in range(EDGE_TRIES if near_edge else 1):
+                    f, pos_local = sample_surface_point(v_local, faces, areas, cands, rng)
+                    if not near_edge or gate.near(pos_local, recipe.surface):
+                        break
+                else:
+                    continue  # no point near an edge found: this defect is not placed
                 size = float(rng.uniform(*recipe.size_mm))
                 rot = float(rng.uniform(0.0, 360.0))
                 nvar = len(library_variants.get(kind, [])) if library_variants else defects_cfg.variants_per_kind

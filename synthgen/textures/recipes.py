@@ -266,7 +266,8 @@ ShapeParams = Annotated[
 
 class SurfaceFilter(_Model):
     """Which faces of a part may receive the defect: faces some camera can see, optionally only
-    those whose normal lies within a cone around a direction. Faces resting on the belt never do."""
+    those whose normal lies within a cone around a direction, and optionally only points near an
+    edge of the part. Faces resting on the belt never do."""
 
     direction: Vec3 = Field((0.0, 0.0, 1.0), description="cone axis, world frame (need not be unit length)")
     max_angle_deg: float = Field(180.0, ge=0, le=180, description="cone half-angle, degrees (180 = no cone)")
@@ -275,6 +276,12 @@ class SurfaceFilter(_Model):
                           "max_incidence_deg (occlusion is left to the defect-ID pass)")
     max_incidence_deg: float = Field(
         75.0, gt=0, le=90, description="largest angle between a face normal and the direction to a camera, degrees")
+    max_edge_distance_mm: float | None = Field(
+        None, gt=0, description="only points within this distance of an edge of the part (a sharp edge, see "
+                                "sharp_edge_deg, or an open boundary), mm; none = anywhere")
+    sharp_edge_deg: float = Field(
+        30.0, gt=0, lt=180, description="an edge between two faces whose normals differ by more than this is "
+                                        "sharp (an edge of the part), degrees")
 
     @field_validator("direction")
     @classmethod

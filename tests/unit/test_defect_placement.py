@@ -77,3 +77,55 @@ def test_ply_and_glb_load_with_declared_units(tmp_path):
         scaled.export(f)
         got = load_part(f, "mm").mesh
         assert np.allclose(got.extents, src.extents, rtol=1e-4), ext
+
+
+def _box_config(tmp_path, surface: dict):
+    """A 60 x 40 x 8 mm block on the quickstart stage, every kind placed once with ``surface``."""
+    from synthgen.config import JobConfig
+
+    trimesh.creation.box((60.0, 40.0, 8.0)).export(tmp_path / "block.stl")
+    data = load_job_config(QS).model_dump(mode="json")
+    data["parts"] = [{"name": "block", "path": str(tmp_path / "block.stl"), "units": "mm", "count": [1, 1]}]
+    data["parts_per_scene"] = [1, 1]
+    for k in data["defects"]["kinds"].values():
+        k["surface"] = {**k["surface"], **surface}
+        k["count_per_part"] = [1, 1]
+    return JobConfig.model_validate(data, context={"config_dir": QS.parent})
+
+
+def _edge_distance_mm(plan, d) -> float:
+    """Distance (mm) of a defect centre on the block to the block's nearest edge, analytically: on
+    the face whose normal is axis k, min over the other axes j of (half extent j - |x_j|)."""
+    p = plan.parts[0]
+    M = np.array(p.matrix_world)
+    x = np.linalg.inv(M) @ np.array([*d.position, 1.0])
+    half = np.array([30.0, 20.0, 4.0]) / 1000.0
+    k = int(np.argmax(np.abs(x[:3]) / half))
+    return 1000.0 * min(half[j] - abs(x[j]) for j in range(3) if j != k)
+
+
+def test_edge_constraint_keeps_defects_within_d_of_an_edge(tmp_path):
+    near = _box_config(tmp_path, {"max_edge_distance_mm": 2.0})
+    dist = [_edge_distance_mm(pl, d) for pl in _plans(near, 6) for d in pl.defects]
+    assert len(dist) >= 20
+    assert max(dist) <= 2.0 + 1e-6
+    anywhere = _box_config(tmp_path, {})
+    free = [_edge_distance_mm(pl, d) for pl in _plans(anywhere, 6) for d in pl.defects]
+    assert max(free) > 5.0  # without the constraint, defects land well inside the faces
+
+
+def test_edge_constraint_with_no_sharp_edge_places_nothing(tmp_path):
+    # a 90-degree box edge is not sharp when only edges over 95 degrees count
+    cfg = _box_config(tmp_path, {"max_edge_distance_mm": 2.0, "sharp_edge_deg": 95.0})
+    assert all(not pl.defects for pl in _plans(cfg, 3))
+
+
+def test_edges_of_an_open_sheet_are_its_boundary():
+    from synthgen.geometry.edges import distance_to_segments, feature_edges
+
+    sheet = trimesh.creation.box((0.06, 0.04, 0.002))
+    top = sheet.face_normals[:, 2] > 0.9
+    sheet.update_faces(top)  # only the top face: an open, flat sheet
+    segs = feature_edges(sheet, 30.0)
+    d = distance_to_segments(np.array([[0.0, 0.0, 0.001], [0.029, 0.0, 0.001], [0.0, -0.0195, 0.001]]), segs)
+    assert np.allclose(d, [0.02, 0.001, 0.0005])
