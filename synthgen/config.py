@@ -63,6 +63,15 @@ class ColorRange(_Model):
         return self
 
 
+class CropConfig(_Model):
+    """Cut every output image (and its masks) to the largest axis-aligned rectangle inside the
+    visible part, as inspection crops of a part's surface are (no background)."""
+
+    inset_px: int = Field(2, ge=0, description="shrink the rectangle by this many pixels on every side")
+    min_size: tuple[Annotated[int, Field(ge=8)], Annotated[int, Field(ge=8)]] = Field(
+        (64, 64), description="width, height: a camera whose crop is smaller is not rendered (px)")
+
+
 class RenderConfig(_Model):
     """Cycles settings for the final images."""
 
@@ -83,6 +92,10 @@ class RenderConfig(_Model):
     view_transform: Literal["Standard", "AgX", "Filmic"] = Field(
         "AgX", description="colour management view transform"
     )
+    color_mode: Literal["RGB", "BW"] = Field("RGB", description="output PNGs in colour (RGB) or greyscale (BW)")
+    crop: CropConfig | None = Field(
+        None, description="crop images to the part's surface (largest rectangle inside the visible part); "
+                          "none = full frames")
 
 
 class MaterialPreset(_Model):

@@ -163,11 +163,11 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
         stats.seconds["build"] += t2 - t1
 
         # --- verification: geometry, one defect-ID pass and one contrast pair per camera -------
-        res = tuple(plan.render.resolution)
-        verdict = verify_scene(built, empties, cfg.verification, quiet=quiet)
+        verdict = verify_scene(built, empties, cfg.verification, quiet=quiet, crop=cfg.render.crop)
         counts = {"cameras_planned": len(plan.cameras), "cameras_accepted": 0,
                   "cameras_no_part": sum(c["status"] == "no_part" for c in verdict.checks),
                   "cameras_no_defect": sum(c["status"] == "no_defect" for c in verdict.checks),
+                  "cameras_crop_too_small": sum(c["status"] == "crop_too_small" for c in verdict.checks),
                   "defects_planned": len(plan.defects), "defect_views_visible": 0,
                   "defect_views_dropped": sum(verdict.reasons.values()), "dropped_by_reason": dict(verdict.reasons)}
         stats.cameras_checked += len(plan.cameras)
@@ -182,7 +182,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
             cam, ids, vis, dropped = cv.camera, cv.ids, cv.visible, cv.dropped
             ta = time.perf_counter()
             bdefects.set_enabled(built, {v["defect_id"] for v in vis})
-            render.render_camera(built, cam.camera_id, quiet=quiet)
+            render.render_camera(built, cam.camera_id, quiet=quiet, region=cv.crop)
             tb = time.perf_counter()
             render.save_render(ds.image_path(i, cam.camera_id))
             keep = {v["defect_id"]: n + 1 for n, v in enumerate(vis)}  # defect id -> instance k
@@ -195,12 +195,14 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
             ds.write_masks(i, cam.camera_id, inst, sem)
             img_id = image_id(i, cam.camera_id)
             coco_images.append({"id": img_id, "file_name": f"{stem(i, cam.camera_id)}.png",
-                                "width": res[0], "height": res[1], "scene_id": i, "camera_id": cam.camera_id})
+                                "width": int(ids.shape[1]), "height": int(ids.shape[0]), "scene_id": i,
+                                "camera_id": cam.camera_id, **({"crop": list(cv.crop)} if cv.crop else {})})
             instances = [{"instance": keep[v["defect_id"]], "kind": v["kind"], "defect_id": v["defect_id"],
                           "scene_id": i, "camera_id": cam.camera_id, "part_instance_id": v["part_instance_id"]}
                          for v in vis]
             coco_anns.extend(instance_annotations(inst, img_id, instances, cat_of))
             cam_records.append({"camera_id": cam.camera_id, "image": f"images/{stem(i, cam.camera_id)}.png",
+                                **({"crop": list(cv.crop)} if cv.crop else {}),
                                 "visible_defects": [{**v, "instance": keep[v["defect_id"]]} for v in vis],
                                 "dropped_defects": dropped})
             counts["cameras_accepted"] += 1

@@ -17,17 +17,14 @@ from PIL import Image
 
 from synthgen.blender.defects import set_enabled
 from synthgen.blender.quiet import quiet_stdout
+from synthgen.blender.render import set_border
 from synthgen.blender.scene import BuiltScene
 
 
 def _render_region(path: Path, region: tuple[int, int, int, int], quiet: bool) -> np.ndarray:
     """Render only ``region`` (x0, y0, x1, y1; rows top-down, end-exclusive): (y1-y0, x1-x0, 3) uint8."""
-    r = bpy.context.scene.render
-    w, h = r.resolution_x, r.resolution_y
     x0, y0, x1, y1 = region
-    # A quarter-pixel nudge lands on the same pixel whether Blender truncates or rounds the border.
-    r.border_min_x, r.border_max_x = (x0 + 0.25) / w, (x1 + 0.25) / w
-    r.border_min_y, r.border_max_y = (h - y1 + 0.25) / h, (h - y0 + 0.25) / h
+    set_border(region)
     with quiet_stdout(quiet):
         bpy.ops.render.render(write_still=False)
     bpy.data.images["Render Result"].save_render(str(path), scene=bpy.context.scene)

@@ -32,7 +32,7 @@ def apply_render_settings(rp: RenderPlan, seed: int, threads: int = 0) -> None:
     scene.view_settings.look = "None"
     scene.view_settings.exposure = rp.exposure
     scene.render.image_settings.file_format = "PNG"
-    scene.render.image_settings.color_mode = "RGB"
+    scene.render.image_settings.color_mode = rp.color_mode
     scene.render.image_settings.color_depth = "8"
     scene.render.image_settings.compression = 15
     scene.render.use_persistent_data = False
@@ -43,12 +43,33 @@ def apply_render_settings(rp: RenderPlan, seed: int, threads: int = 0) -> None:
         scene.render.threads_mode = "AUTO"
 
 
-def render_camera(built: BuiltScene, camera_id: int, quiet: bool = True) -> None:
-    """Render one planned camera into Blender's Render Result (not yet written)."""
+def set_border(region: tuple[int, int, int, int]) -> None:
+    """Render only ``region`` (x0, y0, x1, y1; pixels, rows top-down, end-exclusive), cropped to it.
+    Callers turn ``use_border`` / ``use_crop_to_border`` on and restore them."""
+    r = bpy.context.scene.render
+    w, h = r.resolution_x, r.resolution_y
+    x0, y0, x1, y1 = region
+    # A quarter-pixel nudge lands on the same pixel whether Blender truncates or rounds the border.
+    r.border_min_x, r.border_max_x = (x0 + 0.25) / w, (x1 + 0.25) / w
+    r.border_min_y, r.border_max_y = (h - y1 + 0.25) / h, (h - y0 + 0.25) / h
+
+
+def render_camera(built: BuiltScene, camera_id: int, quiet: bool = True,
+                  region: tuple[int, int, int, int] | None = None) -> None:
+    """Render one planned camera into Blender's Render Result (not yet written); with ``region``
+    only that rectangle, and the result is cropped to it."""
     scene = bpy.context.scene
+    r = scene.render
     scene.camera = built.cameras[camera_id]
-    with quiet_stdout(quiet):
-        bpy.ops.render.render(write_still=False)
+    saved = (r.use_border, r.use_crop_to_border)
+    if region is not None:
+        r.use_border, r.use_crop_to_border = True, True
+        set_border(region)
+    try:
+        with quiet_stdout(quiet):
+            bpy.ops.render.render(write_still=False)
+    finally:
+        r.use_border, r.use_crop_to_border = saved
 
 
 def save_render(path: str | Path) -> None:

@@ -4,7 +4,9 @@ defects each labels, and why the others are dropped.
 Per camera: a geometric check that a part is in view, one defect-ID pass for all defects
 (label and footprint ids, occlusion included), then border renders of small boxes around the
 remaining candidates, defects on and off (the contrast check); a kept label is what changes
-within the defect's footprint. Each planned camera gets a record of every defect's pixel
+within the defect's footprint. With ``render.crop``, the image is cut to the largest rectangle
+inside the visible part (from the same ID pass) and labels left outside it are dropped
+(``outside_crop``). Each planned camera gets a record of every defect's pixel
 counts, contrast and reason for being dropped, accepted or not.
 """
 
@@ -17,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from synthgen.annotate.contrast import contrast_check, regions_of
+from synthgen.annotate.crop import crop_views, inscribed_rect
 from synthgen.annotate.visibility import part_in_view, visible_defects
 from synthgen.blender.contrast import render_pair
 from synthgen.blender.scene import BuiltScene
@@ -27,9 +30,10 @@ from synthgen.plan.types import CameraPlan
 @dataclass
 class CameraVerdict:
     camera: CameraPlan
-    ids: np.ndarray  # (H, W) int32 label ids, cut to what the image shows
+    ids: np.ndarray  # (H, W) int32 label ids, cut to what the image shows (and to the crop)
     visible: list[dict]
     dropped: list[dict]
+    crop: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 of the output image in the frame
 
 
 @dataclass
@@ -40,9 +44,9 @@ class SceneVerdict:
     seconds_contrast: float = 0.0  # of the whole verification, the contrast renders
 
 
-def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> SceneVerdict:
+def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True, crop=None) -> SceneVerdict:
     """Decide, for every planned camera of ``built``, what it renders and labels (``vc``: the
-    VerificationConfig)."""
+    VerificationConfig; ``crop``: the CropConfig, or None for full frames)."""
     plan = built.plan
     res = tuple(plan.render.resolution)
     out = SceneVerdict()
@@ -52,15 +56,22 @@ def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> Sc
             if not any(part_in_view(p, cam, res) for p in plan.parts):
                 out.checks.append({"camera_id": cam.camera_id, "status": "no_part"})
                 continue
-            if plan.defects:
-                ids, foot = idp.render_id_maps(cam.camera_id, quiet=quiet)
+            if plan.defects or crop is not None:
+                ids, foot, parts = idp.render_id_maps(cam.camera_id, quiet=quiet)
             else:
-                ids = foot = np.zeros(res[::-1], np.int32)
+                ids = foot = parts = np.zeros(res[::-1], np.int32)
+            rect = None
+            if crop is not None:
+                rect = inscribed_rect(parts > 0, crop.inset_px)
+                if rect is None or rect[2] - rect[0] < crop.min_size[0] or rect[3] - rect[1] < crop.min_size[1]:
+                    out.checks.append({"camera_id": cam.camera_id, "status": "crop_too_small",
+                                       "crop": None if rect is None else list(rect)})
+                    continue
             vis, dropped = visible_defects(ids, plan.defects, cam, res, vc.min_visible_pixels,
                                            vc.min_visible_fraction)
-            pending.append((cam, ids, foot, vis, dropped))
+            pending.append((cam, ids, foot, vis, dropped, rect))
     t1 = time.perf_counter()
-    for cam, ids, foot, vis, dropped in pending:
+    for cam, ids, foot, vis, dropped, rect in pending:
         keep = {v["defect_id"] for v in vis}
         if vis and vc.min_contrast > 0:
             both = np.where(np.isin(ids, list(keep)), ids, foot)  # label pixels first, then footprints
@@ -72,12 +83,15 @@ def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True) -> Sc
             dropped = dropped + low
         else:
             ids = np.where(np.isin(ids, list(keep)), ids, 0)
+        if rect is not None:
+            ids, foot, vis, cut = crop_views(rect, ids, foot, vis, vc.min_visible_pixels)
+            dropped = dropped + cut
         out.reasons.update(d["reason"] for d in dropped)
         status = "accepted" if vis else ("healthy" if vc.render_without_defects else "no_defect")
         out.checks.append({"camera_id": cam.camera_id, "status": status, "visible_defects": vis,
-                           "dropped_defects": dropped})
+                           "dropped_defects": dropped, **({"crop": list(rect)} if rect else {})})
         if status != "no_defect":
-            out.accepted.append(CameraVerdict(cam, ids, vis, dropped))
+            out.accepted.append(CameraVerdict(cam, ids, vis, dropped, rect))
     out.checks.sort(key=lambda c: c["camera_id"])
     out.seconds_contrast = time.perf_counter() - t1
     return out

@@ -69,9 +69,11 @@ def _winner(nt, value, on, defect_id: int):
     return mix.outputs["Result"]
 
 
-def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.types.Object]) -> bpy.types.Material:
+def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.types.Object],
+                 part_id: int) -> bpy.types.Material:
     """Emission red = id of the defect whose label mask covers the point, green = id of the
-    defect whose footprint (any map departing from neutral) covers it; 0 = none."""
+    defect whose footprint (any map departing from neutral) covers it (0 = none), blue = the part
+    instance id (the stage stays black)."""
     mat = bpy.data.materials.new(name)
     mat[TAG] = 1
     mat.use_nodes = True
@@ -101,7 +103,7 @@ def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.ty
             rgb.inputs[socket].default_value = 0.0
         else:
             nt.links.new(v, rgb.inputs[socket])
-    rgb.inputs["Blue"].default_value = 0.0
+    rgb.inputs["Blue"].default_value = float(part_id)
     nt.links.new(rgb.outputs["Color"], em.inputs["Color"])
     nt.links.new(em.outputs["Emission"], out.inputs["Surface"])
     return mat
@@ -131,7 +133,7 @@ class DefectIdPass:
         by_part: dict[int, list[DefectPlan]] = defaultdict(list)
         for d in defects:
             by_part[d.part_instance_id].append(d)
-        self.id_mats = {pid: _id_material(f"sg_id_part_{pid}", by_part.get(pid, []), empties)
+        self.id_mats = {pid: _id_material(f"sg_id_part_{pid}", by_part.get(pid, []), empties, pid)
                         for pid in built.parts}
 
     def _swap_in(self):
@@ -198,9 +200,10 @@ class DefectIdPass:
         """(H, W) int32 map of the defect id whose label mask is visible at each pixel centre (0 = none)."""
         return self.render_id_maps(camera_id, quiet)[0]
 
-    def render_id_maps(self, camera_id: int, quiet: bool = True) -> tuple[np.ndarray, np.ndarray]:
-        """(label ids, footprint ids): two (H, W) int32 maps of the defect whose label mask, and
-        whose footprint (anything its maps change), is visible at each pixel centre (0 = none)."""
+    def render_id_maps(self, camera_id: int, quiet: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(label ids, footprint ids, part ids): three (H, W) int32 maps of the defect whose label
+        mask, the defect whose footprint (anything its maps change), and the part instance that is
+        visible at each pixel centre (0 = none)."""
         scene = bpy.context.scene
         scene.camera = self.built.cameras[camera_id]
         with quiet_stdout(quiet):
@@ -217,4 +220,4 @@ class DefectIdPass:
         finally:
             Path(tmp).unlink(missing_ok=True)
         r = px.reshape(h, w, -1)[::-1]
-        return np.rint(r[..., 0]).astype(np.int32), np.rint(r[..., 1]).astype(np.int32)
+        return tuple(np.rint(r[..., k]).astype(np.int32) for k in range(3))

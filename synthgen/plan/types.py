@@ -100,6 +100,7 @@ class RenderPlan:
     max_bounces: int
     exposure: float
     view_transform: str
+    color_mode: str = "RGB"
 
 
 @dataclass(frozen=True)
