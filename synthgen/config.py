@@ -68,6 +68,9 @@ class CropConfig(_Model):
     visible part, as inspection crops of a part's surface are (no background)."""
 
     inset_px: int = Field(2, ge=0, description="shrink the rectangle by this many pixels on every side")
+    max_incidence_deg: float = Field(
+        90.0, gt=0, le=90, description="only part surface that faces the camera within this angle counts (deg): "
+                                       "lower it to keep bevels, chamfers and side walls out of the crop")
     min_size: tuple[Annotated[int, Field(ge=8)], Annotated[int, Field(ge=8)]] = Field(
         (64, 64), description="width, height: a camera whose crop is smaller is not rendered (px)")
 
@@ -113,6 +116,9 @@ class MaterialPreset(_Model):
         (200.0, 600.0), description="spatial frequency of the finish pattern, cycles per metre"
     )
     finish_strength: Vec2 = Field((0.2, 0.6), description="strength of the finish bump/roughness variation 0..1")
+    finish_angle_deg: Vec2 = Field(
+        (0.0, 180.0), description="direction range of brushed streaks and other oriented finishes about the part's "
+                                  "own z axis (deg; 0 = along its x axis, 90 = along y)")
     weight: float = Field(1.0, ge=0, description="relative frequency among the presets a part may use")
 
     @field_validator("metallic", "roughness", "finish_strength")
@@ -124,6 +130,11 @@ class MaterialPreset(_Model):
     @classmethod
     def _pos(cls, v):
         return _check_range(v, 1e-6, None)
+
+    @field_validator("finish_angle_deg")
+    @classmethod
+    def _angle(cls, v):
+        return _check_range(v, -360.0, 360.0, "finish_angle_deg")
 
 
 def _default_materials() -> list[MaterialPreset]:
@@ -229,6 +240,13 @@ class PlacementConfig(_Model):
         0.01, ge=0, le=1, description="resting poses less likely than this are ignored"
     )
     max_poses: int = Field(8, ge=1, description="keep at most this many most-likely resting poses per part")
+    yaw_deg: Vec2 = Field((0.0, 360.0), description="range of the turn of each part about vertical (deg); a narrow "
+                          "range keeps parts aligned with the belt, as on a fixture")
+
+    @field_validator("yaw_deg")
+    @classmethod
+    def _yaw(cls, v):
+        return _check_range(v, -360.0, 360.0, "yaw_deg")
 
 
 class ArkConfig(_Model):

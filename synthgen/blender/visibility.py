@@ -12,6 +12,7 @@ its material; the far-side opening of a through hole is labelled for the cameras
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections import defaultdict
@@ -70,10 +71,11 @@ def _winner(nt, value, on, defect_id: int):
 
 
 def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.types.Object],
-                 part_id: int) -> bpy.types.Material:
+                 part_id: int, max_incidence_deg: float = 90.0) -> bpy.types.Material:
     """Emission red = id of the defect whose label mask covers the point, green = id of the
     defect whose footprint (any map departing from neutral) covers it (0 = none), blue = the part
-    instance id (the stage stays black)."""
+    instance id where the surface faces the camera within ``max_incidence_deg`` (else 0; the
+    stage stays black)."""
     mat = bpy.data.materials.new(name)
     mat[TAG] = 1
     mat.use_nodes = True
@@ -103,7 +105,20 @@ def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.ty
             rgb.inputs[socket].default_value = 0.0
         else:
             nt.links.new(v, rgb.inputs[socket])
-    rgb.inputs["Blue"].default_value = float(part_id)
+    geo = nt.nodes.new("ShaderNodeNewGeometry")
+    dot = nt.nodes.new("ShaderNodeVectorMath")
+    dot.operation = "DOT_PRODUCT"
+    nt.links.new(geo.outputs["Normal"], dot.inputs[0])
+    nt.links.new(geo.outputs["Incoming"], dot.inputs[1])
+    facing = nt.nodes.new("ShaderNodeMath")
+    facing.operation = "GREATER_THAN"
+    nt.links.new(dot.outputs["Value"], facing.inputs[0])
+    facing.inputs[1].default_value = math.cos(math.radians(max_incidence_deg)) if max_incidence_deg < 90 else 0.0
+    blue = nt.nodes.new("ShaderNodeMath")
+    blue.operation = "MULTIPLY"
+    nt.links.new(facing.outputs["Value"], blue.inputs[0])
+    blue.inputs[1].default_value = float(part_id)
+    nt.links.new(blue.outputs["Value"], rgb.inputs["Blue"])
     nt.links.new(rgb.outputs["Color"], em.inputs["Color"])
     nt.links.new(em.outputs["Emission"], out.inputs["Surface"])
     return mat
@@ -128,12 +143,14 @@ def _black() -> bpy.types.Material:
 class DefectIdPass:
     """Swap in ID shading for the scene, render cameras, and swap the final shading back."""
 
-    def __init__(self, built: BuiltScene, defects: tuple[DefectPlan, ...], empties: dict[int, bpy.types.Object]):
+    def __init__(self, built: BuiltScene, defects: tuple[DefectPlan, ...], empties: dict[int, bpy.types.Object],
+                 part_max_incidence_deg: float = 90.0):
         self.built = built
         by_part: dict[int, list[DefectPlan]] = defaultdict(list)
         for d in defects:
             by_part[d.part_instance_id].append(d)
-        self.id_mats = {pid: _id_material(f"sg_id_part_{pid}", by_part.get(pid, []), empties, pid)
+        self.id_mats = {pid: _id_material(f"sg_id_part_{pid}", by_part.get(pid, []), empties, pid,
+                                          part_max_incidence_deg)
                         for pid in built.parts}
 
     def _swap_in(self):

@@ -34,7 +34,7 @@ def plan_material(presets: list[MaterialPreset], allowed: list[str] | None,
         roughness=float(rng.uniform(*m.roughness)),
         finish_scale=_log_uniform(*m.finish_scale, rng),
         finish_strength=float(rng.uniform(*m.finish_strength)),
-        finish_angle_deg=float(rng.uniform(0.0, 180.0)),
+        finish_angle_deg=float(rng.uniform(*m.finish_angle_deg)),
         noise_offset=tuple(float(x) for x in rng.uniform(0, 100, 3)),
     )
 

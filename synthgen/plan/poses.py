@@ -69,7 +69,7 @@ def place_parts(parts: list[PartConfig], placement: PlacementConfig, stage: Stag
         hull = pm.mesh.convex_hull.vertices
         for attempt in range(placement.max_attempts):
             k = int(rng.choice(len(poses), p=probs / probs.sum()))
-            yaw = float(rng.uniform(0.0, 360.0))
+            yaw = float(rng.uniform(*placement.yaw_deg))
             xy = rng.uniform([-ax / 2, -ay / 2], [ax / 2, ay / 2])
             M = rot_z(yaw) @ poses[k][0]
             M[:2, 3] += xy
