@@ -59,3 +59,25 @@ def test_experiment_over_seeds_reports_mean_and_std(blobs, tmp_path):  # noqa: F
     assert abs(res["sets_std"]["blobs"]["iou_dataset"] - abs(runs[0] - runs[1]) / 2 ** 0.5) < 1e-9
     md = (tmp_path / "exp" / "results.md").read_text()
     assert "Mean ± std over 2 seeds" in md and " ± " in md.split("| real |")[1].splitlines()[0]
+
+
+def test_only_trains_the_named_mixes_and_names_a_bad_one(blobs, tmp_path, capsys):  # noqa: F811 (fixture)
+    import pytest
+
+    from synthgen.cli import main
+
+    cfg = toy_config(blobs, tmp_path / "exp", epochs=1)
+    del cfg["train"]["mix"]
+    cfg["mixes"] = {"a": [{"source": "train"}], "b": [{"source": "train", "ratio": 2}]}
+    p = tmp_path / "exp.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet", "--only", "b"])
+    assert r.exit_code == 0, r.output
+    assert list(json.loads((tmp_path / "exp" / "results.json").read_text())) == ["b"]
+    assert not (tmp_path / "exp" / "a").exists()
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["seg", "experiment", str(p), "--quiet", "--only", "c"])
+    assert e.value.code != 0
+    msg = capsys.readouterr().err.strip()
+    assert "\n" not in msg and "--only c" in msg and "a, b" in msg and str(p) in msg

@@ -92,16 +92,24 @@ def eval_(config, checkpoint, out, sets, resolution, device, quiet):
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="override `out`")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="override train.epochs")
+@click.option("--only", "only", multiple=True, metavar="MIX",
+              help="train and tabulate only these mixes (repeatable); finished seeds are reused")
 @_device
 @_quiet
-def experiment(config, out, epochs, device, quiet):
+def experiment(config, out, epochs, only, device, quiet):
     """Train every mix of CONFIG and evaluate each on every test set: results.md / results.json."""
+    from synthgen.errors import SynthgenError
     from synthgen.learn.seg.config import ExperimentConfig
     from synthgen.learn.seg.experiment import experiment as run
 
     cfg = load_config(config, ExperimentConfig)
     if epochs:
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": epochs})})
+    if only:
+        bad = [m for m in only if m not in cfg.mixes]
+        if bad:
+            raise SynthgenError(f"{config}: --only {bad[0]}: no such mix (defined: {', '.join(cfg.mixes)})")
+        cfg = cfg.model_copy(update={"mixes": {m: cfg.mixes[m] for m in cfg.mixes if m in only}})
     run(cfg, out, device=device, progress=not quiet, log=click.echo)
     click.echo(f"wrote {Path(out or cfg.out) / 'results.md'}")
 
