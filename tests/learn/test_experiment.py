@@ -81,3 +81,19 @@ def test_only_trains_the_named_mixes_and_names_a_bad_one(blobs, tmp_path, capsys
     assert e.value.code != 0
     msg = capsys.readouterr().err.strip()
     assert "\n" not in msg and "--only c" in msg and "a, b" in msg and str(p) in msg
+
+
+def test_per_class_table_is_mean_and_std_over_seeds():
+    from synthgen.learn.seg.experiment import per_class_markdown
+
+    def run(a, b):
+        return {"sets": {"defective": {"per_class": {"Crack": {"iou_dataset": a}, "Fray": {"iou_dataset": b}}}}}
+
+    table = {"real": {"runs": {"0": run(0.2, 0.5), "1": run(0.4, 0.5)}},
+             "synthetic": {"skipped": "source(s) synthetic not found"}}
+    md = per_class_markdown(table, ["defective", "all"])
+    assert "| training mix | Crack | Fray |" in md and "on `defective`" in md
+    row = next(line for line in md.splitlines() if line.startswith("| real |"))
+    assert row == "| real | 0.300 ± 0.141 | 0.500 ± 0.000 |"
+    assert "synthetic" not in md
+    assert per_class_markdown({"real": {"runs": {"0": {"sets": {"all": {}}}}}}, ["all"]) == ""

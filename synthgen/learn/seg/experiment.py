@@ -32,6 +32,10 @@ def _cell(s: dict, sd: dict, key: str) -> str:
     return fmt(v) + (f" ± {fmt(sd[key])}" if sd.get(key) is not None else "")
 
 
+def _healthy_only(s: dict) -> bool:
+    return bool(s.get("images")) and s.get("images") == s.get("healthy_images")
+
+
 def results_markdown(table: dict[str, dict], sets: list[str]) -> str:
     head = "| training mix | " + " | ".join(sets) + " |\n|---|" + "---:|" * len(sets) + "\n"
 
@@ -48,7 +52,7 @@ def results_markdown(table: dict[str, dict], sets: list[str]) -> str:
     def map_iou(s: dict, sd: dict) -> str:
         if "skipped" in s or not s:
             return "-"
-        if s.get("images") and s.get("images") == s.get("healthy_images"):
+        if _healthy_only(s):
             return f"FP rate {_cell(s, sd, 'healthy_fp_rate')}"  # no defects: no AP, IoU meaningless
         return f"{_cell(s, sd, 'map')} ({_cell(s, sd, 'iou_dataset')})"
 
@@ -59,10 +63,38 @@ def results_markdown(table: dict[str, dict], sets: list[str]) -> str:
             + "\n\n" + head + rows(map_iou)
             + "\n## Image-level AP (defective vs healthy, test sets holding both)\n\n" + head
             + rows(lambda s, sd: _cell(s, sd, "image_ap"))
+            + "\n## Dice (pixel Dice over the test set)\n\n" + head + rows(lambda s, sd: "-" if _healthy_only(s) else _cell(s, sd, "dice_dataset"))
+            + "\n## Defect recall (small defects, under 0.5 % of the image)\n\n" + head
+            + rows(lambda s, sd: "-" if s.get("defect_recall") is None else
+                   f"{_cell(s, sd, 'defect_recall')} ({_cell(s, sd, 'small_recall')})")
             + "\n## mAP50 (box IoU >= 0.5)\n\n" + head + rows(lambda s, sd: _cell(s, sd, "map50"))
             + "\n## Customized mIoU\n\n" + head + rows(lambda s, sd: _cell(s, sd, "miou_custom"))
             + "\n## Healthy-image false-positive rate (test sets with healthy images)\n\n" + head
-            + rows(lambda s, sd: _cell(s, sd, "healthy_fp_rate")))
+            + rows(lambda s, sd: _cell(s, sd, "healthy_fp_rate")) + per_class_markdown(table, sets))
+
+
+def per_class_markdown(table: dict[str, dict], sets: list[str]) -> str:
+    """Per-class pixel IoU (mean ± std over seeds) on the first test set that groups images by class."""
+    def per_class(r: dict, s: str) -> list[dict]:
+        return [run["sets"].get(s, {}).get("per_class") or {} for run in r.get("runs", {}).values()]
+
+    tset = next((s for s in sets for r in table.values() if any(per_class(r, s))), None)
+    if tset is None:
+        return ""
+    classes = sorted({c for r in table.values() for pc in per_class(r, tset) for c in pc})
+    out = (f"\n## Per class: pixel IoU on `{tset}`\n\n| training mix | " + " | ".join(classes) + " |\n|---|"
+           + "---:|" * len(classes) + "\n")
+    for mix, r in table.items():
+        if "skipped" in r:
+            continue
+        cells = []
+        for c in classes:
+            v = np.array([pc[c]["iou_dataset"] for pc in per_class(r, tset)
+                          if pc.get(c, {}).get("iou_dataset") is not None], float)
+            cells.append("-" if v.size == 0 else fmt(float(v.mean())) + (f" ± {fmt(float(v.std(ddof=1)))}"
+                                                                           if v.size > 1 else ""))
+        out += f"| {mix} | " + " | ".join(cells) + " |\n"
+    return out
 
 
 def _mean_std(runs: list[dict], sets: list[str]) -> tuple[dict, dict]:
