@@ -460,6 +460,19 @@ def test_comparison_table_pairs_runs_by_seed(noise_toy):
     assert row == "| learned_locations vs random | +15.0 % (1/2) | +0.0 % (0/2) |"
 
 
+def test_results_table_leaves_out_metrics_undefined_on_a_set(noise_toy):
+    """Image AP is undefined (NaN) on a set without healthy images: no such column, no 'nan'."""
+    from synthgen.learn.bilevel.report import results_table
+
+    cfg = _toy_config(noise_toy, {"good": {"sources": ["good"]}}, ["random"], steps=1)
+    results = {f"random_{s}": {"run": "random", "seed": s, "test": {"val": {
+        "iou_dataset": 0.1 * (s + 1), "map": 0.5, "image_ap": float("nan"), "healthy_fp_rate": None}}}
+        for s in (0, 1)}
+    table = results_table(results, cfg)
+    assert "nan" not in table and "image AP" not in table
+    assert "| random | 0.150 ± 0.071 |" in table
+
+
 def test_learning_curve_points_and_cosine_schedule(noise_toy, one_thread):
     """With ``train.eval_every`` a run records validation metrics every N steps and at its last step;
     the last point is the trained model's own validation score. ``train.cosine`` ends near lr 0."""

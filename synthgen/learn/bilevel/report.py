@@ -82,8 +82,12 @@ def curves_figure(results: dict, path: Path) -> None:
     save_figure(fig, path, dpi=90)
 
 
+def _finite(x) -> bool:
+    return x is not None and bool(np.isfinite(x))
+
+
 def _fmt(vals: list[float | None]) -> str:
-    v = np.array([x for x in vals if x is not None], float)
+    v = np.array([x for x in vals if _finite(x)], float)
     if v.size == 0:
         return "-"
     return f"{v.mean():.3f} ± {v.std(ddof=1):.3f}" if v.size > 1 else f"{v.mean():.3f}"
@@ -99,7 +103,7 @@ def results_table(results: dict, cfg: BilevelConfig) -> str:
     cols = []
     for tname in cfg.eval.test_sets:
         for m, label in TABLE_METRICS:
-            if any(r["test"].get(tname, {}).get(m) is not None for r in results.values()):
+            if any(_finite(r["test"].get(tname, {}).get(m)) for r in results.values()):
                 cols.append((tname, m, label))
     head = "| run | " + " | ".join(f"{t} {label}" for t, _, label in cols) + " | seeds |"
     sep = "|---|" + "---:|" * len(cols) + "---:|"
