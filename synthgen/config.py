@@ -11,56 +11,25 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from synthgen.configio import load_config, resolve_path
+from synthgen.config_base import Color, ColorRange, Vec2, Vec3, _check_range, _Model, _resolve_path  # noqa: F401
+from synthgen.config_scene import (  # noqa: F401 (the sections are part of this module's API)
+    ArkConfig,
+    BeltConfig,
+    CamerasConfig,
+    FocusConfig,
+    LightConfig,
+    Obstacle,
+    PlacementConfig,
+    StageConfig,
+    _default_lights,
+)
+from synthgen.configio import load_config
 from synthgen.textures.recipes import DefectLibraryConfig
-
-Vec2 = tuple[float, float]
-Vec3 = tuple[float, float, float]
-Color = Annotated[tuple[float, float, float], Field(description="linear RGB, each 0..1")]
 
 MAX_DEFECTS_PER_PART = 16  # decal shaders per part; measured: ~25 overflow Cycles' SVM stack
 DEVICES = ("CPU", "CUDA", "OPTIX", "HIP", "ONEAPI", "METAL")
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _check_range(v: tuple, lo: float | None = None, hi: float | None = None, name: str = "range"):
-    if v[0] > v[1]:
-        raise ValueError(f"{name} min {v[0]} is greater than max {v[1]}")
-    for x in v:
-        if lo is not None and x < lo:
-            raise ValueError(f"{name} values must be >= {lo}, got {x}")
-        if hi is not None and x > hi:
-            raise ValueError(f"{name} values must be <= {hi}, got {x}")
-    return v
-
-
-def _resolve_path(v: str | None, info: ValidationInfo, must_exist: bool = True) -> str | None:
-    """Resolve a path relative to the config file's folder and check that it exists."""
-    return resolve_path(v, info, must_exist)
-
-
-class ColorRange(_Model):
-    """A uniform range of linear RGB colours (each channel drawn independently, or by lerp)."""
-
-    min: Color = Field(description="lowest colour, linear RGB 0..1")
-    max: Color = Field(description="highest colour, linear RGB 0..1")
-    correlated: bool = Field(
-        True, description="true: one random t in 0..1 lerps min->max (keeps hue); false: per channel"
-    )
-
-    @model_validator(mode="after")
-    def _check(self):
-        for a, b in zip(self.min, self.max):
-            if not (0.0 <= a <= 1.0 and 0.0 <= b <= 1.0):
-                raise ValueError("colour channels must lie in 0..1")
-            if a > b:
-                raise ValueError(f"colour min {self.min} exceeds max {self.max} in a channel")
-        return self
 
 
 class CropConfig(_Model):
@@ -180,158 +149,6 @@ class PartConfig(_Model):
     @classmethod
     def _count(cls, v):
         return _check_range(v, 0, None, "count")
-
-
-class Obstacle(_Model):
-    """An axis-aligned box on the stage (guide rail, fixture) that parts must not overlap."""
-
-    name: str = Field(description="obstacle name")
-    center: Vec3 = Field(description="box centre x, y, z in metres (z = 0 is the belt surface)")
-    size: Vec3 = Field(description="box size x, y, z in metres")
-    color: Color = Field((0.6, 0.6, 0.62), description="linear RGB")
-
-    @field_validator("size")
-    @classmethod
-    def _size(cls, v):
-        if min(v) <= 0:
-            raise ValueError("all sizes must be > 0")
-        return v
-
-
-class BeltConfig(_Model):
-    """Conveyor belt: a plane at z = 0 running along x, with a randomized rubber/fabric texture."""
-
-    size: Vec2 = Field((1.2, 0.6), description="belt length (x) and width (y) in metres")
-    color: ColorRange = Field(
-        ColorRange(min=(0.01, 0.01, 0.012), max=(0.08, 0.09, 0.09)), description="belt base colour range"
-    )
-    roughness: Vec2 = Field((0.5, 0.9), description="belt roughness range 0..1")
-    texture: Literal["rubber", "fabric", "mixed"] = Field(
-        "mixed", description="texture family: rubber (fine noise), fabric (woven ridges), mixed (drawn per scene)"
-    )
-    texture_scale: Vec2 = Field((150.0, 500.0), description="texture frequency range, cycles per metre")
-    bump_strength: Vec2 = Field((0.05, 0.3), description="texture bump strength range 0..1")
-
-    @field_validator("roughness", "bump_strength")
-    @classmethod
-    def _unit(cls, v):
-        return _check_range(v, 0.0, 1.0)
-
-
-class StageConfig(_Model):
-    """The inspection stage: belt, obstacles, and the world (background light)."""
-
-    belt: BeltConfig = Field(BeltConfig(), description="conveyor belt")
-    obstacles: list[Obstacle] = Field([], description="boxes parts must not overlap")
-    world_strength: Vec2 = Field((0.05, 0.3), description="ambient background light strength range")
-    world_color: ColorRange = Field(
-        ColorRange(min=(0.8, 0.8, 0.8), max=(1.0, 1.0, 1.0)), description="ambient colour range"
-    )
-
-
-class PlacementConfig(_Model):
-    """Where and how parts are dropped on the belt."""
-
-    area: Vec2 = Field((0.3, 0.2), description="x, y extent (m) of the region, centred at the origin, "
-                       "that holds part centres")
-    clearance: float = Field(0.005, ge=0, description="minimum gap between part footprints (m)")
-    max_attempts: int = Field(100, ge=1, le=100000, description="placement tries per part before the scene is skipped")
-    stable_pose_min_probability: float = Field(
-        0.01, ge=0, le=1, description="resting poses less likely than this are ignored"
-    )
-    max_poses: int = Field(8, ge=1, description="keep at most this many most-likely resting poses per part")
-    yaw_deg: Vec2 = Field((0.0, 360.0), description="range of the turn of each part about vertical (deg); a narrow "
-                          "range keeps parts aligned with the belt, as on a fixture")
-
-    @field_validator("yaw_deg")
-    @classmethod
-    def _yaw(cls, v):
-        return _check_range(v, -360.0, 360.0, "yaw_deg")
-
-
-class ArkConfig(_Model):
-    """An arc of cameras in a vertical plane over the belt, all aimed at a look-at point."""
-
-    count: int = Field(9, ge=1, le=256, description="number of cameras on the arc")
-    radius: float = Field(0.45, gt=0, description="distance from the arc centre to each camera (m)")
-    arc_deg: float = Field(120.0, ge=0, le=360, description="total angle covered by the arc (deg), centred on vertical")
-    height: float = Field(0.0, description="height of the arc centre above the belt surface (m)")
-    look_at: Vec3 = Field((0.0, 0.0, 0.0), description="point all cameras aim at (m)")
-    yaw_deg: float = Field(90.0, description="orientation of the arc's plane about vertical (deg); 90 = across the belt")
-
-
-class FocusConfig(_Model):
-    """Depth of field: focus at the working distance plus jitter, f-stop from a range."""
-
-    enabled: bool = Field(True, description="render depth of field (focus blur)")
-    distance_jitter: float = Field(0.01, ge=0, description="± jitter of the focus distance around the working distance (m)")
-    fstop: Vec2 = Field((5.6, 16.0), description="f-number range")
-
-    @field_validator("fstop")
-    @classmethod
-    def _f(cls, v):
-        return _check_range(v, 0.5, 128.0, "fstop")
-
-
-class CamerasConfig(_Model):
-    """The camera arc plus per-camera randomization."""
-
-    ark: ArkConfig = Field(ArkConfig(), description="arc geometry")
-    position_jitter: float = Field(0.01, ge=0, description="± jitter of each camera position per axis (m)")
-    aim_jitter_deg: float = Field(2.0, ge=0, le=45, description="± jitter of the aim direction (deg)")
-    roll_jitter_deg: float = Field(3.0, ge=0, le=180, description="± roll about the optical axis (deg)")
-    focal_length_mm: Vec2 = Field((35.0, 50.0), description="lens focal length range (mm)")
-    sensor_width_mm: float = Field(36.0, gt=0, description="sensor width (mm), sensor fit horizontal")
-    focus: FocusConfig = Field(FocusConfig(), description="focus blur")
-
-    @field_validator("focal_length_mm")
-    @classmethod
-    def _fl(cls, v):
-        return _check_range(v, 1.0, 2000.0, "focal_length_mm")
-
-
-class LightConfig(_Model):
-    """One light; each scene jitters its pose and draws power and colour temperature."""
-
-    type: Literal["area", "spot", "point", "sun"] = Field(description="Blender light type")
-    position: Vec3 = Field((0.0, 0.0, 1.0), description="base position (m)")
-    position_jitter: float = Field(0.05, ge=0, description="± jitter per axis (m)")
-    target: Vec3 = Field((0.0, 0.0, 0.0), description="point the light aims at (m); ignored by point lights")
-    aim_jitter_deg: float = Field(5.0, ge=0, le=90, description="± aim jitter (deg)")
-    power: Vec2 = Field((3.0, 12.0), description="power range (W); for sun: strength range (W/m^2). "
-                        "An inspection stage is small: a few watts at 0.5 m light it well")
-    temperature: Vec2 = Field((4000.0, 6500.0), description="blackbody colour temperature range (K)")
-    size: Vec2 = Field((0.1, 0.4), description="area light side / point/spot radius range (m)")
-    spot_size_deg: Vec2 = Field((40.0, 70.0), description="spot cone angle range (deg)")
-    ies: str | None = Field(None, description="optional IES photometric profile file (spot/point/area lights)")
-    probability: float = Field(1.0, ge=0, le=1, description="chance this light is present in a scene")
-
-    @field_validator("ies")
-    @classmethod
-    def _ies(cls, v, info: ValidationInfo):
-        return _resolve_path(v, info)
-
-    @field_validator("power", "size")
-    @classmethod
-    def _pos(cls, v):
-        return _check_range(v, 0.0, None)
-
-    @field_validator("temperature")
-    @classmethod
-    def _temp(cls, v):
-        return _check_range(v, 800.0, 20000.0, "temperature")
-
-    @field_validator("spot_size_deg")
-    @classmethod
-    def _spot(cls, v):
-        return _check_range(v, 1.0, 180.0, "spot_size_deg")
-
-
-def _default_lights() -> list[LightConfig]:
-    return [
-        LightConfig(type="area", position=(0.0, -0.3, 0.8), power=(3.0, 10.0), size=(0.3, 0.6)),
-        LightConfig(type="spot", position=(0.4, 0.3, 0.7), power=(4.0, 15.0), probability=0.7),
-    ]
 
 
 class VerificationConfig(_Model):
