@@ -24,8 +24,6 @@ import copy
 from typing import Annotated, Any, Literal
 
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Discriminator,
     Field,
     Tag,
@@ -34,6 +32,7 @@ from pydantic import (
     model_validator,
 )
 
+from synthgen.config_base import Color, Vec2, Vec3, _check_range, _Model
 from synthgen.configio import resolve_path
 
 DefectType = Literal["deformation", "encrustation", "hole"]
@@ -53,31 +52,12 @@ GENERATOR_TYPES: dict[str, frozenset[str]] = {
     "break": frozenset({"deformation", "encrustation", "hole"}),
 }
 
-Vec2 = tuple[float, float]
-Vec3 = tuple[float, float, float]
-Color = Annotated[tuple[float, float, float], Field(description="linear RGB, each 0..1")]
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _range(v: tuple, lo: float | None = None, hi: float | None = None, name: str = "range") -> tuple:
-    if v[0] > v[1]:
-        raise ValueError(f"{name} min {v[0]} is greater than max {v[1]}")
-    for x in v:
-        if lo is not None and x < lo:
-            raise ValueError(f"{name} values must be >= {lo}, got {x}")
-        if hi is not None and x > hi:
-            raise ValueError(f"{name} values must be <= {hi}, got {x}")
-    return v
-
 
 def _frac_range(name: str, lo: float = 0.0, hi: float = 1.0):
     """A field validator checking a (min, max) pair inside lo..hi."""
 
     def check(cls, v):
-        return _range(v, lo, hi, name)
+        return _check_range(v, lo, hi, name)
 
     return check
 
@@ -113,7 +93,7 @@ class ScratchShape(_Shape):
     @field_validator("strokes")
     @classmethod
     def _c_strokes(cls, v):
-        return _range(v, 1, 64, "strokes")
+        return _check_range(v, 1, 64, "strokes")
 
 
 class DentShape(_Shape):
@@ -154,7 +134,7 @@ class CrackShape(_Shape):
     @field_validator("arms")
     @classmethod
     def _c_arms(cls, v):
-        return _range(v, 1, 12, "arms")
+        return _check_range(v, 1, 12, "arms")
 
 
 class BlobShape(_Shape):
@@ -175,7 +155,7 @@ class BlobShape(_Shape):
     @field_validator("satellites")
     @classmethod
     def _c_sat(cls, v):
-        return _range(v, 0, 32, "satellites")
+        return _check_range(v, 0, 32, "satellites")
 
 
 class CraterShape(_Shape):
@@ -195,7 +175,7 @@ class CraterShape(_Shape):
     @field_validator("rays")
     @classmethod
     def _c_rays(cls, v):
-        return _range(v, 0, 64, "rays")
+        return _check_range(v, 0, 64, "rays")
 
 
 class HoleShape(_Shape):
@@ -232,7 +212,7 @@ class BreakShape(_Shape):
     @field_validator("cracks", "chips")
     @classmethod
     def _c_counts(cls, v, info: ValidationInfo):
-        return _range(v, 0, 32, info.field_name)
+        return _check_range(v, 0, 32, info.field_name)
 
 
 SHAPE_MODELS: dict[str, type[_Shape]] = {
@@ -373,12 +353,12 @@ class DefectRecipe(_Model):
     def _c_size(cls, v):
         if v[0] <= 0:
             raise ValueError(f"size_mm values must be > 0, got {v[0]}")
-        return _range(v, 0, None, "size_mm")
+        return _check_range(v, 0, None, "size_mm")
 
     @field_validator("count_per_part")
     @classmethod
     def _c_count(cls, v):
-        return _range(v, 0, None, "count_per_part")
+        return _check_range(v, 0, None, "count_per_part")
 
     _c_rough = field_validator("deform_roughness")(classmethod(_frac_range("deform_roughness")))
 
