@@ -16,8 +16,8 @@ from pathlib import Path
 
 from synthgen.rng import stream
 from synthgen.textures.generate import generate_variant
+from synthgen.textures.kinds import builtin_recipes
 from synthgen.textures.library import write_variant
-from synthgen.textures.recipes import builtin_recipes
 
 
 def main() -> None:

@@ -36,7 +36,7 @@ def main() -> None:
     from synthgen.dataset.preview import overlay
     from synthgen.pipeline import resolve_library
     from synthgen.plan import make_plan
-    from synthgen.textures.recipes import builtin_recipes
+    from synthgen.textures.kinds import builtin_recipes
 
     tmp = Path(tempfile.mkdtemp())
     trimesh.creation.box((120.0, 120.0, 4.0)).export(tmp / "plate.stl")

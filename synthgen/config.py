@@ -26,7 +26,7 @@ from synthgen.config_scene import (  # noqa: F401 (the sections are part of this
     _default_lights,
 )
 from synthgen.configio import load_config
-from synthgen.textures.recipes import DefectLibraryConfig
+from synthgen.textures.kinds import DefectLibraryConfig
 
 MAX_DEFECTS_PER_PART = 16  # decal shaders per part; measured: ~25 overflow Cycles' SVM stack
 DEVICES = ("CPU", "CUDA", "OPTIX", "HIP", "ONEAPI", "METAL")

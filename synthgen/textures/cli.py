@@ -11,7 +11,7 @@ from pydantic import ValidationError
 
 from synthgen.configio import read_yaml, validation_lines
 from synthgen.errors import ConfigError, SynthgenError
-from synthgen.textures.recipes import DefectLibraryConfig
+from synthgen.textures.kinds import DefectLibraryConfig
 
 
 def load_defects_section(path: str | Path) -> tuple[DefectLibraryConfig, int]:

@@ -40,7 +40,8 @@ from synthgen.textures.generate import (
     label_mask,
     normals_from_height,
 )
-from synthgen.textures.recipes import BUILTIN_DATA, DefectLibraryConfig, DefectRecipe
+from synthgen.textures.kinds import BUILTIN_DATA, DefectLibraryConfig
+from synthgen.textures.recipes import DefectRecipe
 
 HEIGHT_PNG_RANGE = (-1.0, 1.0)  # 16-bit height.png: 0 -> -1, 65535 -> +1 (units of depth_mm)
 DEFAULT_ROUGHNESS = 0.5  # drop-in deformation without roughness.png

@@ -14,6 +14,7 @@ from scipy import ndimage
 
 from synthgen.rng import stream
 from synthgen.textures.generate import DefectMaps, generate_variant, margin_px, normals_from_height
+from synthgen.textures.kinds import DefectLibraryConfig, builtin_recipes
 from synthgen.textures.library import (
     generate_library,
     load_library,
@@ -21,7 +22,7 @@ from synthgen.textures.library import (
     make_variant,
     write_variant,
 )
-from synthgen.textures.recipes import GENERATORS, DefectLibraryConfig, DefectRecipe, builtin_recipes
+from synthgen.textures.recipes import GENERATORS, DefectRecipe
 
 BUILTINS = builtin_recipes()
 RES = 128  # small maps keep the suite fast; shapes are resolution-independent
