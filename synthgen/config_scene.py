@@ -68,8 +68,10 @@ class PlacementConfig(_Model):
         0.01, ge=0, le=1, description="resting poses less likely than this are ignored"
     )
     max_poses: int = Field(8, ge=1, description="keep at most this many most-likely resting poses per part")
-    yaw_deg: Vec2 = Field((0.0, 360.0), description="range of the turn of each part about vertical (deg); a narrow "
-                          "range keeps parts aligned with the belt, as on a fixture")
+    yaw_deg: Vec2 = Field((0.0, 360.0), description="range of the turn of each part about vertical (deg). The full "
+                          "circle (default) turns each resting pose at random; a narrower range is measured from "
+                          "the part's own x axis laid along the belt (x), so [-5, 5] keeps parts aligned, as on a "
+                          "fixture")
 
     @field_validator("yaw_deg")
     @classmethod

@@ -45,6 +45,15 @@ def choose_parts(parts: list[PartConfig], total_range: tuple[int, int], rng: np.
     return [i for i, c in enumerate(counts) for _ in range(c)]
 
 
+def align_to_x(T: np.ndarray) -> np.ndarray:
+    """``T`` (a resting pose) turned about vertical so that the part's own x axis (or its y axis,
+    when x points up or down) runs along the world x axis: a yaw range then means the same turn
+    for every pose. The stable-pose analysis leaves that turn arbitrary."""
+    R = np.asarray(T)[:3, :3]
+    axis = R[:, 0] if np.hypot(R[0, 0], R[1, 0]) > 0.5 else R[:, 1]
+    return rot_z(-np.degrees(np.arctan2(axis[1], axis[0]))) @ np.asarray(T, float)
+
+
 def place_parts(parts: list[PartConfig], placement: PlacementConfig, stage: StageConfig,
                 parts_per_scene: tuple[int, int], rng: np.random.Generator,
                 cache_dir: str | None) -> list[Placement]:
@@ -66,6 +75,8 @@ def place_parts(parts: list[PartConfig], placement: PlacementConfig, stage: Stag
         pm = load_part(pc.path, pc.units)
         poses = stable_poses(pm, pc.units, cache_dir, placement.stable_pose_min_probability, placement.max_poses)
         probs = np.array([p for _, p in poses])
+        if tuple(placement.yaw_deg) != (0.0, 360.0):  # a yaw range is relative to the part's own axes
+            poses = [(align_to_x(T), p) for T, p in poses]
         hull = pm.mesh.convex_hull.vertices
         for attempt in range(placement.max_attempts):
             k = int(rng.choice(len(poses), p=probs / probs.sum()))

@@ -129,3 +129,24 @@ def test_edges_of_an_open_sheet_are_its_boundary():
     segs = feature_edges(sheet, 30.0)
     d = distance_to_segments(np.array([[0.0, 0.0, 0.001], [0.029, 0.0, 0.001], [0.0, -0.0195, 0.001]]), segs)
     assert np.allclose(d, [0.02, 0.001, 0.0005])
+
+
+def test_a_yaw_range_is_measured_from_the_parts_own_x_axis(tmp_path):
+    """With placement.yaw_deg [0, 0], every resting pose lays the part's x axis along the belt."""
+    from synthgen.config import JobConfig
+
+    trimesh.creation.box((60.0, 20.0, 8.0)).export(tmp_path / "bar.stl")
+    data = load_job_config(QS).model_dump(mode="json")
+    data["parts"] = [{"name": "bar", "path": str(tmp_path / "bar.stl"), "units": "mm", "count": [1, 1]}]
+    data["parts_per_scene"] = [1, 1]
+    data["placement"]["yaw_deg"] = [0.0, 0.0]
+    cfg = JobConfig.model_validate(data, context={"config_dir": QS.parent})
+    lying = 0
+    for plan in _plans(cfg, 12):
+        R = np.array(plan.parts[0].matrix_world)[:3, :3]
+        if abs(R[2, 0]) < 0.5:   # lying: the bar's long axis runs along the belt, whatever face is down
+            assert R[0, 0] > 0.999
+            lying += 1
+        else:                    # standing on an end: its y axis does
+            assert R[0, 1] > 0.999
+    assert lying >= 6
