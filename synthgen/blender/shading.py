@@ -26,12 +26,18 @@ def _new_material(name: str) -> tuple[bpy.types.Material, bpy.types.NodeTree, bp
 
 
 def _coords(nt, rotation_deg: float, offset, scale=(1.0, 1.0, 1.0)):
+    """Object coordinates turned by ``rotation_deg`` about the part's z axis, then scaled per axis
+    and offset: a pattern stretched along x (brushed streaks) runs at ``rotation_deg`` from the
+    part's x axis. (One Mapping node scales before it rotates, which would leave the streaks along
+    x whatever the angle.)"""
     tc = nt.nodes.new("ShaderNodeTexCoord")
+    turn = nt.nodes.new("ShaderNodeMapping")
+    turn.inputs["Rotation"].default_value = (0.0, 0.0, -math.radians(rotation_deg))
+    nt.links.new(tc.outputs["Object"], turn.inputs["Vector"])
     mp = nt.nodes.new("ShaderNodeMapping")
     mp.inputs["Location"].default_value = offset
-    mp.inputs["Rotation"].default_value = (0.0, 0.0, math.radians(rotation_deg))
     mp.inputs["Scale"].default_value = scale
-    nt.links.new(tc.outputs["Object"], mp.inputs["Vector"])
+    nt.links.new(turn.outputs["Vector"], mp.inputs["Vector"])
     return mp.outputs["Vector"]
 
 
