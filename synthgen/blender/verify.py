@@ -51,7 +51,7 @@ def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True, crop=
     res = tuple(plan.render.resolution)
     out = SceneVerdict()
     pending = []
-    with DefectIdPass(built, plan.defects, empties, 90.0 if crop is None else crop.max_incidence_deg) as idp:
+    with DefectIdPass(built, plan.defects, empties, crop.max_incidence_deg if crop else 90.0) as idp:
         for cam in plan.cameras:
             if not any(part_in_view(p, cam, res) for p in plan.parts):
                 out.checks.append({"camera_id": cam.camera_id, "status": "no_part"})

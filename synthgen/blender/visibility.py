@@ -113,7 +113,7 @@ def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.ty
     facing = nt.nodes.new("ShaderNodeMath")
     facing.operation = "GREATER_THAN"
     nt.links.new(dot.outputs["Value"], facing.inputs[0])
-    facing.inputs[1].default_value = math.cos(math.radians(max_incidence_deg)) if max_incidence_deg < 90 else 0.0
+    facing.inputs[1].default_value = math.cos(math.radians(max_incidence_deg))
     blue = nt.nodes.new("ShaderNodeMath")
     blue.operation = "MULTIPLY"
     nt.links.new(facing.outputs["Value"], blue.inputs[0])

@@ -56,24 +56,17 @@ def sample_surface_point(vertices: np.ndarray, faces: np.ndarray, areas: np.ndar
     return f, (1 - s) * a + s * (1 - r2) * b + s * r2 * c
 
 
-class _EdgeGate:
-    """The edge-distance constraint of one part: its feature edges per sharp angle (computed once)."""
+_EDGE_ZONES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
-    def __init__(self, mesh):
-        self.mesh = mesh
-        self._edges: dict[float, np.ndarray] = {}
 
-    def edges(self, sharp_deg: float) -> np.ndarray:
-        if sharp_deg not in self._edges:
-            self._edges[sharp_deg] = feature_edges(self.mesh, sharp_deg)
-        return self._edges[sharp_deg]
-
-    def faces(self, surface) -> np.ndarray:
-        return faces_near_edges(self.mesh, self.edges(surface.sharp_edge_deg), surface.max_edge_distance_mm / 1000.0)
-
-    def near(self, point: np.ndarray, surface) -> bool:
-        d = distance_to_segments(point[None], self.edges(surface.sharp_edge_deg))[0]
-        return bool(d <= surface.max_edge_distance_mm / 1000.0)
+def _edge_zone(pm, units: str, surface) -> tuple[np.ndarray, np.ndarray]:
+    """(feature-edge segments, faces that may hold a point near them) of a part for a kind's
+    ``surface`` filter; computed once per file and setting, not once per scene."""
+    key = (pm.sha256, units, surface.sharp_edge_deg, surface.max_edge_distance_mm)
+    if key not in _EDGE_ZONES:
+        segs = feature_edges(pm.mesh, surface.sharp_edge_deg)
+        _EDGE_ZONES[key] = (segs, faces_near_edges(pm.mesh, segs, surface.max_edge_distance_mm / 1000.0))
+    return _EDGE_ZONES[key]
 
 
 def variant_material(variant_dir: str | None) -> dict | None:
@@ -95,9 +88,9 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
     ``count_per_part``; each defect gets an area-weighted surface point among the faces its
     ``surface`` filter allows (seen by one of ``cameras``, not resting on the belt, in the cone,
     and with ``max_edge_distance_mm`` within that distance of an edge of the part: points are
-    redrawn until one is, or the defect is given up), the face normal as orientation, a uniform rotation about it, a real extent (mm) from the
-    kind's range and a library variant. The map square is scaled so the variant's label mask
-    spans that extent. Hole types get the far side of the wall behind them (``through_mm``).
+    redrawn until one is, or the defect is given up), the face normal as orientation, a uniform
+    rotation about it, a real extent (mm) from the kind's range and a library variant. The map
+    square is scaled so the variant's label mask spans that extent. Hole types get the far side of the wall behind them (``through_mm``).
     ``library_variants`` maps kind -> variant folders (None: variant index only, folder unset).
     """
     out: list[DefectPlan] = []
@@ -115,20 +108,21 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
         c_world = np.asarray(pm.mesh.triangles_center) @ R.T + M[:3, 3]
         resting = (c_world[:, 2] < CONTACT_TOL_M) & (n_world[:, 2] < -0.5)
         incidence_cos = _best_incidence_cos(n_world, c_world, eyes)
-        gate = _EdgeGate(pm.mesh)
         for kind, recipe in kinds:
             lo, hi = recipe.count_per_part
             count = int(rng.integers(lo, hi + 1))
             near_edge = recipe.surface.max_edge_distance_mm is not None
             cands = _surface_candidates(n_world, resting, recipe.surface, incidence_cos)
             if near_edge:
-                cands = cands[gate.faces(recipe.surface)[cands]]
+                segs, zone = _edge_zone(pm, p.units, recipe.surface)
+                cands = cands[zone[cands]]
             for _ in range(count):
                 if len(cands) == 0 or areas[cands].sum() <= 0:
                     break
                 for _try in range(EDGE_TRIES if near_edge else 1):
                     f, pos_local = sample_surface_point(v_local, faces, areas, cands, rng)
-                    if not near_edge or gate.near(pos_local, recipe.surface):
+                    if not near_edge or (distance_to_segments(pos_local[None], segs)[0]
+                                         <= recipe.surface.max_edge_distance_mm / 1000.0):
                         break
                 else:
                     continue  # no point near an edge found: this defect is not placed

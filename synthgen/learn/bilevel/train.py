@@ -248,12 +248,13 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
                 + "\n\n" + table)
     if heatmaps:
         heatmap_figure(ex_imgs, heatmaps, out / "heatmaps.png")
-    if any(r.get("curve") for r in results.values()):
+    has_curves = any(r.get("curve") for r in results.values())
+    if has_curves:
         curves_figure(results, out / "curves.png")
     if trajectories:
         weights_figure(trajectories, [b.name for b in pools.banks], out / "weights.png")
     log(table)
     log(f"wrote {out / 'results.md'}, results.json" + (", heatmaps.png" if heatmaps else "")
         + (", weights.png" if trajectories else "")
-        + (", curves.png" if any(r.get("curve") for r in results.values()) else ""))
+        + (", curves.png" if has_curves else ""))
     return results
