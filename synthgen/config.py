@@ -88,9 +88,14 @@ class MaterialPreset(_Model):
     finish_angle_deg: Vec2 = Field(
         (0.0, 180.0), description="direction range of brushed streaks and other oriented finishes about the part's "
                                   "own z axis (deg; 0 = along its x axis, 90 = along y)")
+    albedo_variation: Vec2 = Field(
+        (0.0, 0.0), description="relative variation of the base colour along the finish pattern 0..1 (ground "
+                                "or brushed surfaces whose streaks show as light and dark bands); 0 = none")
+    speckle: Vec2 = Field((0.0, 0.0), description="relative variation of the base colour by a fine isotropic speckle "
+                                                  "0..1 (sintered or cast grain); 0 = none")
     weight: float = Field(1.0, ge=0, description="relative frequency among the presets a part may use")
 
-    @field_validator("metallic", "roughness", "finish_strength")
+    @field_validator("metallic", "roughness", "finish_strength", "albedo_variation", "speckle")
     @classmethod
     def _unit(cls, v):
         return _check_range(v, 0.0, 1.0)

@@ -113,6 +113,18 @@ class CamerasConfig(_Model):
     focal_length_mm: Vec2 = Field((35.0, 50.0), description="lens focal length range (mm)")
     sensor_width_mm: float = Field(36.0, gt=0, description="sensor width (mm), sensor fit horizontal")
     focus: FocusConfig = Field(FocusConfig(), description="focus blur")
+    image_up: Vec3 = Field(
+        (0.0, 0.0, 1.0), description="world direction that points up in every image (before the roll jitter). "
+        "The default, vertical, keeps the horizon level in oblique views; near-top-down cameras need a "
+        "horizontal one (for example [0, 1, 0]: the belt's y axis runs up the image), or their "
+        "orientation follows the small tilt left by the jitters")
+
+    @field_validator("image_up")
+    @classmethod
+    def _up(cls, v):
+        if sum(x * x for x in v) < 1e-12:
+            raise ValueError("image_up must not be the zero vector")
+        return v
 
     @field_validator("focal_length_mm")
     @classmethod

@@ -58,6 +58,41 @@ def _roughness_variation(nt, fac_socket, base: float, amount: float, bsdf):
     nt.links.new(mr.outputs["Result"], bsdf.inputs["Roughness"])
 
 
+def _factor(nt, fac_socket, amount: float, lo: float = 0.3, hi: float = 0.7):
+    """``fac`` mapped from [lo, hi] onto [1 - amount, 1 + amount] (clamped): a multiplier."""
+    mr = nt.nodes.new("ShaderNodeMapRange")
+    mr.inputs["From Min"].default_value, mr.inputs["From Max"].default_value = lo, hi
+    mr.inputs["To Min"].default_value, mr.inputs["To Max"].default_value = 1.0 - amount, 1.0 + amount
+    nt.links.new(fac_socket, mr.inputs["Value"])
+    return mr.outputs["Result"]
+
+
+def _albedo(nt, bsdf, m: MaterialPlan, pattern) -> None:
+    """Base colour modulated by the finish pattern (light and dark streaks) and a fine speckle."""
+    factors = []
+    if m.albedo_variation > 0 and pattern is not None:
+        factors.append(_factor(nt, pattern, m.albedo_variation, 0.4, 0.6))
+    if m.speckle > 0:
+        grain = nt.nodes.new("ShaderNodeTexNoise")
+        grain.inputs["Scale"].default_value = m.finish_scale * 2.0
+        grain.inputs["Detail"].default_value = 2.0
+        nt.links.new(_coords(nt, 0.0, m.noise_offset), grain.inputs["Vector"])
+        factors.append(_factor(nt, grain.outputs["Fac"], m.speckle, 0.35, 0.65))
+    if not factors:
+        return
+    colour = nt.nodes.new("ShaderNodeRGB")
+    colour.outputs[0].default_value = (*m.base_color, 1.0)
+    out = colour.outputs[0]
+    for f in factors:
+        mul = nt.nodes.new("ShaderNodeMix")
+        mul.data_type, mul.blend_type = "RGBA", "MULTIPLY"
+        _sock(mul.inputs, "Factor_Float").default_value = 1.0
+        nt.links.new(out, _sock(mul.inputs, "A_Color"))
+        nt.links.new(f, _sock(mul.inputs, "B_Color"))
+        out = _sock(mul.outputs, "Result_Color")
+    nt.links.new(out, bsdf.inputs["Base Color"])
+
+
 def part_material(name: str, m: MaterialPlan) -> bpy.types.Material:
     """Principled BSDF with a procedural surface finish driven by the plan's parameters."""
     mat, nt, bsdf = _new_material(name)
@@ -65,6 +100,7 @@ def part_material(name: str, m: MaterialPlan) -> bpy.types.Material:
     bsdf.inputs["Metallic"].default_value = m.metallic
     bsdf.inputs["Roughness"].default_value = m.roughness
     s = m.finish_strength
+    pattern = None
     if m.finish == "brushed":
         # Streaks: noise stretched ~60x along the brushing direction.
         vec = _coords(nt, m.finish_angle_deg, m.noise_offset, (m.finish_scale / 60.0, m.finish_scale, m.finish_scale))
@@ -72,6 +108,7 @@ def part_material(name: str, m: MaterialPlan) -> bpy.types.Material:
         noise.inputs["Scale"].default_value = 1.0
         noise.inputs["Detail"].default_value = 8.0
         nt.links.new(vec, noise.inputs["Vector"])
+        pattern = noise.outputs["Fac"]
         _roughness_variation(nt, noise.outputs["Fac"], m.roughness, 0.25 * s, bsdf)
         _bump(nt, noise.outputs["Fac"], 0.15 * s, 0.0005, bsdf)
         bsdf.inputs["Anisotropic"].default_value = 0.5 * s
@@ -83,6 +120,7 @@ def part_material(name: str, m: MaterialPlan) -> bpy.types.Material:
         noise.inputs["Detail"].default_value = 12.0
         noise.inputs["Roughness"].default_value = 0.7
         nt.links.new(vec, noise.inputs["Vector"])
+        pattern = noise.outputs["Fac"]
         _roughness_variation(nt, noise.outputs["Fac"], m.roughness, 0.2 * s, bsdf)
         _bump(nt, noise.outputs["Fac"], 0.5 * s, 0.001, bsdf)
     elif m.finish == "painted":
@@ -102,8 +140,10 @@ def part_material(name: str, m: MaterialPlan) -> bpy.types.Material:
         wave.inputs["Scale"].default_value = m.finish_scale
         wave.inputs["Distortion"].default_value = 0.5
         nt.links.new(vec, wave.inputs["Vector"])
+        pattern = wave.outputs["Fac"]
         _roughness_variation(nt, wave.outputs["Fac"], m.roughness, 0.15 * s, bsdf)
         _bump(nt, wave.outputs["Fac"], 0.2 * s, 0.0002, bsdf)
+    _albedo(nt, bsdf, m, pattern)
     return mat
 
 

@@ -30,7 +30,7 @@ def plan_cameras(cfg: CamerasConfig, rng: np.random.Generator) -> tuple[CameraPl
         eye[2] = max(eye[2], 0.01)  # never below the belt
         d = jitter_direction(target - eye, cfg.aim_jitter_deg, rng)
         roll = float(rng.uniform(-cfg.roll_jitter_deg, cfg.roll_jitter_deg))
-        M = look_at_matrix(eye, eye + d, roll)
+        M = look_at_matrix(eye, eye + d, roll, up=cfg.image_up)
         working = float(np.linalg.norm(target - eye))
         focus = max(0.01, working + float(rng.uniform(-cfg.focus.distance_jitter, cfg.focus.distance_jitter)))
         out.append(CameraPlan(

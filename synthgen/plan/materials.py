@@ -18,6 +18,12 @@ def _log_uniform(lo: float, hi: float, rng: np.random.Generator) -> float:
     return float(np.exp(rng.uniform(np.log(lo), np.log(hi))))
 
 
+def _optional_uniform(r: tuple[float, float], rng: np.random.Generator) -> float:
+    """A draw from ``r``; a (0, 0) range draws nothing, so that configs without the feature keep
+    the plans (and images) they had before it existed."""
+    return 0.0 if r[1] <= 0 else float(rng.uniform(*r))
+
+
 def plan_material(presets: list[MaterialPreset], allowed: list[str] | None,
                   rng: np.random.Generator) -> MaterialPlan:
     """Pick a preset (by weight, among ``allowed``) and draw its parameters."""
@@ -36,6 +42,8 @@ def plan_material(presets: list[MaterialPreset], allowed: list[str] | None,
         finish_strength=float(rng.uniform(*m.finish_strength)),
         finish_angle_deg=float(rng.uniform(*m.finish_angle_deg)),
         noise_offset=tuple(float(x) for x in rng.uniform(0, 100, 3)),
+        albedo_variation=_optional_uniform(m.albedo_variation, rng),
+        speckle=_optional_uniform(m.speckle, rng),
     )
 
 

@@ -24,6 +24,8 @@ class MaterialPlan:
     finish_strength: float  # 0..1
     finish_angle_deg: float  # direction of brushing / tool marks about the part's local z
     noise_offset: tuple[float, float, float]  # decorrelates procedural noise between parts
+    albedo_variation: float = 0.0  # relative base-colour variation along the finish pattern
+    speckle: float = 0.0  # relative base-colour variation by a fine isotropic speckle
 
 
 @dataclass(frozen=True)
