@@ -97,3 +97,46 @@ def test_per_class_table_is_mean_and_std_over_seeds():
     assert row == "| real | 0.300 ± 0.141 | 0.500 ± 0.000 |"
     assert "synthetic" not in md
     assert per_class_markdown({"real": {"runs": {"0": {"sets": {"all": {}}}}}}, ["all"]) == ""
+
+
+def test_seeds_split_over_processes_give_the_table_of_one_run(blobs, tmp_path, capsys):  # noqa: F811 (fixture)
+    """`--seed` trains a subset of the seeds in the full run's folders; a last run without it
+    reuses every run and its test figures, and tabulates the same numbers as one run would."""
+    import pytest
+
+    from synthgen.cli import main
+
+    cfg = toy_config(blobs, tmp_path / "exp", epochs=1)
+    del cfg["train"]["mix"]
+    cfg["mixes"] = {"real": [{"source": "train"}]}
+    cfg["seeds"] = [0, 5]
+    p = tmp_path / "exp.yaml"
+    p.write_text(yaml.safe_dump(cfg))
+    for s in ("5", "0"):
+        r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet", "--seed", s])
+        assert r.exit_code == 0, r.output
+        assert list(json.loads((tmp_path / "exp" / "results.json").read_text())["real"]["runs"]) == [s]
+    assert (tmp_path / "exp" / "real" / "s5" / "checkpoints" / "best.pt").is_file()
+    metrics = tmp_path / "exp" / "real" / "s0" / "eval" / "metrics.json"
+    before = metrics.stat().st_mtime_ns
+    r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet"])
+    assert r.exit_code == 0, r.output
+    assert r.output.count("test figures reused") == 2 and metrics.stat().st_mtime_ns == before
+    res = json.loads((tmp_path / "exp" / "results.json").read_text())["real"]
+    one = {s: res["runs"][s]["sets"]["blobs"]["iou_dataset"] for s in ("0", "5")}
+    # a second process's figures equal a fresh evaluation of the same checkpoint
+    (tmp_path / "exp" / "real" / "s5" / "eval" / "metrics.json").unlink()
+    r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet"])
+    res2 = json.loads((tmp_path / "exp" / "results.json").read_text())["real"]
+    assert r.output.count("test figures reused") == 1
+    assert {s: res2["runs"][s]["sets"]["blobs"]["iou_dataset"] for s in ("0", "5")} == one
+    # changed test settings are evaluated again, not reused
+    cfg["eval"]["threshold"] = 0.7
+    p.write_text(yaml.safe_dump(cfg))
+    r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet"])
+    assert "test figures reused" not in r.output
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        main(["seg", "experiment", str(p), "--quiet", "--seed", "3"])
+    msg = capsys.readouterr().err.strip()
+    assert e.value.code != 0 and "\n" not in msg and "--seed 3" in msg and "0, 5" in msg

@@ -127,3 +127,49 @@ def test_cameras_form_an_arc_aimed_at_the_look_at_point(qs_cfg):
         to_target = (np.array(a.look_at) - eye) / np.linalg.norm(np.array(a.look_at) - eye)
         assert np.dot(forward, to_target) > 0.9999
         assert eye[2] > 0
+
+
+def test_top_down_cameras_keep_the_configured_image_up():
+    """The twin's near-top-down cameras show the belt's y axis (the tile's length) up the image,
+    within the roll jitter, whatever tilt the position and aim jitters leave; with the default
+    (vertical) reference their orientation would follow that tilt."""
+    cfg = load_job_config(REPO / "configs" / "twin_magnetic_tile.yaml")
+    assert tuple(cfg.cameras.image_up) == (0, 1, 0)
+    limit = cfg.cameras.roll_jitter_deg + 0.5
+    worst_default = 0.0
+    for scene in range(6):
+        for up, cams in ((True, make_plan(cfg, scene, cache_dir=None).cameras),
+                         (False, make_plan(cfg.model_copy(update={"cameras": cfg.cameras.model_copy(
+                             update={"image_up": (0.0, 0.0, 1.0)})}), scene, cache_dir=None).cameras)):
+            for c in cams:
+                M = np.array(c.matrix_world)
+                # world +y seen in the image: its angle from the camera's up (local +Y) axis
+                y_img = np.array([M[:3, 0] @ [0, 1, 0], M[:3, 1] @ [0, 1, 0]])
+                angle = abs(np.degrees(np.arctan2(y_img[0], y_img[1])))
+                if up:
+                    assert angle <= limit, (scene, c.camera_id, angle)
+                else:
+                    worst_default = max(worst_default, angle)
+    assert worst_default > 3 * limit  # the problem the setting solves
+
+
+def test_zero_image_up_is_a_named_config_error():
+    data = load_job_config(QUICKSTART).model_dump(mode="json")
+    data["cameras"]["image_up"] = [0, 0, 0]
+    with pytest.raises(Exception, match="image_up"):
+        JobConfig.model_validate(data, context={"config_dir": REPO / "configs"})
+
+
+def test_albedo_streaks_and_speckle_are_drawn_only_when_asked_for(qs_cfg):
+    """A material preset's albedo_variation and speckle are drawn in their ranges and seeded; a
+    preset without them gets none."""
+    twin = load_job_config(REPO / "configs" / "twin_magnetic_tile.yaml")
+    preset = twin.materials[0]
+    mats = [make_plan(twin, s, cache_dir=None).parts[0].material for s in range(4)]
+    for m in mats:
+        assert preset.albedo_variation[0] <= m.albedo_variation <= preset.albedo_variation[1]
+        assert preset.speckle[0] <= m.speckle <= preset.speckle[1]
+    assert len({m.albedo_variation for m in mats}) == 4
+    assert make_plan(twin, 2, cache_dir=None).parts[0].material == mats[2]
+    plain = make_plan(qs_cfg, 0, cache_dir=None)
+    assert all(p.material.albedo_variation == 0 and p.material.speckle == 0 for p in plain.parts)

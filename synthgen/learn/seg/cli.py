@@ -94,9 +94,13 @@ def eval_(config, checkpoint, out, sets, resolution, device, quiet):
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="override train.epochs")
 @click.option("--only", "only", multiple=True, metavar="MIX",
               help="train and tabulate only these mixes (repeatable); finished seeds are reused")
+@click.option("--seed", "only_seeds", multiple=True, type=int, metavar="S",
+              help="train and tabulate only these of the config's seeds (repeatable), in the same folders: "
+                   "separate processes or machines can share the seeds, and a last run without --seed "
+                   "tabulates them all")
 @_device
 @_quiet
-def experiment(config, out, epochs, only, device, quiet):
+def experiment(config, out, epochs, only, only_seeds, device, quiet):
     """Train every mix of CONFIG and evaluate each on every test set: results.md / results.json."""
     from synthgen.errors import SynthgenError
     from synthgen.learn.seg.config import ExperimentConfig
@@ -110,7 +114,11 @@ def experiment(config, out, epochs, only, device, quiet):
         if bad:
             raise SynthgenError(f"{config}: --only {bad[0]}: no such mix (defined: {', '.join(cfg.mixes)})")
         cfg = cfg.model_copy(update={"mixes": {m: cfg.mixes[m] for m in cfg.mixes if m in only}})
-    run(cfg, out, device=device, progress=not quiet, log=click.echo)
+    seeds = cfg.seeds or [cfg.train.seed]
+    bad = [s for s in only_seeds if s not in seeds]
+    if bad:
+        raise SynthgenError(f"{config}: --seed {bad[0]}: not one of the config's seeds ({', '.join(map(str, seeds))})")
+    run(cfg, out, device=device, progress=not quiet, log=click.echo, only_seeds=list(only_seeds) or None)
     click.echo(f"wrote {Path(out or cfg.out) / 'results.md'}")
 
 

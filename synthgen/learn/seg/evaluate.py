@@ -66,6 +66,11 @@ def class_table(results: dict[str, dict]) -> str:
 
 
 
+def test_set_sources(cfg: SegConfig, names: list[str]) -> dict[str, list]:
+    """What each test set reads: its sources' settings (paths, keys, limits)."""
+    return {n: [cfg.sources[s].model_dump(mode="json") for s in cfg.eval.test_sets[n]] for n in names}
+
+
 def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = None, device: str | None = None,
              sets: list[str] | None = None, resolution: str | None = None, progress: bool = True,
              log=print) -> dict[str, dict]:
@@ -105,7 +110,8 @@ def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = 
             f"healthy FP rate {fmt(s['healthy_fp_rate'])}")
     meta = {"checkpoint": str(checkpoint), "epoch": ck.get("epoch"), "resolution": res,
             "threshold": cfg.eval.threshold, "tolerance": cfg.eval.tolerance,
-            "min_box_pixels": cfg.eval.min_box_pixels, "classes": data.classes}
+            "min_box_pixels": cfg.eval.min_box_pixels, "classes": data.classes,
+            "test_sets": test_set_sources(cfg, names)}
     atomic_json(out / "metrics.json", clean({"meta": meta, "results": results}))
     md = (f"# Segmentation evaluation\n\ncheckpoint `{checkpoint}` (epoch {ck.get('epoch')}), resolution "
           f"{res}, threshold {cfg.eval.threshold}, customized-mIoU tolerance {cfg.eval.tolerance} px\n\n"

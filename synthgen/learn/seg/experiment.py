@@ -21,7 +21,7 @@ from synthgen.errors import SynthgenError
 from synthgen.learn.common.figures import fmt
 from synthgen.learn.common.io import atomic_json, atomic_text, clean, ensure_out
 from synthgen.learn.seg.config import ExperimentConfig
-from synthgen.learn.seg.evaluate import evaluate
+from synthgen.learn.seg.evaluate import evaluate, test_set_sources
 from synthgen.learn.seg.train import train
 
 
@@ -115,11 +115,29 @@ def _mean_std(runs: list[dict], sets: list[str]) -> tuple[dict, dict]:
     return mean, std
 
 
+def _reused_eval(mcfg, mdir: Path) -> dict | None:
+    """The test figures of an earlier evaluation of this run's best checkpoint, when they are newer
+    than it and were made with the same test sets and settings; else None (evaluate again)."""
+    f, ck = mdir / "eval" / "metrics.json", mdir / "checkpoints" / "best.pt"
+    if not (f.is_file() and ck.is_file()) or f.stat().st_mtime < ck.stat().st_mtime:
+        return None
+    m = json.loads(f.read_text())
+    e, meta = mcfg.eval, m.get("meta", {})
+    same = (meta.get("checkpoint") == str(ck) and meta.get("resolution") == e.resolution
+            and meta.get("threshold") == e.threshold and meta.get("tolerance") == e.tolerance
+            and meta.get("min_box_pixels") == e.min_box_pixels
+            and meta.get("test_sets") == test_set_sources(mcfg, list(e.test_sets)))
+    return m["results"] if same else None
+
+
 def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | None = None,
-               progress: bool = True, log=print) -> dict[str, dict]:
+               progress: bool = True, log=print, only_seeds: list[int] | None = None) -> dict[str, dict]:
+    """Train and evaluate every mix (``only_seeds``: only those of the config's seeds, in the
+    folders the full run uses); returns the table it writes."""
     out = ensure_out(Path(out or cfg.out))
     sets = list(cfg.eval.test_sets)
-    seeds = cfg.seeds or [cfg.train.seed]
+    all_seeds = cfg.seeds or [cfg.train.seed]
+    seeds = [s for s in all_seeds if only_seeds is None or s in only_seeds]
     table: dict[str, dict] = {}
     for mix, items in cfg.mixes.items():
         missing = [m.source for m in items if not cfg.sources[m.source].available]
@@ -129,7 +147,7 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
             continue
         runs = {}
         for seed in seeds:
-            mdir = out / mix if len(seeds) == 1 else out / mix / f"s{seed}"
+            mdir = out / mix if len(all_seeds) == 1 else out / mix / f"s{seed}"
             mcfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"mix": items, "seed": seed}),
                                           "out": str(mdir)})
             log(f"[{mix}] training seed {seed}: " + " + ".join(f"{m.source} x{m.ratio:g}" for m in items))
@@ -140,8 +158,12 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
                 raise SynthgenError(f"mixes.{mix}: {exc} (delete {mdir} to retrain)") from None
             history = json.loads((mdir / "history.json").read_text())
             train_s = sum(e.get("seconds", 0.0) for e in history)  # all epochs, also across resumed runs
-            res = evaluate(mcfg, mdir / "checkpoints" / "best.pt", mdir / "eval", device=device,
-                           progress=progress, log=lambda s, _m=mix: log(f"[{_m}] {s}"))
+            res = _reused_eval(mcfg, mdir)
+            if res is None:
+                res = evaluate(mcfg, mdir / "checkpoints" / "best.pt", mdir / "eval", device=device,
+                               progress=progress, log=lambda s, _m=mix: log(f"[{_m}] {s}"))
+            else:
+                log(f"[{mix}] seed {seed}: test figures reused from {mdir / 'eval' / 'metrics.json'}")
             runs[seed] = {"train_seconds": round(train_s, 1), "final_epoch": final, "sets": res}
         mean, std = _mean_std([r["sets"] for r in runs.values()], sets)
         table[mix] = {"sources": [m.model_dump() for m in items], "seeds": seeds, "sets": mean, "sets_std": std,
