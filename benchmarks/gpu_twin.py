@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -76,17 +78,63 @@ def _repoint(cfg: dict, bundle_split: str, twin_dir: str, out: str, workers: int
     return cfg
 
 
+def prune_unread(configs: list[Path], root: Path) -> int:
+    """Delete the files under ``root`` (a bundled split) that none of ``configs``' split sources
+    reads (a source's ``limit`` leaves the rest of its list unread), and their entries from its
+    split.json; returns the bytes freed. The sources then read exactly what they read before."""
+    from synthgen.configio import load_config
+    from synthgen.learn.bilevel.config import BilevelConfig
+    from synthgen.learn.common.sources import read_source
+    from synthgen.learn.seg.config import ExperimentConfig
+
+    used: set[Path] = set()
+    for c in configs:
+        cfg = load_config(c, ExperimentConfig if "mixes" in yaml.safe_load(c.read_text()) else BilevelConfig)
+        for name, src in cfg.sources.items():
+            if src.kind == "split":
+                for e in read_source(src, name):
+                    used.add(Path(e.image).resolve())
+                    if isinstance(e.mask, (str, Path)):
+                        used.add(Path(e.mask).resolve())
+    split = root / "split.json"
+    data = json.loads(split.read_text())
+
+    def keep(node):
+        if isinstance(node, list):
+            return [e for e in node if (root / (e if isinstance(e, str) else e["image"])).resolve() in used]
+        if isinstance(node, dict):
+            return {k: keep(v) for k, v in node.items()}
+        return node
+
+    split.write_text(json.dumps(keep(data)))  # the split lists only what is shipped
+    freed = 0
+    for f in root.rglob("*"):
+        if f.is_file() and f.suffix.lower() != ".json" and f.resolve() not in used:
+            freed += f.stat().st_size
+            f.unlink()
+    return freed
+
+
+def _tree_bytes(root: Path) -> int:
+    return sum(f.stat().st_size for f in root.rglob("*") if f.is_file())
+
+
+def _tracked_bytes() -> int:
+    names = subprocess.run(["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True).stdout.split(b"\0")
+    return sum((ROOT / n.decode()).stat().st_size for n in names if n and (ROOT / n.decode()).is_file())
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("dataset", type=Path, help="the merged twin dataset (synthgen render output)")
-    ap.add_argument("--quality", type=int, default=90, help="JPEG quality of the twin's crops")
-    ap.add_argument("--max-mib", type=float, default=14.0, help="size limit of the packed twin")
+    ap.add_argument("--quality", type=int, default=85, help="JPEG quality of the twin's crops")
+    ap.add_argument("--max-mib", type=float, default=None,
+                    help="size limit of the packed twin (default: what the 64 MiB transfer leaves, less 1 MiB)")
     ap.add_argument("--workers", type=int, default=1, help="DataLoader workers per run (runs go side by side)")
     args = ap.parse_args()
     if not (BUNDLE / "magnetic_tile" / "split.json").is_file():
         print("run ../shared/tools/device-bundle.sh first (no .devbundle/magnetic_tile/split.json)", file=sys.stderr)
         return 2
-    counts = pack_twin(args.dataset, BUNDLE / "twin", args.quality, int(args.max_mib * 2**20))
     cdir = BUNDLE / "configs"
     cdir.mkdir(exist_ok=True)
     for name, out in (("experiment_twin_magnetic_tile", "../../out/gpu/experiment_twin"),
@@ -94,9 +142,17 @@ def main() -> int:
         cfg = yaml.safe_load((ROOT / "configs" / f"{name}.yaml").read_text())
         cfg = _repoint(cfg, "../magnetic_tile/split.json", "../twin", out, args.workers)
         (cdir / f"{name}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    twin_dir = BUNDLE / "twin"
+    (twin_dir / "images").mkdir(parents=True, exist_ok=True)  # the configs' folder source must exist
+    freed = prune_unread(sorted(cdir.glob("*_magnetic_tile.yaml")), BUNDLE / "magnetic_tile")
+    shutil.rmtree(twin_dir)
+    room = 64 * 2**20 - _tracked_bytes() - _tree_bytes(BUNDLE) - 2**20
+    limit = int(args.max_mib * 2**20) if args.max_mib else room
+    counts = pack_twin(args.dataset, twin_dir, args.quality, limit)
     split = json.loads((BUNDLE / "magnetic_tile" / "split.json").read_text())
     info = {"twin": counts, "twin_jpeg_quality": args.quality, "dataset": str(args.dataset),
-            "healthy_train_photos": len(split["healthy"]["train"])}
+            "healthy_train_photos": len(split["healthy"]["train"]), "unread_photos_removed_mib": round(freed / 2**20, 1),
+            "total_mib": round((_tracked_bytes() + _tree_bytes(BUNDLE)) / 2**20, 1)}
     (cdir / "bundle.json").write_text(json.dumps(info, indent=1))
     print(json.dumps(info))
     return 0

@@ -165,3 +165,19 @@ def test_defect_recall_small_recall_image_scores_and_per_class_groups():
     assert pc["Crack"]["defect_recall"] == pytest.approx(1 / 2)
     assert pc["Crack"]["iou_dataset"] == pytest.approx(100 / (9 + 1600))
     assert pc["Blowhole"]["image_recall"] == 1.0
+
+
+def test_image_ap_and_auroc_without_sklearn_equal_sklearns():
+    """A GPU node without scikit-learn reports the same image-level AP and AUROC, ties included."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    from synthgen.learn.common.decision import _ap_auroc_without_sklearn
+
+    rng = np.random.default_rng(0)
+    for trial in range(50):
+        n = int(rng.integers(2, 60))
+        y = rng.uniform(size=n) < rng.uniform(0.1, 0.9)
+        y[0], y[1] = True, False
+        s = np.round(rng.uniform(size=n), int(rng.integers(1, 3)))  # coarse scores: many ties
+        ap, auroc = _ap_auroc_without_sklearn(y, s)
+        assert np.isclose(ap, average_precision_score(y, s)) and np.isclose(auroc, roc_auc_score(y, s)), trial
