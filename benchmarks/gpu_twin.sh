@@ -20,6 +20,9 @@ sg() { python -c 'import sys; from synthgen.cli import main; sys.argv[0] = "synt
 E=${EXP_CONFIG:-.devbundle/configs/experiment_twin_magnetic_tile.yaml}
 B=${BILEVEL_CONFIG:-.devbundle/configs/bilevel_twin_magnetic_tile.yaml}
 nvidia-smi --query-gpu=name,memory.total --format=csv,noheader > "$dest/logs/gpu.txt" 2>&1
+python -c "import sys, numpy, torch, albumentations, pydantic, synthgen.learn.seg.experiment, synthgen.learn.bilevel.train
+print(sys.version.split()[0], 'numpy', numpy.__version__, 'torch', torch.__version__, 'cuda', torch.cuda.is_available())" \
+  >> "$dest/logs/gpu.txt" 2>&1 || { cat "$dest/logs/gpu.txt"; exit 1; }
 start=$(date +%s)
 field() { python -c "import sys, yaml; v = yaml.safe_load(open(sys.argv[1]))[sys.argv[2]]; print(*v)" "$@"; }
 for mix in $(field "$E" mixes); do
