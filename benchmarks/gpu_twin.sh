@@ -15,6 +15,7 @@ st=${STEPS:+--steps $STEPS}
 dest=${OUT:-out/gpu/collected}
 mkdir -p "$dest/logs"
 [ -n "${SKIP_SETUP:-}" ] || bash .devbundle/setup.sh || exit 1
+[ ! -f .devbundle/data.tar.gz ] || tar -C .devbundle -xzf .devbundle/data.tar.gz || exit 1
 export PYTHONPATH=/tmp/site:$PWD OMP_NUM_THREADS=1
 sg() { python -c 'import sys; from synthgen.cli import main; sys.argv[0] = "synthgen"; main()' "$@"; }
 E=${EXP_CONFIG:-.devbundle/configs/experiment_twin_magnetic_tile.yaml}
