@@ -382,6 +382,11 @@ def test_cli_trains_baselines_and_writes_reports(noise_toy, tmp_path, capsys):
         assert 0 <= r["test"]["val"]["iou_dataset"] <= 1
     table = (out / "results.md").read_text()
     assert "| random |" in table and "| both |" in table
+    # the learned run's final source weights are in the results, not only in the figure
+    assert "final_weights" not in res["random_s0"] and set(res["both_s0"]["final_weights"]) == {"good", "noise"}
+    w = res["both_s0"]["final_weights"]
+    assert abs(sum(w.values()) / len(w) - 1) < 1e-3
+    assert f"| both seed 0 | {w['good']:.2f} | {w['noise']:.2f} |" in table
     assert all([p["step"] for p in r["curve"]] == [6, 12] for r in res.values())
     for png in ("heatmaps.png", "weights.png", "curves.png"):
         img = cv2.imread(str(out / png))

@@ -178,6 +178,26 @@ def heatmap_figure(examples: list[np.ndarray], maps: dict[str, list[np.ndarray]]
         atomic_png(path, np.concatenate(tiles_rows, 0))
 
 
+def weights_markdown(trajectories: dict[str, list[dict]], names: list[str]) -> str:
+    """Final learned source weights per run: geometric mean over seeds, then each seed's."""
+    by_run: dict[str, list[tuple[str, list[float]]]] = {}
+    for key, hist in trajectories.items():
+        if hist:
+            run, _, seed = key.rpartition("_s")
+            by_run.setdefault(run, []).append((seed, hist[-1]["weights"]))
+    if not by_run:
+        return ""
+    out = ("\n\nFinal learned source weights (mean weight 1; geometric mean over seeds, then per seed):\n\n"
+           "| run | " + " | ".join(names) + " |\n|---|" + "---:|" * len(names) + "\n")
+    for run, rows in by_run.items():
+        w = np.array([r for _, r in rows], float)
+        gm = np.exp(np.log(np.maximum(w, 1e-12)).mean(0))
+        out += f"| {run} | " + " | ".join(f"**{v:.2f}**" for v in gm) + " |\n"
+        for seed, r in rows:
+            out += f"| {run} seed {seed} | " + " | ".join(f"{v:.2f}" for v in r) + " |\n"
+    return out
+
+
 def weights_figure(trajectories: dict[str, list[dict]], names: list[str], path: Path) -> None:
     """One panel per run with learned weights; colour = source, thin lines = seeds, thick line = the
     geometric mean over seeds (the weights are a softmax, so their logs average)."""

@@ -37,6 +37,7 @@ from synthgen.learn.bilevel.report import (
     test_datasets,
     validation_metrics,
     weights_figure,
+    weights_markdown,
 )
 from synthgen.learn.bilevel.synth import Pools, Synthesizer, build_pools, to_batch
 from synthgen.learn.common.checkpoint import build_model
@@ -241,8 +242,11 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
                 heatmaps[key] = [np.asarray(h) for h in res["example_heatmaps"]]
             if LEARNS[run][1]:
                 trajectories[key] = res["history"]
-    table = results_table(results, cfg)
-    atomic_json(out / "results.json", {k: {kk: vv for kk, vv in v.items() if kk != "history"}
+    names = [b.name for b in pools.banks]
+    table = results_table(results, cfg) + weights_markdown(trajectories, names)
+    atomic_json(out / "results.json", {k: {**{kk: vv for kk, vv in v.items() if kk != "history"},
+                                           **({"final_weights": dict(zip(names, v["history"][-1]["weights"]))}
+                                              if k in trajectories and v["history"] else {})}
                                        for k, v in results.items()})
     atomic_text(out / "results.md", "# Bi-level Cut&Paste results\n\nmean ± std over seeds " + str(cfg.seeds)
                 + "\n\n" + table)
@@ -252,7 +256,7 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
     if has_curves:
         curves_figure(results, out / "curves.png")
     if trajectories:
-        weights_figure(trajectories, [b.name for b in pools.banks], out / "weights.png")
+        weights_figure(trajectories, names, out / "weights.png")
     log(table)
     log(f"wrote {out / 'results.md'}, results.json" + (", heatmaps.png" if heatmaps else "")
         + (", weights.png" if trajectories else "")
