@@ -29,6 +29,9 @@ def build_banks(cfg: BilevelConfig, log=print) -> list[DefectBank]:
     banks = []
     for name, d in s.defects.items():
         names = available(d.sources, cfg.sources)
+        if not names:
+            missing = ", ".join(f"{n} ({cfg.sources[n].path})" for n in d.sources)
+            raise SynthgenError(f"synthesis.defects.{name}: source(s) not found: {missing}")
         bank = DefectBank(name, augment=d.augment)
         if names:
             ds = build_dataset(names, cfg.sources, cfg.data)
