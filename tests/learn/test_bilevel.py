@@ -515,3 +515,18 @@ def test_cosine_schedule_decays_the_unet_learning_rate(noise_toy, one_thread, mo
     train_run(cfg, "random", 0, pools, torch.device("cpu"), progress=False)
     assert seen[0] == pytest.approx(cfg.train.lr) and seen[-1] < 0.01 * cfg.train.lr
     assert all(a >= b for a, b in itertools.pairwise(seen))
+
+
+def test_a_defect_source_not_rendered_yet_is_named(noise_toy, tmp_path):
+    """An optional defect source whose dataset is missing (the twin before its render) stops the
+    run with an error naming the source and its path, not "no defect found"."""
+    from synthgen.errors import SynthgenError
+    from synthgen.learn.bilevel.synth import build_banks
+
+    cfg = _toy_config(noise_toy, {"good": {"sources": ["good"]}}, ["random"], steps=1)
+    data = cfg.model_dump(mode="json")
+    data["sources"]["twin"] = {"kind": "synthgen", "path": str(tmp_path / "not_rendered"), "optional": True}
+    data["synthesis"]["defects"]["twin"] = {"sources": ["twin"]}
+    cfg = BilevelConfig.model_validate(data)
+    with pytest.raises(SynthgenError, match=r"synthesis\.defects\.twin: source\(s\) not found: twin .*not_rendered"):
+        build_banks(cfg, log=lambda s: None)
