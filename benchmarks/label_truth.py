@@ -120,7 +120,7 @@ def rerender_without(ds: Path, threads: int) -> tuple[dict[str, np.ndarray], dic
         plan = plan_from_dict(rec["plan"])
         built = scene.build_scene(plan)
         bdefects.apply_defects(built, plan.defects)
-        render.apply_render_settings(plan.render, plan.seed * 1_000_003 + plan.scene_index, threads)
+        render.apply_render_settings(plan.render, threads=threads)
         for cam in rec["accepted_cameras"]:
             stem = Path(cam["image"]).stem
             bdefects.set_enabled(built, set())

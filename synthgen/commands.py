@@ -28,21 +28,43 @@ def _setup_logging(verbose: bool) -> None:
 @click.option("--device", type=DEVICE_CHOICES, help="Cycles device (overrides render.device)")
 @click.option("--shard", help="render only scenes with index %% N == K, as K/N (default: from Slurm array or "
               "Kubernetes Indexed Job env, else 0/1)")
+@click.option("--from-plan", "from_plans", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="re-render the scene of this written plan (plans/NNNNNN.json of a dataset made with CONFIG) "
+              "into --out, pixel-identically; repeatable")
 @click.option("--verbose", "-v", is_flag=True, help="debug logging and Blender's own output")
-def render(config: Path, out, num_scenes, seed, device, shard, verbose):
+def render(config: Path, out, num_scenes, seed, device, shard, from_plans, verbose):
     """Plan, verify and render CONFIG's scenes into a labelled dataset (resumable)."""
     from synthgen.config import load_job_config
     from synthgen.dataset.writer import parse_shard
-    from synthgen.pipeline import run_render, summary_line
+    from synthgen.pipeline import no_images_reasons, run_render, summary_line
 
     _setup_logging(verbose)
     cfg = load_job_config(config, {"seed": seed, "num_scenes": num_scenes,
                                    "render.device": device.upper() if device else None})
     k, n = parse_shard(shard)
+    _preflight(cfg, config)
+    plans = None
+    if from_plans:
+        from synthgen.plan.files import read_plan_files
+
+        if out is None:
+            raise SynthgenError("--from-plan: give --out, a new folder for the re-rendered scenes")
+        plans = read_plan_files(from_plans, cfg, config)
     if out is None and n > 1:
         out = Path(cfg.out) / "shards" / f"{k:03d}-of-{n:03d}"
-    stats = run_render(cfg, out=out, shard=(k, n), quiet=not verbose)
+    stats = run_render(cfg, out=out, shard=(k, n), quiet=not verbose, plans=plans)
     click.echo(summary_line(stats, out or cfg.out), err=True)
+    if stats.scenes_in_shard and not stats.dataset_images:
+        raise SynthgenError(f"{config}: no image was accepted in {stats.scenes_done} scenes "
+                            f"({no_images_reasons(stats)}); see the 'scene N rejected' lines above")
+
+
+def _preflight(cfg, config: Path) -> None:
+    """Open every referenced file before anything is written; print repairs and doubts once."""
+    from synthgen.preflight import check_inputs
+
+    for line in check_inputs(cfg, config):
+        click.echo(f"warning: {line}", err=True)
 
 
 @cli.command()
@@ -66,30 +88,45 @@ def merge(datasets, out):
 @click.option("--scene", "scene_index", type=click.IntRange(min=0), default=0, show_default=True,
               help="scene index to plan")
 @click.option("--seed", type=click.IntRange(min=0), help="master seed (overrides config)")
-@click.option("--no-cache", is_flag=True, help="do not read or write the stable-pose cache")
-def plan(config: Path, scene_index: int, seed, no_cache):
-    """Print the plan of one scene as JSON (pure Python: no Blender needed)."""
+@click.option("--cache", "cache", type=click.Path(file_okay=False, path_type=Path),
+              help="keep resting poses and the generated defect library in this folder (e.g. the output's "
+              ".cache) to reuse them; default: a temporary folder, removed after")
+@click.option("--no-cache", is_flag=True, help="no pose cache and no defect library: defects get a variant index only")
+def plan(config: Path, scene_index: int, seed, cache, no_cache):
+    """Print the plan of one scene as JSON, as a render writes it to plans/ (pure Python: no
+    Blender needed). Writes nothing unless --cache is given."""
+    import tempfile
+
     from synthgen.config import load_job_config
-    from synthgen.pipeline import resolve_library
-    from synthgen.plan import PlacementError, cache_dir_for, make_plan
+    from synthgen.pipeline import library_root, resolve_library
+    from synthgen.plan import PlacementError, make_plan
+    from synthgen.plan.portable import portable
 
     cfg = load_job_config(config, {"seed": seed})
-    cache = None if no_cache else cache_dir_for(cfg)
-    library = resolve_library(cfg, cfg.seed, cache) if cache is not None else None
-    try:
-        p = make_plan(cfg, scene_index, cache_dir=cache, library=library)
-    except PlacementError as exc:
-        raise SynthgenError(f"{config}: scene {scene_index}: {exc}") from None
-    click.echo(p.to_json(), nl=False)
+    _preflight(cfg, config)
+    with tempfile.TemporaryDirectory(prefix="synthgen_plan_") as tmp:
+        where = None if no_cache else (cache or Path(tmp))
+        library = resolve_library(cfg, cfg.seed, where) if where is not None else None
+        try:
+            p = make_plan(cfg, scene_index, cache_dir=where, library=library)
+        except PlacementError as exc:
+            raise SynthgenError(f"{config}: scene {scene_index}: {exc}") from None
+        root = library_root(cfg, cfg.seed, where) if where is not None else None
+        text = json.dumps(portable(p.to_dict(), cfg.config_dir, root), sort_keys=True, indent=1) + "\n"
+    click.echo(text, nl=False)
 
 
 @cli.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
-def validate(config: Path):
-    """Check a render config; print one line per problem (exit 2) or a short summary."""
+@click.option("--fast", is_flag=True, help="check the config only; do not open its CAD, IES and library files")
+def validate(config: Path, fast: bool):
+    """Check a render config and open every file it references; print one line per problem
+    (exit 2) or a short summary."""
     from synthgen.config import load_job_config
 
     cfg = load_job_config(config)
+    if not fast:
+        _preflight(cfg, config)
     click.echo(f"{config}: ok ({len(cfg.parts)} parts, {cfg.cameras.ark.count} cameras, "
                f"{len(cfg.lights)} lights, {cfg.num_scenes} scenes, device {cfg.render.device})")
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from synthgen.config_base import Color, ColorRange, Vec2, Vec3, _check_range, _Model, _resolve_path  # noqa: F401
 from synthgen.config_scene import (  # noqa: F401 (the sections are part of this module's API)
@@ -199,6 +199,12 @@ class JobConfig(_Model):
     defects: DefectLibraryConfig = Field(
         default_factory=DefectLibraryConfig, description="procedural defect kinds and their library"
     )
+    # The folder of the YAML file this config came from: plans store asset paths relative to it.
+    _config_dir: Path | None = PrivateAttr(None)
+
+    @property
+    def config_dir(self) -> Path | None:
+        return self._config_dir
 
     @field_validator("out")
     @classmethod
@@ -255,6 +261,7 @@ def load_job_config(path: str | Path, overrides: dict[str, Any] | None = None) -
             cfg = JobConfig.model_validate(data, context={"config_dir": Path(path).resolve().parent})
         except ValidationError as err:
             raise ConfigError(validation_lines(f"{path} (with command-line overrides)", err)) from None
+    cfg._config_dir = Path(path).resolve().parent
     return cfg
 
 

@@ -68,6 +68,13 @@ class PlacementConfig(_Model):
         0.01, ge=0, le=1, description="resting poses less likely than this are ignored"
     )
     max_poses: int = Field(8, ge=1, description="keep at most this many most-likely resting poses per part")
+    min_support_ratio: float = Field(
+        0.0, ge=0, le=1, description="robustness filter: a resting pose is kept only if its support polygon (the "
+        "convex hull of the points touching the belt) covers at least this fraction of its footprint's area; "
+        "0.2 drops a low-poly disc standing on one rim facet. 0 = off")
+    min_com_margin_mm: float = Field(
+        0.0, ge=0, description="robustness filter: a resting pose is kept only if the centre of mass projects at "
+        "least this far inside the support polygon (mm), so a small push would not tip it. 0 = off")
     yaw_deg: Vec2 = Field((0.0, 360.0), description="range of the turn of each part about vertical (deg). The full "
                           "circle (default) turns each resting pose at random; a narrower range is measured from "
                           "the part's own x axis laid along the belt (x), so [-5, 5] keeps parts aligned, as on a "

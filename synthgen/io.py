@@ -12,11 +12,19 @@ from typing import Any
 import numpy as np
 
 
+def _file_mode() -> int:
+    """The mode a plain ``open()`` would give a new file under the current umask (0644 usually)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp_", suffix=path.suffix)
     try:
+        os.fchmod(fd, _file_mode())  # mkstemp makes 0600; a dataset is meant to be shared
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         os.replace(tmp, path)
@@ -42,3 +50,23 @@ def atomic_write_png(path: str | Path, array: np.ndarray) -> None:
     buf = io.BytesIO()
     Image.fromarray(array).save(buf, format="PNG")
     atomic_write_bytes(path, buf.getvalue())
+
+
+# PNG chunks that carry when and how long, not what: Blender writes the render date and time.
+_VOLATILE_PNG_CHUNKS = {b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf"}
+
+
+def strip_png_metadata(data: bytes) -> bytes:
+    """``data`` (a PNG file) without its text, time and EXIF chunks; pixels untouched, so the same
+    image always gives the same bytes."""
+    sig = b"\x89PNG\r\n\x1a\n"
+    if not data.startswith(sig):
+        raise ValueError("not a PNG file")
+    out, i = [sig], len(sig)
+    while i + 8 <= len(data):
+        length = int.from_bytes(data[i:i + 4], "big")
+        end = i + 12 + length
+        if data[i + 4:i + 8] not in _VOLATILE_PNG_CHUNKS:
+            out.append(data[i:end])
+        i = end
+    return b"".join(out)

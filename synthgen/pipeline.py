@@ -12,7 +12,8 @@ Per scene:
 5. render the accepted cameras with Cycles, showing only the defects that are labelled there;
 6. write image, instance and semantic masks, then the scene record (which marks it done).
 
-bpy is imported only inside ``run_render`` so the rest of synthgen stays importable without it.
+Blender is reached only through ``synthgen.blender``, imported inside ``run_render``, so the rest
+of synthgen stays importable without bpy.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from synthgen.annotate.visibility import reasons_text
 from synthgen.config import JobConfig
 from synthgen.dataset.writer import Dataset, config_hash, stem
 from synthgen.plan import PlacementError, cache_dir_for, make_plan
+from synthgen.plan.portable import localize, portable
+from synthgen.plan.types import plan_from_dict
 
 log = logging.getLogger("synthgen")
 
@@ -45,7 +48,9 @@ class RunStats:
     scenes_resumed: int = 0
     scenes_accepted: int = 0
     scenes_rejected: int = 0
+    scenes_unplaceable: int = 0  # of the rejected: no overlap-free placement
     images: int = 0
+    dataset_images: int = 0  # images in the whole dataset after this run (resumed scenes included)
     cameras_checked: int = 0
     defects_visible: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {
@@ -63,19 +68,27 @@ class RunStats:
         return d
 
 
+def library_root(cfg: JobConfig, seed: int, cache_root: Path) -> Path | None:
+    """The defect library's folder: the configured one, else the one generated under the cache,
+    keyed by the defects config and seed (None without defect kinds)."""
+    dc = cfg.defects
+    if not dc.kinds:
+        return None
+    if dc.library:
+        return Path(dc.library)
+    return Path(cache_root) / "defects" / config_hash_part(dc.model_dump(mode="json"), seed)
+
+
 def resolve_library(cfg: JobConfig, seed: int, cache_root: Path) -> dict[str, list[str]]:
     """Variant folders per defect kind: the configured library, else one generated (once, and
-    resumably) under the cache, keyed by the defects config and seed."""
+    resumably) under the cache."""
     from synthgen.textures.library import generate_library, load_library
 
     dc = cfg.defects
-    if not dc.kinds:
+    root = library_root(cfg, seed, cache_root)
+    if root is None:
         return {}
-    if dc.library:
-        root = Path(dc.library)
-    else:
-        key = config_hash_part(dc.model_dump(mode="json"), seed)
-        root = cache_root / "defects" / key
+    if not dc.library:
         generate_library(dc, seed, root, progress=False)
     lib = load_library(root)
     out: dict[str, list[str]] = {}
@@ -97,11 +110,14 @@ def config_hash_part(obj, seed: int) -> str:
 
 def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | None = None,
                seed: int | None = None, device: str | None = None, shard: tuple[int, int] = (0, 1),
-               quiet: bool = True, progress: bool = True, max_scenes_this_run: int | None = None) -> RunStats:
+               quiet: bool = True, progress: bool = True, max_scenes_this_run: int | None = None,
+               plans: list[dict] | None = None) -> RunStats:
     """Render scenes ``i`` (``i % N == K`` for shard (K, N)) of ``cfg`` into a dataset at ``out``.
 
     Finished scenes (their record exists) are skipped, so re-running after a crash continues
     where it stopped. ``max_scenes_this_run`` stops early (used by tests to simulate partial runs).
+    ``plans`` (written plan dicts, as in ``plans/*.json``'s ``plan``) renders exactly those scenes
+    instead of planning them: the same pixels as the run that wrote them.
     """
     t_start = time.perf_counter()
     # Blender first: an install without bpy fails here, before anything is written.
@@ -110,27 +126,29 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
     from synthgen.blender.verify import verify_scene
 
     seed = cfg.seed if seed is None else seed
+    if plans:
+        seed = plans[0]["seed"]
     n = num_scenes or cfg.num_scenes
     k_shard, n_shard = shard
     out = Path(out or cfg.out)
     ds = Dataset(out)
     job = {"config_hash": config_hash(cfg), "seed": seed, "shard": [k_shard, n_shard]}
-    ds.open_for_job(job)
+    ds.check_job(job)  # nothing is written until the folder, the device and the library are usable
     kinds = sorted(cfg.defects.kinds)
     cats = coco_categories(kinds)
     cat_of = {c["name"]: c["id"] for c in cats}
 
+    scene.init_session()
+    stats = RunStats()
+    stats.device = devices.configure_device(device or cfg.render.device, cfg.render.fallback)
     cache = out / ".cache"
     library = resolve_library(cfg, seed, cache)
-
-    scene.init_session()
-    import bpy
-
-    stats = RunStats()
-    stats.device = devices.configure_device(bpy.context.scene, device or cfg.render.device, cfg.render.fallback)
+    lib_root = library_root(cfg, seed, cache)
+    given = {d["scene_index"]: plan_from_dict(localize(d, cfg.config_dir, lib_root)) for d in plans or []}
+    ds.open_for_job(job)
     log.info("Cycles device: requested %s, rendering on %s (%s)", stats.device["requested"],
              stats.device["used"], ", ".join(stats.device["devices"]))
-    indices = [i for i in range(n) if i % n_shard == k_shard]
+    indices = sorted(given) if given else [i for i in range(n) if i % n_shard == k_shard]
     stats.scenes_in_shard = len(indices)
     bar = tqdm(total=len(indices), unit="scene", disable=not progress, dynamic_ncols=True)
     rendered_this_run = 0
@@ -144,10 +162,11 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
         rendered_this_run += 1
         t0 = time.perf_counter()
         try:
-            plan = make_plan(cfg, i, seed=seed, cache_dir=cache, library=library)
+            plan = given[i] if given else make_plan(cfg, i, seed=seed, cache_dir=cache, library=library)
         except PlacementError as exc:
             stats.seconds["plan"] += time.perf_counter() - t0
             stats.scenes_rejected += 1
+            stats.scenes_unplaceable += 1
             stats.scenes_done += 1
             log.warning("scene %d rejected: %s", i, exc)
             ds.write_scene(i, {"scene_index": i, "seed": seed, "status": "rejected", "reason": str(exc),
@@ -158,7 +177,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
         stats.seconds["plan"] += t1 - t0
         built = scene.build_scene(plan)
         empties = bdefects.apply_defects(built, plan.defects)
-        render.apply_render_settings(plan.render, seed * 1_000_003 + i, cfg.render.threads)
+        render.apply_render_settings(plan.render, threads=cfg.render.threads)
         t2 = time.perf_counter()
         stats.seconds["build"] += t2 - t1
 
@@ -213,7 +232,8 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
             stats.seconds["write"] += time.perf_counter() - tb
         tw = time.perf_counter()
         status = "accepted" if cam_records else "rejected"
-        record = {"scene_index": i, "seed": seed, "status": status, "plan": plan.to_dict(), "counts": counts,
+        record = {"scene_index": i, "seed": seed, "status": status, "counts": counts,
+                  "plan": portable(plan.to_dict(), cfg.config_dir, lib_root),
                   "accepted_cameras": cam_records, "camera_checks": verdict.checks,
                   "coco": {"images": coco_images, "annotations": coco_anns}}
         if status == "rejected":
@@ -234,9 +254,22 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
         bar.set_postfix(images=stats.images, accepted=stats.scenes_accepted, rejected=stats.scenes_rejected)
     bar.close()
     stats.wall = time.perf_counter() - t_start
-    ds.finalize(cats, {"categories": cats, "blender_version": bpy.app.version_string,
-                       "num_scenes": n, "last_run": stats.to_dict()})
+    manifest = ds.finalize(cats, {"categories": cats, "blender_version": scene.blender_version(),
+                                  "num_scenes": n, "last_run": stats.to_dict()})
+    stats.dataset_images = manifest["counts"]["cameras_accepted"]
     return stats
+
+
+def no_images_reasons(stats: RunStats) -> str:
+    """Why a run made no image, counted: '3 scenes could not be placed, 2 saw no visible defect
+    (12 dropped: 9 too_few_pixels, 3 facing_away)'."""
+    parts = []
+    if stats.scenes_unplaceable:
+        parts.append(f"{stats.scenes_unplaceable} could not be placed")
+    no_defect = stats.scenes_rejected - stats.scenes_unplaceable
+    if no_defect:
+        parts.append(f"{no_defect} showed no visible defect from any camera ({reasons_text(stats.drop_reasons)})")
+    return ", ".join(parts) or "no scene was rendered"
 
 
 def summary_line(stats: RunStats, out) -> str:
@@ -258,6 +291,7 @@ __all__ = [
     "RunStats",
     "__version__",
     "cache_dir_for",
+    "no_images_reasons",
     "resolve_library",
     "run_render",
     "summary_line",

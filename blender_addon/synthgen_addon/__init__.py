@@ -65,7 +65,7 @@ class SYNTHGEN_OT_build_scene(bpy.types.Operator):
             return {"CANCELLED"}
         scene.clear_scene()
         built = scene.build_scene(plan)
-        render.apply_render_settings(plan.render, plan.seed * 1_000_003 + plan.scene_index)
+        render.apply_render_settings(plan.render)
         cam = built.cameras.get(min(max(0, s.camera_id), len(built.cameras) - 1))
         if cam is not None:
             context.scene.camera = cam

@@ -16,9 +16,9 @@ import numpy as np
 from PIL import Image
 
 from synthgen.blender.defects import set_enabled
-from synthgen.blender.quiet import quiet_stdout
 from synthgen.blender.render import set_border
 from synthgen.blender.scene import BuiltScene
+from synthgen.quiet import quiet_stdout
 
 
 def _render_region(path: Path, region: tuple[int, int, int, int], quiet: bool) -> np.ndarray:

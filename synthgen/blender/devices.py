@@ -11,12 +11,13 @@ from synthgen.errors import SynthgenError
 log = logging.getLogger(__name__)
 
 
-def configure_device(scene: bpy.types.Scene, device: str, fallback: str = "none") -> dict:
+def configure_device(device: str, fallback: str = "none", scene: bpy.types.Scene | None = None) -> dict:
     """Point Cycles at ``device`` (CPU, CUDA, OPTIX, HIP, ONEAPI, METAL).
 
     Returns ``{"requested", "used", "devices": [names]}``. When the GPU type is absent, raises
     SynthgenError unless ``fallback == "cpu"``, in which case it logs a warning and uses the CPU.
     """
+    scene = scene or bpy.context.scene
     prefs = bpy.context.preferences.addons["cycles"].preferences
     if device == "CPU":
         scene.cycles.device = "CPU"

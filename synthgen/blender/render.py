@@ -7,13 +7,16 @@ from pathlib import Path
 
 import bpy
 
-from synthgen.blender.quiet import quiet_stdout
 from synthgen.blender.scene import BuiltScene
+from synthgen.io import atomic_write_bytes, strip_png_metadata
 from synthgen.plan.types import RenderPlan
+from synthgen.quiet import quiet_stdout
 
 
-def apply_render_settings(rp: RenderPlan, seed: int, threads: int = 0) -> None:
-    """Final-quality Cycles settings from the plan; the sampling seed is fixed by the plan."""
+def apply_render_settings(rp: RenderPlan, seed: int | None = None, threads: int = 0) -> None:
+    """Final-quality Cycles settings from the plan; the sampling seed is the plan's
+    (``rp.cycles_seed``) unless ``seed`` overrides it."""
+    seed = rp.cycles_seed if seed is None else seed
     scene = bpy.context.scene
     scene.render.engine = "CYCLES"
     c = scene.cycles
@@ -74,9 +77,13 @@ def render_camera(built: BuiltScene, camera_id: int, quiet: bool = True,
 
 def save_render(path: str | Path) -> None:
     """Write the last Render Result as PNG to ``path`` atomically (temp name, then rename), so a
-    killed run never leaves a half-written image under the final name."""
+    killed run never leaves a half-written image under the final name. Blender's date and
+    render-time text fields are stripped: the same plan gives the same bytes."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".tmp_{os.getpid()}_{path.name}")
-    bpy.data.images["Render Result"].save_render(str(tmp), scene=bpy.context.scene)
-    os.replace(tmp, path)
+    try:
+        bpy.data.images["Render Result"].save_render(str(tmp), scene=bpy.context.scene)
+        atomic_write_bytes(path, strip_png_metadata(tmp.read_bytes()))
+    finally:
+        tmp.unlink(missing_ok=True)

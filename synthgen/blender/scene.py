@@ -37,6 +37,10 @@ def init_session() -> None:
     scene.unit_settings.system = "METRIC"
 
 
+def blender_version() -> str:
+    return bpy.app.version_string
+
+
 def _collection() -> bpy.types.Collection:
     coll = bpy.data.collections.get(COLLECTION)
     if coll is None:

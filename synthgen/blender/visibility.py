@@ -22,11 +22,11 @@ import bpy
 import numpy as np
 
 from synthgen.blender.defects import _Decal, map_path
-from synthgen.blender.quiet import quiet_stdout
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.shading import TAG
 from synthgen.plan.defects import decal_half_depth_m, map_side_mm
 from synthgen.plan.types import DefectPlan
+from synthgen.quiet import quiet_stdout
 
 
 def self_gated_linear(dec: _Decal, path: Path):

@@ -3,6 +3,7 @@ dataset has instance masks (pure: PIL/opencv/numpy)."""
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from synthgen.errors import SynthgenError
+from synthgen.io import atomic_write_bytes
 
 # Distinct overlay colours (RGB) for instance ids; id k uses PALETTE[k % len].
 PALETTE = np.array([(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
@@ -75,10 +77,11 @@ def contact_sheet(root: str | Path, out: str | Path, max_images: int = 36, colum
     for i, t in enumerate(thumbs):
         sheet.paste(t, ((i % columns) * thumb_width, (i // columns) * th))
     out = Path(out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_name(f".tmp_{out.name}")
-    sheet.save(tmp, format="PNG")
-    tmp.replace(out)
+    if out.suffix.lower() != ".png":
+        raise SynthgenError(f"--out {out}: the contact sheet is a PNG; give a file name ending in .png")
+    buf = io.BytesIO()
+    sheet.save(buf, format="PNG")
+    atomic_write_bytes(out, buf.getvalue())
     return out
 
 

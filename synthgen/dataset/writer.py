@@ -35,8 +35,18 @@ JOB_FILE = "job.json"
 
 
 def config_hash(cfg) -> str:
-    """Hash of everything that determines the dataset's content (not out, num_scenes, device)."""
+    """Hash of everything that determines the dataset's content (not out, num_scenes, device).
+    Asset paths count relative to the config's folder, so a moved checkout keeps its hash."""
     d = cfg.model_dump(mode="json")
+    base = getattr(cfg, "config_dir", None)
+    if base is not None:
+        rel = lambda v: Path(os.path.relpath(v, base)).as_posix() if v else v
+        for part in d.get("parts", []):
+            part["path"] = rel(part["path"])
+        for light in d.get("lights", []):
+            light["ies"] = rel(light.get("ies"))
+        if d.get("defects", {}).get("library"):
+            d["defects"]["library"] = rel(d["defects"]["library"])
     for k in ("out", "num_scenes"):
         d.pop(k, None)
     d.get("render", {}).pop("device", None)
@@ -87,9 +97,9 @@ class Dataset:
         self.root = Path(root)
 
     # -- job identity ---------------------------------------------------------------------
-    def open_for_job(self, job: dict[str, Any]) -> None:
-        """Check the folder is writable and belongs to this job (or is new); touches nothing
-        when it does not."""
+    def check_job(self, job: dict[str, Any]) -> bool:
+        """Check the folder is writable and belongs to this job (or is new) without touching it;
+        True when the job file still has to be written."""
         root = self.root
         if root.exists() and not root.is_dir():
             raise SynthgenError(f"{root}: output path exists and is not a folder")
@@ -107,10 +117,15 @@ class Dataset:
                     raise SynthgenError(
                         f"{root}: holds another job's dataset ({key} {old.get(key)!r} != {job.get(key)!r}); "
                         "use a new --out folder")
-        elif root.is_dir() and any(p for p in root.iterdir() if p.name not in (".cache",)):
+            return False
+        if root.is_dir() and any(p for p in root.iterdir() if p.name not in (".cache",)):
             raise SynthgenError(f"{root}: folder is not empty and holds no synthgen {JOB_FILE}; use a new --out folder")
-        else:
-            atomic_write_json(jf, job)
+        return True
+
+    def open_for_job(self, job: dict[str, Any]) -> None:
+        """:meth:`check_job`, then write the job file if the folder is new."""
+        if self.check_job(job):
+            atomic_write_json(self.root / JOB_FILE, job)
 
     def job(self) -> dict[str, Any]:
         jf = self.root / JOB_FILE
@@ -184,9 +199,11 @@ def merge_datasets(sources: list[Path], out: Path) -> dict[str, Any]:
     dst = Dataset(out)
     dst.open_for_job({**base, "shard": [0, 1]})
     categories = None
+    manifests = []
     for s in sources:
         src = Dataset(s)
         man = json.loads((src.root / "manifest.json").read_text()) if (src.root / "manifest.json").is_file() else {}
+        manifests.append(man)
         categories = categories or man.get("categories")
         for sub in (IMAGES, INSTANCE_MASKS, SEMANTIC_MASKS, PLANS):
             for f in sorted((src.root / sub).glob("*.png" if sub != PLANS else "*.json")):
@@ -202,4 +219,32 @@ def merge_datasets(sources: list[Path], out: Path) -> dict[str, Any]:
                 except OSError:
                     shutil.copy2(f, tmp)
                 os.replace(tmp, target)
-    return dst.finalize(categories or [], {"categories": categories or [], "merged_from": [str(s) for s in sources]})
+    extra = {"categories": categories or [], "merged_from": [str(s) for s in sources]}
+    versions = sorted({m["blender_version"] for m in manifests if m.get("blender_version")})
+    if versions:
+        extra["blender_version"] = versions[0] if len(versions) == 1 else versions
+    scenes = [m["num_scenes"] for m in manifests if "num_scenes" in m]
+    if scenes:
+        extra["num_scenes"] = max(scenes)
+    runs = [m["last_run"] for m in manifests if isinstance(m.get("last_run"), dict)]
+    if runs:
+        extra["last_run"] = merge_run_stats(runs)
+    return dst.finalize(categories or [], extra)
+
+
+def merge_run_stats(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """One run summary for shards run side by side: counts, seconds and drop reasons summed, wall
+    time the longest shard's, the first shard's device; each shard's own summary under ``shards``."""
+    merged: dict[str, Any] = {}
+    for r in runs:
+        for k, v in r.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "wall":
+                merged[k] = merged.get(k, 0) + v
+            elif isinstance(v, dict) and k in ("seconds", "drop_reasons"):
+                d = merged.setdefault(k, {})
+                for kk, vv in v.items():
+                    d[kk] = round(d.get(kk, 0) + vv, 4)
+    merged["wall"] = max(r.get("wall", 0.0) for r in runs)
+    merged["device"] = runs[0].get("device", {})
+    merged["shards"] = runs
+    return merged

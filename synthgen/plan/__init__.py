@@ -17,12 +17,17 @@ from synthgen.plan.poses import PlacementError, place_parts
 from synthgen.plan.types import PLAN_FORMAT, PartPlan, RenderPlan, ScenePlan
 from synthgen.rng import stream
 
-__all__ = ["PlacementError", "ScenePlan", "cache_dir_for", "make_plan"]
+__all__ = ["PlacementError", "ScenePlan", "cache_dir_for", "cycles_seed", "make_plan"]
 
 
 def cache_dir_for(cfg: JobConfig) -> Path:
     """Stable-pose (and defect library) cache, kept beside the output."""
     return Path(cfg.out) / ".cache"
+
+
+def cycles_seed(seed: int, scene_index: int) -> int:
+    """Cycles' sampling seed of a scene (within Cycles' signed 32-bit range)."""
+    return (seed * 1_000_003 + scene_index) % (2**31 - 1)
 
 
 def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
@@ -60,7 +65,7 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
         seed=seed,
         scene_index=scene_index,
         render=RenderPlan(tuple(r.resolution), r.samples, r.denoise, r.max_bounces, r.exposure, r.view_transform,
-                          r.color_mode),
+                          r.color_mode, cycles_seed=cycles_seed(seed, scene_index)),
         stage=plan_stage(cfg.stage, stream(seed, scene_index, "stage")),
         parts=parts,
         cameras=plan_cameras(cfg.cameras, stream(seed, scene_index, "cameras")),

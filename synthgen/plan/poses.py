@@ -73,7 +73,8 @@ def place_parts(parts: list[PartConfig], placement: PlacementConfig, stage: Stag
     for idx in choose_parts(parts, parts_per_scene, rng):
         pc = parts[idx]
         pm = load_part(pc.path, pc.units)
-        poses = stable_poses(pm, pc.units, cache_dir, placement.stable_pose_min_probability, placement.max_poses)
+        poses = stable_poses(pm, pc.units, cache_dir, placement.stable_pose_min_probability, placement.max_poses,
+                             placement.min_support_ratio, placement.min_com_margin_mm / 1000.0)
         probs = np.array([p for _, p in poses])
         if tuple(placement.yaw_deg) != (0.0, 360.0):  # a yaw range is relative to the part's own axes
             poses = [(align_to_x(T), p) for T, p in poses]
@@ -96,6 +97,11 @@ def place_parts(parts: list[PartConfig], placement: PlacementConfig, stage: Stag
             placed.append(Placement(pc, pm, k, float(poses[k][1]), yaw, M, fp))
             break
         else:
+            size = float(np.ptp(hull, axis=0).max())
+            if size > min(belt_x, belt_y):
+                raise PlacementError(
+                    f"could not place part '{pc.name}': it is {size:.3g} m across with units '{pc.units}', larger "
+                    f"than the belt ({belt_x:g} x {belt_y:g} m); check parts[{idx}].units or stage.belt.size")
             raise PlacementError(
                 f"could not place part '{pc.name}' (instance {len(placed) + 1}) without overlap in "
                 f"{placement.max_attempts} attempts; enlarge placement.area or reduce parts_per_scene"

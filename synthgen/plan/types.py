@@ -103,6 +103,7 @@ class RenderPlan:
     exposure: float
     view_transform: str
     color_mode: str = "RGB"
+    cycles_seed: int = 0  # Cycles' sampling seed: the same plan renders the same pixels anywhere
 
 
 @dataclass(frozen=True)

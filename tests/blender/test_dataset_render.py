@@ -99,9 +99,16 @@ def test_two_shards_merged_equal_one_run(baseline, tmp_path):
         assert res.returncode == 0, res.stderr
     res = run_cli("merge", str(tmp_path / "s0"), str(tmp_path / "s1"), "--out", str(tmp_path / "merged"))
     assert res.returncode == 0, res.stderr
-    assert _annotations(tmp_path / "merged") == _annotations(base)
-    assert sorted(p.name for p in (tmp_path / "merged" / "images").glob("*.png")) == \
+    merged = tmp_path / "merged"
+    assert _annotations(merged) == _annotations(base)
+    assert sorted(p.name for p in (merged / "images").glob("*.png")) == \
         sorted(p.name for p in (base / "images").glob("*.png"))
+    # Plans name no shard's private cache: merged plans are the single run's, byte for byte.
+    for f in sorted((base / "plans").glob("*.json")):
+        assert (merged / "plans" / f.name).read_bytes() == f.read_bytes(), f.name
+    man, base_man = (json.loads((d / "manifest.json").read_text()) for d in (merged, base))
+    assert man["blender_version"] == base_man["blender_version"] and man["num_scenes"] == N_SCENES
+    assert man["last_run"]["images"] == base_man["last_run"]["images"] and len(man["last_run"]["shards"]) == 2
 
 
 def test_folder_of_another_config_is_refused_and_untouched(baseline, tmp_path):
@@ -112,3 +119,50 @@ def test_folder_of_another_config_is_refused_and_untouched(baseline, tmp_path):
     assert res.returncode != 0 and "Traceback" not in res.stderr
     assert "holds another job's dataset" in res.stderr and str(base) in res.stderr
     assert {p: p.stat().st_mtime_ns for p in base.rglob("*") if p.is_file()} == before
+
+
+def test_dataset_files_are_shared_readable_like_images(baseline):
+    """Masks, plans and annotations get the mode a plain file gets under the umask (0644
+    usually), as images do; not the 0600 of a temp file."""
+    import os
+
+    _, ds = baseline
+    mask = os.umask(0)
+    os.umask(mask)
+    want = 0o666 & ~mask
+    files = [f for f in ds.rglob("*") if f.is_file() and ".cache" not in f.parts]
+    assert {f.relative_to(ds).parts[0] for f in files} >= {"images", "masks", "plans", "annotations", "job.json"}
+    assert {oct(f.stat().st_mode & 0o777) for f in files} == {oct(want)}
+
+
+def test_a_written_plan_re_renders_pixel_identically_from_a_moved_checkout(tmp_path):
+    """Plans hold no machine paths: the config and its part copied to another folder re-render a
+    scene of the first folder's dataset with the same image and mask bytes (PNG dates stripped)."""
+    import shutil
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    for d in (a, b):
+        d.mkdir()
+        shutil.copy(REPO / "assets" / "parts" / "bracket.stl", d / "bracket.stl")
+    data = smoke_dict(tmp_path / "unused", num_scenes=2)
+    data.pop("out")
+    data["parts"][0]["path"] = "bracket.stl"
+    for d in (a, b):
+        (d / "job.yaml").write_text(yaml.safe_dump(data))
+    res = run_cli("render", str(a / "job.yaml"), "--out", str(a / "ds"))
+    assert res.returncode == 0, res.stderr
+    plan_file = next(f for f in sorted((a / "ds" / "plans").glob("*.json"))
+                     if json.loads(f.read_text())["status"] == "accepted")
+    text = plan_file.read_text()
+    assert str(tmp_path) not in text and ".cache" not in text, "a plan names a machine path"
+    rec = json.loads(text)
+    assert rec["plan"]["parts"][0]["path"] == "bracket.stl" and rec["plan"]["render"]["cycles_seed"] > 0
+    res = run_cli("render", str(b / "job.yaml"), "--from-plan", str(plan_file), "--out", str(b / "ds"))
+    assert res.returncode == 0, res.stderr
+    images = sorted((a / "ds" / "images").glob(f"{plan_file.stem}_*.png"))
+    assert images and sorted(f.name for f in (b / "ds" / "images").glob("*.png")) == [f.name for f in images]
+    for f in images:
+        for sub in ("images", "masks/instance", "masks/semantic"):
+            assert (b / "ds" / sub / f.name).read_bytes() == (a / "ds" / sub / f.name).read_bytes(), (sub, f.name)
+    assert b"Date" not in images[0].read_bytes() and b"RenderTime" not in images[0].read_bytes()
+    assert (b / "ds" / "plans" / plan_file.name).read_bytes() == plan_file.read_bytes()

@@ -175,7 +175,8 @@ def test_every_changed_pixel_is_labelled_even_beyond_the_nominal_mask(tmp_path):
     # draws (radius 0.7), as a hand-made or generated map with a halo can be: the dataset's label
     # must follow what changes in the image, not the nominal mask.
     from synthgen.blender import defects, render, scene
-    from synthgen.pipeline import run_render
+    from synthgen.pipeline import library_root, run_render
+    from synthgen.plan.portable import localize
     from synthgen.plan.types import plan_from_dict
 
     vdir = disc_variant(tmp_path / "lib" / "disc" / "000", types=("encrustation",), enc_r=(0.0, 0.7))
@@ -188,11 +189,11 @@ def test_every_changed_pixel_is_labelled_even_beyond_the_nominal_mask(tmp_path):
     assert stats.images == 1
     out = tmp_path / "out"
     rec = json.loads((out / "plans" / "000000.json").read_text())
-    plan = plan_from_dict(rec["plan"])
+    plan = plan_from_dict(localize(rec["plan"], cfg.config_dir, library_root(cfg, cfg.seed, out / ".cache")))
     scene.init_session()
     built = scene.build_scene(plan)
     defects.apply_defects(built, plan.defects)
-    render.apply_render_settings(plan.render, plan.seed * 1_000_003 + plan.scene_index)
+    render.apply_render_settings(plan.render)
     defects.set_enabled(built, set())
     render.render_camera(built, 0)
     render.save_render(tmp_path / "without.png")

@@ -38,7 +38,9 @@ def test_stages_draw_from_independent_streams(qs_cfg):
     changed = make_plan(JobConfig.model_validate(data), 1, cache_dir=None)
     assert changed.parts == base.parts  # parts and materials untouched by light/camera edits
     assert changed.stage == base.stage
-    assert changed.lights[: len(base.lights)] == base.lights or len(changed.lights) > len(base.lights)
+    # The appended light (probability 1) comes last; the lights before it keep every draw.
+    assert changed.lights[:-1] == base.lights and len(changed.lights) == len(base.lights) + 1
+    assert changed.lights[-1].type == "point" and changed.lights[-1].light_id == len(qs_cfg.lights)
     assert changed.cameras != base.cameras
 
 

@@ -1,10 +1,14 @@
-"""Every pure module imports with bpy unavailable (DESIGN.md: only synthgen.blender uses it)."""
+"""Only synthgen.blender touches Blender (DESIGN.md): every other module imports with bpy
+unavailable, and none imports bpy, mathutils or bmesh anywhere in its source, not even inside a
+function."""
 
 from __future__ import annotations
 
+import ast
 import pkgutil
 import subprocess
 import sys
+from pathlib import Path
 
 import synthgen
 
@@ -37,3 +41,36 @@ def test_pure_modules_import_without_bpy():
     res = subprocess.run([sys.executable, "-c", BLOCKER.format(mods=mods)], check=False, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr[-2000:]
     assert res.stdout.startswith("ok")
+
+
+BLENDER_MODULES = {"bpy", "mathutils", "bmesh"}
+
+
+def _blender_imports(path) -> list[str]:
+    """``file:line module`` for every import of a Blender module in ``path``, at any depth."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+        names = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [node.module]
+        elif isinstance(node, ast.Call) and getattr(node.func, "attr", getattr(node.func, "id", "")) in (
+                "import_module", "__import__") and node.args and isinstance(node.args[0], ast.Constant):
+            names = [str(node.args[0].value)]
+        found += [f"{path.name}:{node.lineno} {n}" for n in names if n.split(".")[0] in BLENDER_MODULES]
+    return found
+
+
+def test_no_module_outside_synthgen_blender_imports_bpy_at_any_depth():
+    root = Path(synthgen.__file__).parent
+    files = [f for f in root.rglob("*.py") if "blender" not in f.relative_to(root).parts]
+    assert len(files) > 50
+    offenders = [hit for f in files for hit in _blender_imports(f)]
+    assert offenders == []
+
+
+def test_the_import_scan_finds_a_nested_import(tmp_path):
+    f = tmp_path / "m.py"
+    f.write_text("def run():\n    if True:\n        import bpy.ops\n    from mathutils import Vector\n")
+    assert sorted(_blender_imports(f)) == ["m.py:3 bpy.ops", "m.py:4 mathutils"]
