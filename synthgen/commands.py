@@ -52,7 +52,12 @@ def render(config: Path, out, num_scenes, seed, device, shard, from_plans, verbo
         plans = read_plan_files(from_plans, cfg, config)
     if out is None and n > 1:
         out = Path(cfg.out) / "shards" / f"{k:03d}-of-{n:03d}"
-    stats = run_render(cfg, out=out, shard=(k, n), quiet=not verbose, plans=plans)
+    try:
+        stats = run_render(cfg, out=out, shard=(k, n), quiet=not verbose, plans=plans)
+    except SynthgenError as exc:
+        if str(exc).startswith("render.device"):  # name the config whose device is missing
+            raise SynthgenError(f"{config}: {exc}" + (" (or drop --device)" if device else "")) from None
+        raise
     click.echo(summary_line(stats, out or cfg.out), err=True)
     if stats.scenes_in_shard and not stats.dataset_images:
         raise SynthgenError(f"{config}: no image was accepted in {stats.scenes_done} scenes "
@@ -124,11 +129,29 @@ def validate(config: Path, fast: bool):
     (exit 2) or a short summary."""
     from synthgen.config import load_job_config
 
+    _not_a_render_config(config)
     cfg = load_job_config(config)
     if not fast:
         _preflight(cfg, config)
     click.echo(f"{config}: ok ({len(cfg.parts)} parts, {cfg.cameras.ark.count} cameras, "
                f"{len(cfg.lights)} lights, {cfg.num_scenes} scenes, device {cfg.render.device})")
+
+
+# Top-level keys that only the other configs have: say which command reads the file instead.
+OTHER_CONFIGS = {"mixes": "seg experiment", "vqvae": "vqgen train", "synthesis": "bilevel train",
+                 "augment": "seg train", "sources": "seg / bilevel / vqgen", "defects": "defects generate"}
+
+
+def _not_a_render_config(config: Path) -> None:
+    from synthgen.configio import read_yaml
+
+    data = read_yaml(config)
+    if "parts" in data:
+        return
+    hits = [k for k in OTHER_CONFIGS if k in data]
+    if hits and hits != ["defects"] or hits == ["defects"] and len(data.keys() - {"seed", "defects"}) == 0:
+        raise SynthgenError(f"{config}: not a render config (it has '{hits[0]}', no 'parts'): it is read by "
+                            f"'synthgen {OTHER_CONFIGS[hits[0]]}'; validate checks render configs")
 
 
 @cli.command()

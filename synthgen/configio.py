@@ -40,6 +40,9 @@ def validation_lines(source: str, err: ValidationError) -> list[str]:
         if e["type"] == "extra_forbidden":
             msg = "unknown key (not a field of this section; check spelling)"
         msg = msg.removeprefix("Value error, ")
+        given = e.get("input")
+        if e["type"] not in ("extra_forbidden", "missing", "value_error") and isinstance(given, (str, int, float)):
+            msg += f" (got {given!r})"
         where = format_loc(loc)
         # Cross-field checks name their own field: "defects.kinds: ..." -> location + message.
         m = re.match(r"^([A-Za-z_][\w.\[\]]*): (.*)$", msg, re.DOTALL)

@@ -60,7 +60,13 @@ def check_inputs(cfg: JobConfig, source: str | Path) -> list[str]:
             continue
         seen.add((part.path, part.units))
         notes = list(pm.notes)
-        w = size_warning(float(np.ptp(pm.mesh.vertices, axis=0).max()), part.units)
+        extents = np.sort(np.ptp(pm.mesh.vertices, axis=0))
+        belt = max(cfg.stage.belt.size)
+        if extents[0] > belt:  # even its thinnest side is longer than the belt: it fits in no pose
+            errors.append(f"{where}: {Path(part.path).name}: part is {_metres(float(extents[-1]))} across with units "
+                          f"'{part.units}' and fits on the {belt:g} m belt in no pose; check parts[{i}].units")
+            continue
+        w = size_warning(float(extents[-1]), part.units)
         if w:
             notes.insert(0, w.replace("check units", f"check parts[{i}].units"))
         warnings.extend(f"{where}: {Path(part.path).name}: {n}" for n in notes)

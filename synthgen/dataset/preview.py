@@ -37,7 +37,9 @@ def overlay(image: np.ndarray, instance: np.ndarray, alpha: float = 0.45) -> np.
 def contact_sheet(root: str | Path, out: str | Path, max_images: int = 36, columns: int = 6,
                   thumb_width: int = 320) -> Path:
     """Write a grid of the dataset's images (with overlays if ``masks/instance`` exists)."""
-    root = Path(root)
+    root, out = Path(root), Path(out)
+    if out.suffix.lower() != ".png":
+        raise SynthgenError(f"--out {out}: the contact sheet is a PNG; give a file name ending in .png")
     images = sorted((root / "images").glob("*.png"))
     if not images:
         raise SynthgenError(f"{root}: no images found under images/ (is this a synthgen output folder?)")
@@ -76,9 +78,6 @@ def contact_sheet(root: str | Path, out: str | Path, max_images: int = 36, colum
     sheet = Image.new("RGB", (cols * thumb_width, rows * th), (20, 20, 20))
     for i, t in enumerate(thumbs):
         sheet.paste(t, ((i % columns) * thumb_width, (i // columns) * th))
-    out = Path(out)
-    if out.suffix.lower() != ".png":
-        raise SynthgenError(f"--out {out}: the contact sheet is a PNG; give a file name ending in .png")
     buf = io.BytesIO()
     sheet.save(buf, format="PNG")
     atomic_write_bytes(out, buf.getvalue())

@@ -6,7 +6,7 @@ centre of mass, which makes poses and placements independent of the file's own o
 Real CAD exports are often not clean solids. Loading repairs what it can and says what it did
 (``PartMesh.notes``, printed once per file by the preflight check):
 - degenerate (zero-area) and duplicate faces are removed;
-- a mesh of several bodies stays one rigid part;
+- a mesh of several bodies stays one rigid part (``PartMesh.bodies``; not a warning);
 - an open (non-watertight) mesh keeps its real surface for rendering and defects, while its
   centre of mass and resting poses come from its convex hull, a watertight proxy.
 """
@@ -39,6 +39,7 @@ class PartMesh:
     sha256: str
     center_mass_offset: np.ndarray  # (3,) file-frame COM in metres, subtracted from vertices
     notes: tuple[str, ...] = ()     # what loading repaired or assumed, for one warning per file
+    bodies: int = 1                 # separate connected bodies, kept together as one rigid part
 
 
 def file_sha256(path: str | Path) -> str:
@@ -75,19 +76,21 @@ def _load_problem(suffix: str, exc: Exception) -> str:
 
 
 def repair(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, list[str]]:
-    """Drop degenerate and duplicate faces; report several bodies and open surfaces."""
+    """Drop duplicate faces, and degenerate ones unless that would open a closed surface (a
+    zero-area sliver can be what closes it); report open surfaces and inside-out solids."""
     notes = []
     n0 = len(mesh.faces)
-    mesh.update_faces(mesh.nondegenerate_faces())
+    closed = mesh.is_watertight
     mesh.update_faces(mesh.unique_faces())
+    cleaned = mesh.copy()
+    cleaned.update_faces(cleaned.nondegenerate_faces())
+    if len(cleaned.faces) and (cleaned.is_watertight or not closed):
+        mesh = cleaned
     mesh.remove_unreferenced_vertices()
     if len(mesh.faces) < n0:
         notes.append(f"removed {n0 - len(mesh.faces)} degenerate or duplicate faces of {n0}")
     if len(mesh.faces) == 0:
         return mesh, notes
-    bodies = int(mesh.body_count)
-    if bodies > 1:
-        notes.append(f"{bodies} separate bodies, placed and posed together as one rigid part")
     if not mesh.is_watertight:
         open_edges = len(trimesh.grouping.group_rows(mesh.edges_sorted, require_count=1))
         notes.append(f"not watertight ({open_edges} open edges): centre of mass and resting poses come from its "
@@ -108,7 +111,7 @@ def _load_cached(path: str, units: str, digest: str) -> PartMesh:
         raise SynthgenError(f"{path}: CAD file holds only degenerate (zero-area) triangles")
     com = center_of_mass(mesh)
     mesh.apply_translation(-com)
-    return PartMesh(mesh=mesh, sha256=digest, center_mass_offset=com, notes=tuple(notes))
+    return PartMesh(mesh=mesh, sha256=digest, center_mass_offset=com, notes=tuple(notes), bodies=int(mesh.body_count))
 
 
 def load_part(path: str | Path, units: str) -> PartMesh:

@@ -166,3 +166,19 @@ def test_a_written_plan_re_renders_pixel_identically_from_a_moved_checkout(tmp_p
             assert (b / "ds" / sub / f.name).read_bytes() == (a / "ds" / sub / f.name).read_bytes(), (sub, f.name)
     assert b"Date" not in images[0].read_bytes() and b"RenderTime" not in images[0].read_bytes()
     assert (b / "ds" / "plans" / plan_file.name).read_bytes() == plan_file.read_bytes()
+
+
+def test_a_run_without_any_accepted_image_exits_non_zero_and_says_why(tmp_path):
+    """Every defect far below the visibility threshold: each rejected scene is named with its
+    reasons counted, the run exits non-zero, and no summary shows a meaningless rate."""
+    data = smoke_dict(tmp_path / "ds", num_scenes=2, verification={"min_visible_pixels": 100000})
+    cfg = tmp_path / "job.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    res = run_cli("render", str(cfg))
+    assert res.returncode == 1, res.stderr
+    lines = [ln.split("\r")[-1] for ln in res.stderr.splitlines()]
+    rejected = [ln for ln in lines if "rejected: no defect visible from any camera" in ln]
+    assert len(rejected) == 2 and all("too_few_pixels" in ln for ln in rejected), res.stderr
+    assert lines[-1].startswith(f"error: {cfg}: no image was accepted in 2 scenes (2 showed no visible defect")
+    assert "too_few_pixels" in lines[-1] and "nan" not in res.stderr
+    assert "done: 2 scenes tried this run (0 already done), 0 accepted (0 %), 2 rejected" in res.stderr

@@ -412,7 +412,7 @@ def test_bad_config_is_one_line_error(tmp_path, capsys):
         main(["bilevel", "train", str(path)])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: {path}: learn.grid: Input should be greater than or equal to 2"]
+    assert err == [f"error: {path}: learn.grid: Input should be greater than or equal to 2 (got 1)"]
     # a cross-field problem names its field too
     path.write_text("sources: {}\nsynthesis: {defects: {d: {sources: [nope]}}, backgrounds: [nope]}\n"
                     "learn: {val: [nope]}\n")

@@ -91,7 +91,7 @@ def test_bad_config_gives_one_line_error(toy_cfg_file, capsys):
     p.write_text(yaml.safe_dump(data))
     code, err = _run_main(["seg", "train", str(p)], capsys)
     assert code == 2
-    assert err.strip() == f"error: {p}: train.epochs: Input should be greater than or equal to 1"
+    assert err.strip() == f"error: {p}: train.epochs: Input should be greater than or equal to 1 (got 0)"
 
 
 def test_unknown_source_and_unknown_key_errors_name_the_field(toy_cfg_file, capsys):

@@ -271,7 +271,7 @@ def test_bad_config_is_one_line_error(tmp_path, capsys):
         main(["vqgen", "train", str(tmp_path / "bad.yaml")])
     assert e.value.code == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert err == [f"error: {tmp_path / 'bad.yaml'}: vqvae.codebook_size: Input should be greater than or equal to 2"]
+    assert err == [f"error: {tmp_path / 'bad.yaml'}: vqvae.codebook_size: Input should be greater than or equal to 2 (got 1)"]
     (tmp_path / "bad2.yaml").write_text(TOY_CONFIG.replace("size: 32,", "size: 30,"))
     with pytest.raises(SystemExit) as e:
         main(["vqgen", "train", str(tmp_path / "bad2.yaml")])

@@ -37,7 +37,7 @@ def test_out_of_range_matches_documented_format(write_config, tmp_path):
     d["cameras"]["ark"]["count"] = 0
     p = write_config(d)
     _check_error(run_cli("validate", str(p)),
-                 f"{p}: cameras.ark.count: Input should be greater than or equal to 1")
+                 f"{p}: cameras.ark.count: Input should be greater than or equal to 1 (got 0)")
 
 
 def test_wrong_type_and_list_index(write_config, tmp_path):
