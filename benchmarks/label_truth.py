@@ -95,16 +95,17 @@ def _single_part(d: dict, ext: float) -> dict:
     return d
 
 
-def rerender_without(ds: Path, threads: int) -> tuple[dict[str, np.ndarray], dict[str, tuple]]:
+def rerender_without(cfg, ds: Path, threads: int) -> tuple[dict[str, np.ndarray], dict[str, tuple]]:
     """Every accepted image of ``ds`` rendered again with all defects off: stem -> (H, W, 3);
     and, with direct light only (no bounces), with its kept defects on and off: stem -> (on, off),
     which separates damage to the geometry from reflections and indirect light."""
     from synthgen.blender import defects as bdefects
-    from synthgen.blender import render, scene
-    from synthgen.plan.types import plan_from_dict
+    from synthgen.blender import render
+    from synthgen.blender.build import build, clear, start_session
+    from synthgen.pipeline import written_plan
 
     out, direct = {}, {}
-    scene.init_session()
+    start_session()
 
     def shot(cam_id: int, tmp: Path) -> np.ndarray:
         render.render_camera(built, cam_id)
@@ -117,10 +118,8 @@ def rerender_without(ds: Path, threads: int) -> tuple[dict[str, np.ndarray], dic
         rec = json.loads(rec_path.read_text())
         if rec.get("status") != "accepted":
             continue
-        plan = plan_from_dict(rec["plan"])
-        built = scene.build_scene(plan)
-        bdefects.apply_defects(built, plan.defects)
-        render.apply_render_settings(plan.render, threads=threads)
+        plan = written_plan(cfg, rec, ds)
+        built = build(plan, threads=threads)
         for cam in rec["accepted_cameras"]:
             stem = Path(cam["image"]).stem
             bdefects.set_enabled(built, set())
@@ -134,7 +133,7 @@ def rerender_without(ds: Path, threads: int) -> tuple[dict[str, np.ndarray], dic
             on = shot(cam["camera_id"], ds / f".direct_{stem}.png")
             bdefects.set_enabled(built, set())
             direct[stem] = (on, shot(cam["camera_id"], ds / f".direct_{stem}.png"))
-        scene.clear_scene()
+        clear()
     return out, direct
 
 
@@ -233,7 +232,7 @@ def run_one(name: str, data: dict, out: Path, scenes: int, threads: int, reuse: 
     ds = cfg_dir / "ds"
     if not (reuse and (ds / "manifest.json").exists()):
         run_render(cfg, progress=False)
-    return compare(ds, *rerender_without(ds, cfg.render.threads or threads), name, out)
+    return compare(ds, *rerender_without(cfg, ds, cfg.render.threads or threads), name, out)
 
 
 def main() -> None:

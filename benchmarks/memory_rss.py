@@ -30,7 +30,8 @@ def main() -> None:
     ap.add_argument("--checkpoints", type=int, nargs="+", default=[10, 100, 300])
     args = ap.parse_args()
 
-    from synthgen.blender import defects, render, scene
+    from synthgen.blender import render
+    from synthgen.blender.build import build, clear, start_session
     from synthgen.blender.verify import verify_scene
     from synthgen.config import load_job_config
     from synthgen.pipeline import resolve_library
@@ -38,7 +39,7 @@ def main() -> None:
 
     cfg = load_job_config(args.config, {"render.resolution": (32, 24), "render.samples": 1,
                                         "render.denoise": False, "cameras.ark.count": 2})
-    scene.init_session()
+    start_session()
     t0 = time.perf_counter()
     first = None
     done = 0
@@ -51,14 +52,12 @@ def main() -> None:
                 except PlacementError:
                     done += 1
                     continue
-                built = scene.build_scene(plan)
-                empties = defects.apply_defects(built, plan.defects)
-                render.apply_render_settings(plan.render, done)
-                verify_scene(built, empties, cfg.verification)  # ID pass + contrast renders
+                built = build(plan)
+                verify_scene(built, cfg.verification)  # ID pass + contrast renders
                 for cam in plan.cameras:
                     render.render_camera(built, cam.camera_id)
                     render.save_render(Path(tmp) / "last.png")
-                scene.clear_scene()
+                clear()
                 done += 1
             r = rss_mib()
             first = first or r

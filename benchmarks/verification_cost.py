@@ -20,7 +20,8 @@ REPO = Path(__file__).resolve().parents[1]
 def measure(cfg, tmp: Path, cameras: int) -> tuple[int, float, float]:
     from dataclasses import replace
 
-    from synthgen.blender import defects, render, scene
+    from synthgen.blender import render
+    from synthgen.blender.build import build, clear, start_session
     from synthgen.blender.verify import verify_scene
     from synthgen.pipeline import resolve_library
     from synthgen.plan import make_plan
@@ -29,17 +30,15 @@ def measure(cfg, tmp: Path, cameras: int) -> tuple[int, float, float]:
     plan = make_plan(cfg, 0, cache_dir=tmp / "cache", library=lib)
     cams = plan.cameras[:cameras]
     plan = replace(plan, cameras=cams)
-    scene.init_session()
-    built = scene.build_scene(plan)
-    empties = defects.apply_defects(built, plan.defects)
-    render.apply_render_settings(plan.render, 0)
+    start_session()
+    built = build(plan)
     t0 = time.perf_counter()
-    verify_scene(built, empties, cfg.verification)  # geometry, ID pass and contrast check
+    verify_scene(built, cfg.verification)  # geometry, ID pass and contrast check
     t1 = time.perf_counter()
     for cam in cams:
         render.render_camera(built, cam.camera_id)
     t2 = time.perf_counter()
-    scene.clear_scene()
+    clear()
     return len(plan.defects), (t1 - t0) / len(cams), (t2 - t1) / len(cams)
 
 

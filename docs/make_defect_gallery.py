@@ -30,8 +30,8 @@ def main() -> None:
 
     import trimesh
 
-    from synthgen.blender import defects, render, scene
-    from synthgen.blender.visibility import DefectIdPass
+    from synthgen.blender import render
+    from synthgen.blender.build import build, built_id_pass, clear, start_session
     from synthgen.config import JobConfig
     from synthgen.dataset.preview import overlay
     from synthgen.pipeline import resolve_library
@@ -69,15 +69,13 @@ def main() -> None:
         M = np.array(cam.matrix_world)
         M[:3, 3] = look + np.array([0, 0, 0.12])
         plan = dataclasses.replace(plan, cameras=(dataclasses.replace(cam, matrix_world=tuple(map(tuple, M))),))
-        scene.init_session()
-        built = scene.build_scene(plan)
-        empties = defects.apply_defects(built, plan.defects)
-        render.apply_render_settings(plan.render, 0)
-        with DefectIdPass(built, plan.defects, empties) as idp:
+        start_session()
+        built = build(plan)
+        with built_id_pass(built) as idp:
             ids = idp.render_ids(0)
         render.render_camera(built, 0)
         render.save_render(tmp / f"{kind}.png")
-        scene.clear_scene()
+        clear()
         img = np.asarray(Image.open(tmp / f"{kind}.png").convert("RGB"))
         lab = overlay(img, (ids > 0).astype(np.uint16))
         tile = Image.fromarray(np.concatenate([img, lab], axis=1))

@@ -63,8 +63,8 @@ def cli():
 
 # Optional runtimes: what to tell a user whose install lacks one (one line, no traceback).
 MISSING_RUNTIME = {
-    "bpy": "rendering needs Blender's bpy 4.5 on Python 3.11: pip install 'bpy==4.5.*' (or install synthgen "
-           "with Python 3.11, where it is a dependency); planning, validation and the learning commands work without it",
+    "bpy": "rendering needs Blender's bpy 4.5 on Python 3.11: pip install 'synthgen[render]' (or 'bpy==4.5.*'); "
+           "planning, validation and the learning commands work without it",
     "mathutils": "rendering needs Blender's bpy 4.5 on Python 3.11 (mathutils comes with it): pip install 'bpy==4.5.*'",
     "torch": "the learning commands need PyTorch: pip install 'synthgen[learn]'",
     "albumentations": "the learning commands need albumentations: pip install 'synthgen[learn]'",

@@ -36,7 +36,7 @@ from synthgen.config import JobConfig
 from synthgen.dataset.writer import Dataset, config_hash, stem
 from synthgen.plan import PlacementError, cache_dir_for, make_plan
 from synthgen.plan.portable import localize, portable
-from synthgen.plan.types import plan_from_dict
+from synthgen.plan.types import ScenePlan, plan_from_dict
 
 log = logging.getLogger("synthgen")
 
@@ -77,6 +77,23 @@ def library_root(cfg: JobConfig, seed: int, cache_root: Path) -> Path | None:
     if dc.library:
         return Path(dc.library)
     return Path(cache_root) / "defects" / config_hash_part(dc.model_dump(mode="json"), seed)
+
+
+def plan_scene(cfg: JobConfig, scene_index: int, seed: int | None = None,
+               cache_dir: str | Path | None = None) -> ScenePlan:
+    """Resolve the defect library, then plan scene ``scene_index``: the plan a render of ``cfg``
+    makes for that scene (pure; the library is generated under ``cache_dir`` once, default the
+    output's ``.cache`` as a render uses). Raises PlacementError for an unplaceable scene."""
+    seed = cfg.seed if seed is None else seed
+    cache = Path(cache_dir) if cache_dir is not None else cache_dir_for(cfg)
+    return make_plan(cfg, scene_index, seed=seed, cache_dir=cache, library=resolve_library(cfg, seed, cache))
+
+
+def written_plan(cfg: JobConfig, record: dict, dataset: str | Path) -> ScenePlan:
+    """The ScenePlan of a scene record of ``dataset`` (``plans/N.json``), its portable paths
+    resolved against ``cfg``'s folder and the dataset's defect library."""
+    d = record.get("plan", record)
+    return plan_from_dict(localize(d, cfg.config_dir, library_root(cfg, d["seed"], Path(dataset) / ".cache")))
 
 
 def resolve_library(cfg: JobConfig, seed: int, cache_root: Path) -> dict[str, list[str]]:
@@ -121,6 +138,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
     """
     t_start = time.perf_counter()
     # Blender first: an install without bpy fails here, before anything is written.
+    from synthgen.blender import build as blender
     from synthgen.blender import defects as bdefects
     from synthgen.blender import devices, render, scene
     from synthgen.blender.verify import verify_scene
@@ -138,7 +156,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
     cats = coco_categories(kinds)
     cat_of = {c["name"]: c["id"] for c in cats}
 
-    scene.init_session()
+    blender.start_session()
     stats = RunStats()
     stats.device = devices.configure_device(device or cfg.render.device, cfg.render.fallback)
     cache = out / ".cache"
@@ -175,14 +193,12 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
             continue
         t1 = time.perf_counter()
         stats.seconds["plan"] += t1 - t0
-        built = scene.build_scene(plan)
-        empties = bdefects.apply_defects(built, plan.defects)
-        render.apply_render_settings(plan.render, threads=cfg.render.threads)
+        built = blender.build(plan, threads=cfg.render.threads)
         t2 = time.perf_counter()
         stats.seconds["build"] += t2 - t1
 
         # --- verification: geometry, one defect-ID pass and one contrast pair per camera -------
-        verdict = verify_scene(built, empties, cfg.verification, quiet=quiet, crop=cfg.render.crop)
+        verdict = verify_scene(built, cfg.verification, quiet=quiet, crop=cfg.render.crop)
         counts = {"cameras_planned": len(plan.cameras), "cameras_accepted": 0,
                   "cameras_no_part": sum(c["status"] == "no_part" for c in verdict.checks),
                   "cameras_no_defect": sum(c["status"] == "no_defect" for c in verdict.checks),
@@ -242,7 +258,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
             log.warning("scene %d rejected: %s", i, record["reason"])
         ds.write_scene(i, record)
         t4 = time.perf_counter()
-        scene.clear_scene()
+        blender.clear()
         stats.seconds["write"] += t4 - tw
         stats.seconds["clear"] += time.perf_counter() - t4
         stats.scenes_done += 1
@@ -292,7 +308,9 @@ __all__ = [
     "__version__",
     "cache_dir_for",
     "no_images_reasons",
+    "plan_scene",
     "resolve_library",
     "run_render",
     "summary_line",
+    "written_plan",
 ]

@@ -21,7 +21,7 @@ def _import_synthgen(context):
     if src and src not in sys.path:
         sys.path.insert(0, bpy.path.abspath(src))
     try:
-        from synthgen.blender import render, scene  # noqa: F401
+        from synthgen.blender import build  # noqa: F401
         from synthgen.config import load_job_config  # noqa: F401
         from synthgen.plan import make_plan  # noqa: F401
     except ImportError as exc:
@@ -53,24 +53,23 @@ class SYNTHGEN_OT_build_scene(bpy.types.Operator):
         s = context.scene.synthgen
         try:
             _import_synthgen(context)
-            from synthgen.blender import render, scene
+            from synthgen.blender.build import build, clear
             from synthgen.config import load_job_config
             from synthgen.errors import SynthgenError
-            from synthgen.plan import make_plan
+            from synthgen.pipeline import plan_scene
 
             cfg = load_job_config(bpy.path.abspath(s.config_path))
-            plan = make_plan(cfg, s.scene_index, seed=s.seed if s.use_seed else None)
+            plan = plan_scene(cfg, s.scene_index, seed=s.seed if s.use_seed else None)
         except (RuntimeError, SynthgenError) as exc:
             self.report({"ERROR"}, str(exc).splitlines()[0])
             return {"CANCELLED"}
-        scene.clear_scene()
-        built = scene.build_scene(plan)
-        render.apply_render_settings(plan.render)
+        clear()
+        built = build(plan)  # the CLI's own entry point: defects and render settings included
         cam = built.cameras.get(min(max(0, s.camera_id), len(built.cameras) - 1))
         if cam is not None:
             context.scene.camera = cam
         self.report({"INFO"}, f"built scene {plan.scene_index}: {len(plan.parts)} parts, "
-                              f"{len(plan.cameras)} cameras, {len(plan.lights)} lights")
+                              f"{len(plan.cameras)} cameras, {len(plan.lights)} lights, {len(plan.defects)} defects")
         return {"FINISHED"}
 
 
@@ -87,9 +86,9 @@ class SYNTHGEN_OT_clear_scene(bpy.types.Operator):
         except RuntimeError as exc:
             self.report({"ERROR"}, str(exc))
             return {"CANCELLED"}
-        from synthgen.blender import scene
+        from synthgen.blender.build import clear
 
-        scene.clear_scene()
+        clear()
         return {"FINISHED"}
 
 

@@ -19,7 +19,8 @@ COLLECTION = "synthgen"
 
 @dataclass
 class BuiltScene:
-    """Handles to what ``build_scene`` created, for rendering and the visibility pass."""
+    """Handles to what ``synthgen.blender.build.build`` created: objects, cameras, and the
+    defects' decal frames (for rendering and the defect-ID pass)."""
 
     plan: ScenePlan
     parts: dict[int, bpy.types.Object] = field(default_factory=dict)  # instance_id -> object
@@ -27,6 +28,7 @@ class BuiltScene:
     lights: list[bpy.types.Object] = field(default_factory=list)
     belt: bpy.types.Object | None = None
     obstacles: list[bpy.types.Object] = field(default_factory=list)
+    defects: dict[int, bpy.types.Object] = field(default_factory=dict)  # defect_id -> decal frame empty
 
 
 def init_session() -> None:
@@ -85,8 +87,9 @@ def _box_mesh(name: str, size) -> bpy.types.Mesh:
     return me
 
 
-def build_scene(plan: ScenePlan) -> BuiltScene:
-    """Create belt, obstacles, parts, lights, cameras and world exactly as planned."""
+def build_objects(plan: ScenePlan) -> BuiltScene:
+    """Create belt, obstacles, parts, lights, cameras and world exactly as planned (no defects:
+    call ``synthgen.blender.build.build``, the one entry point, instead)."""
     scene = bpy.context.scene
     built = BuiltScene(plan=plan)
 
@@ -165,7 +168,7 @@ def build_scene(plan: ScenePlan) -> BuiltScene:
         co.matrix_world = Matrix(cp.matrix_world)
         built.cameras[cp.camera_id] = _link(co)
 
-    world = scene.world or bpy.data.worlds.new("synthgen_world")
+    world = bpy.data.worlds.new("synthgen_world")  # never the artist's own world
     world[TAG] = 1
     scene.world = world
     world.use_nodes = True
@@ -176,12 +179,12 @@ def build_scene(plan: ScenePlan) -> BuiltScene:
 
 
 def clear_scene() -> None:
-    """Remove every data-block this module created (parts' meshes are kept for reuse), then
-    purge orphans, so memory stays flat over thousands of scenes."""
+    """Remove every data-block synthgen created and tagged (parts' meshes are kept for reuse), so
+    memory stays flat over thousands of scenes. Nothing untagged is touched: an artist's own
+    objects, materials, meshes and images stay, used or not (no orphan purge)."""
     for obj in [o for o in bpy.data.objects if o.get(TAG)]:
         bpy.data.objects.remove(obj, do_unlink=True)
     for coll in (bpy.data.meshes, bpy.data.materials, bpy.data.lights, bpy.data.cameras,
-                 bpy.data.images, bpy.data.node_groups, bpy.data.textures):
+                 bpy.data.images, bpy.data.node_groups, bpy.data.textures, bpy.data.worlds):
         for block in [b for b in coll if b.get(TAG) and not b.get(KEEP)]:
             coll.remove(block, do_unlink=True)
-    bpy.data.orphans_purge(do_local_ids=True, do_linked_ids=True, do_recursive=True)

@@ -44,14 +44,14 @@ class SceneVerdict:
     seconds_contrast: float = 0.0  # of the whole verification, the contrast renders
 
 
-def verify_scene(built: BuiltScene, empties: dict, vc, quiet: bool = True, crop=None) -> SceneVerdict:
+def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None) -> SceneVerdict:
     """Decide, for every planned camera of ``built``, what it renders and labels (``vc``: the
     VerificationConfig; ``crop``: the CropConfig, or None for full frames)."""
     plan = built.plan
     res = tuple(plan.render.resolution)
     out = SceneVerdict()
     pending = []
-    with DefectIdPass(built, plan.defects, empties, crop.max_incidence_deg if crop else 90.0) as idp:
+    with DefectIdPass(built, plan.defects, built.defects, crop.max_incidence_deg if crop else 90.0) as idp:
         for cam in plan.cameras:
             if not any(part_in_view(p, cam, res) for p in plan.parts):
                 out.checks.append({"camera_id": cam.camera_id, "status": "no_part"})

@@ -7,39 +7,77 @@ import sys
 import pytest
 
 from synthgen.config import load_job_config
-from synthgen.plan import make_plan
+from synthgen.pipeline import plan_scene
 
 from conftest import REPO, requires_bpy
 
 pytestmark = [requires_bpy, pytest.mark.blender]
 
 
-def test_addon_operator_builds_the_planned_scene():
+def test_addon_operator_builds_the_planned_scene_with_its_defects(tmp_path):
     import bpy
+    import numpy as np
+    import yaml
 
-    from synthgen.blender import scene
+    from synthgen.blender.build import start_session
 
     sys.path.insert(0, str(REPO / "blender_addon"))
     import synthgen_addon
 
-    scene.init_session()
+    d = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
+    d["out"] = str(tmp_path / "out")
+    for part in d["parts"]:
+        part["path"] = str((REPO / "configs" / part["path"]).resolve())
+    for light in d["lights"]:
+        if light.get("ies"):
+            light["ies"] = str((REPO / "configs" / light["ies"]).resolve())
+    cfg_path = tmp_path / "qs.yaml"
+    cfg_path.write_text(yaml.safe_dump(d))
+    start_session()
+    # The artist's own data, unused: a clear must not purge it.
+    mine = (bpy.data.materials.new("artist_mat"), bpy.data.meshes.new("artist_mesh"),
+            bpy.data.images.new("artist_img", 4, 4))
     synthgen_addon.register()
     try:
         s = bpy.context.scene.synthgen
-        s.config_path = str(REPO / "configs" / "quickstart.yaml")
+        s.config_path = str(cfg_path)
         s.scene_index = 1
         assert bpy.ops.synthgen.build_scene() == {"FINISHED"}
-        plan = make_plan(load_job_config(REPO / "configs" / "quickstart.yaml"), 1, cache_dir=None)
+        plan = plan_scene(load_job_config(cfg_path), 1, cache_dir=tmp_path / "cli_cache")
         parts = sorted(o.name for o in bpy.data.objects if o.name.startswith("part_"))
         assert parts == sorted(f"part_{p.instance_id:02d}_{p.name}" for p in plan.parts)
         cams = [o for o in bpy.data.objects if o.type == "CAMERA"]
         assert len(cams) == len(plan.cameras) and bpy.context.scene.camera in cams
+        # The defects of the CLI's plan: same kinds, same count, decals at the same places.
+        empties = {o.name: o for o in bpy.data.objects if o.name.startswith("defect_")}
+        assert len(plan.defects) >= 3
+        assert sorted(empties) == sorted(f"defect_{d.defect_id:03d}_{d.kind}" for d in plan.defects)
+        for dp in plan.defects:
+            loc = np.array(empties[f"defect_{dp.defect_id:03d}_{dp.kind}"].matrix_world.translation)
+            assert np.abs(loc - np.array(dp.position)).max() < 1e-6
         user = bpy.data.objects.new("artist_empty", None)  # the artist's own object survives a clear
         bpy.context.scene.collection.objects.link(user)
         assert bpy.ops.synthgen.clear_scene() == {"FINISHED"}
         assert [o.name for o in bpy.data.objects] == ["artist_empty"]
+        assert [b.name for b in mine] == ["artist_mat", "artist_mesh", "artist_img"]  # still valid
+        assert {"artist_mat", "artist_mesh", "artist_img"} <= {b.name for c in (
+            bpy.data.materials, bpy.data.meshes, bpy.data.images) for b in c}
         s.config_path = str(REPO / "nope.yaml")
         with pytest.raises(RuntimeError, match="nope.yaml: file not found"):
             bpy.ops.synthgen.build_scene()
     finally:
         synthgen_addon.unregister()
+
+
+def test_the_manifest_passes_blenders_own_extension_validator():
+    """Blender 4.5's extension CLI (bundled with the bpy wheel) accepts the add-on's manifest."""
+    import subprocess
+    from pathlib import Path
+
+    import bpy
+
+    cli = Path(bpy.utils.system_resource("SCRIPTS")) / "addons_core" / "bl_pkg" / "cli" / "blender_ext.py"
+    assert cli.is_file(), f"the bpy wheel has no extension CLI at {cli}"
+    res = subprocess.run([sys.executable, str(cli), "validate", str(REPO / "blender_addon" / "synthgen_addon")],
+                         capture_output=True, text=True, timeout=120, check=False)
+    assert res.returncode == 0 and "Success" in res.stdout, res.stdout + res.stderr

@@ -29,21 +29,19 @@ def _scene(tmp_path, types=("deformation", "encrustation", "hole"), size=30.0, *
 
 
 def _render(plan, tmp_path, name, enabled=True, ids=False):
-    from synthgen.blender import defects, render, scene
-    from synthgen.blender.visibility import DefectIdPass
+    from synthgen.blender import defects, render
+    from synthgen.blender.build import build, built_id_pass, clear, start_session
 
-    scene.init_session()
-    built = scene.build_scene(plan)
-    empties = defects.apply_defects(built, plan.defects)
-    render.apply_render_settings(plan.render, 0)
+    start_session()
+    built = build(plan)
     idmap = None
     if ids:
-        with DefectIdPass(built, plan.defects, empties) as idp:
+        with built_id_pass(built) as idp:
             idmap = idp.render_ids(0)
     defects.set_enabled(built, {d.defect_id for d in plan.defects} if enabled else set())
     render.render_camera(built, 0)
     render.save_render(tmp_path / f"{name}.png")
-    scene.clear_scene()
+    clear()
     return np.asarray(Image.open(tmp_path / f"{name}.png").convert("RGB")).astype(np.float32), idmap
 
 

@@ -28,15 +28,13 @@ pytestmark = [requires_bpy, pytest.mark.blender]
 
 def _render(plan, tmp_path, name, enabled=True):
     """Per camera: (image (H, W, 3) float, ID map) of ``plan``, defects on or off."""
-    from synthgen.blender import defects, render, scene
-    from synthgen.blender.visibility import DefectIdPass
+    from synthgen.blender import defects, render
+    from synthgen.blender.build import build, built_id_pass, clear, start_session
 
-    scene.init_session()
-    built = scene.build_scene(plan)
-    empties = defects.apply_defects(built, plan.defects)
-    render.apply_render_settings(plan.render, 0)
+    start_session()
+    built = build(plan)
     out = {}
-    with DefectIdPass(built, plan.defects, empties) as idp:
+    with built_id_pass(built) as idp:
         ids = {c.camera_id: idp.render_ids(c.camera_id) for c in plan.cameras}
     defects.set_enabled(built, {d.defect_id for d in plan.defects} if enabled else set())
     for c in plan.cameras:
@@ -44,7 +42,7 @@ def _render(plan, tmp_path, name, enabled=True):
         render.save_render(tmp_path / f"{name}_{c.camera_id}.png")
         img = np.asarray(Image.open(tmp_path / f"{name}_{c.camera_id}.png").convert("RGB")).astype(np.float32)
         out[c.camera_id] = (img, ids[c.camera_id])
-    scene.clear_scene()
+    clear()
     return out
 
 
@@ -174,10 +172,9 @@ def test_every_changed_pixel_is_labelled_even_beyond_the_nominal_mask(tmp_path):
     # A library variant whose mask.png (radius 0.35) is smaller than the red encrustation it
     # draws (radius 0.7), as a hand-made or generated map with a halo can be: the dataset's label
     # must follow what changes in the image, not the nominal mask.
-    from synthgen.blender import defects, render, scene
-    from synthgen.pipeline import library_root, run_render
-    from synthgen.plan.portable import localize
-    from synthgen.plan.types import plan_from_dict
+    from synthgen.blender import defects, render
+    from synthgen.blender.build import build, clear, start_session
+    from synthgen.pipeline import run_render, written_plan
 
     vdir = disc_variant(tmp_path / "lib" / "disc" / "000", types=("encrustation",), enc_r=(0.0, 0.7))
     n = 128
@@ -189,15 +186,13 @@ def test_every_changed_pixel_is_labelled_even_beyond_the_nominal_mask(tmp_path):
     assert stats.images == 1
     out = tmp_path / "out"
     rec = json.loads((out / "plans" / "000000.json").read_text())
-    plan = plan_from_dict(localize(rec["plan"], cfg.config_dir, library_root(cfg, cfg.seed, out / ".cache")))
-    scene.init_session()
-    built = scene.build_scene(plan)
-    defects.apply_defects(built, plan.defects)
-    render.apply_render_settings(plan.render)
+    plan = written_plan(cfg, rec, out)
+    start_session()
+    built = build(plan)
     defects.set_enabled(built, set())
     render.render_camera(built, 0)
     render.save_render(tmp_path / "without.png")
-    scene.clear_scene()
+    clear()
     with_img = np.asarray(Image.open(out / "images" / "000000_00.png").convert("RGB")).astype(np.float32)
     without = np.asarray(Image.open(tmp_path / "without.png").convert("RGB")).astype(np.float32)
     inst = np.asarray(Image.open(out / "masks" / "instance" / "000000_00.png"))

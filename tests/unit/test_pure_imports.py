@@ -74,3 +74,26 @@ def test_the_import_scan_finds_a_nested_import(tmp_path):
     f = tmp_path / "m.py"
     f.write_text("def run():\n    if True:\n        import bpy.ops\n    from mathutils import Vector\n")
     assert sorted(_blender_imports(f)) == ["m.py:3 bpy.ops", "m.py:4 mathutils"]
+
+
+# The steps of building a scene, each called only by the one entry point (synthgen/blender/build.py).
+BUILD_STEPS = {"build_objects", "apply_defects", "apply_render_settings", "init_session", "clear_scene"}
+
+
+def test_scenes_are_built_only_through_the_one_entry_point():
+    """The CLI pipeline, add-on, benchmarks, gallery script and tests call build()/clear(), never
+    the steps: the copies of the build sequence cannot drift apart again."""
+    root = Path(synthgen.__file__).parent.parent
+    files = [*root.joinpath("synthgen").rglob("*.py"), *root.joinpath("tests").rglob("*.py"),
+             *root.joinpath("benchmarks").rglob("*.py"), *root.joinpath("docs").rglob("*.py"),
+             *root.joinpath("blender_addon").rglob("*.py")]
+    offenders = []
+    for f in files:
+        if f.name == "build.py" and f.parent.name == "blender":
+            continue
+        for node in ast.walk(ast.parse(f.read_text(), filename=str(f))):
+            if isinstance(node, ast.Call):
+                name = getattr(node.func, "attr", getattr(node.func, "id", None))
+                if name in BUILD_STEPS and not ast.unparse(node.func).startswith("bpy.ops."):  # an operator
+                    offenders.append(f"{f.relative_to(root)}:{node.lineno} {name}")
+    assert offenders == []
