@@ -102,7 +102,7 @@ def rerender_without(cfg, ds: Path, threads: int) -> tuple[dict[str, np.ndarray]
     from synthgen.blender import defects as bdefects
     from synthgen.blender import render
     from synthgen.blender.build import build, clear, start_session
-    from synthgen.pipeline import written_plan
+    from synthgen.plan.library import written_plan
 
     out, direct = {}, {}
     start_session()

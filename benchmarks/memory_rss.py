@@ -34,8 +34,8 @@ def main() -> None:
     from synthgen.blender.build import build, clear, start_session
     from synthgen.blender.verify import verify_scene
     from synthgen.config import load_job_config
-    from synthgen.pipeline import resolve_library
     from synthgen.plan import PlacementError, make_plan
+    from synthgen.plan.library import resolve_library
 
     cfg = load_job_config(args.config, {"render.resolution": (32, 24), "render.samples": 1,
                                         "render.denoise": False, "cameras.ark.count": 2})

@@ -23,8 +23,8 @@ def measure(cfg, tmp: Path, cameras: int) -> tuple[int, float, float]:
     from synthgen.blender import render
     from synthgen.blender.build import build, clear, start_session
     from synthgen.blender.verify import verify_scene
-    from synthgen.pipeline import resolve_library
     from synthgen.plan import make_plan
+    from synthgen.plan.library import resolve_library
 
     lib = resolve_library(cfg, cfg.seed, tmp / "cache")
     plan = make_plan(cfg, 0, cache_dir=tmp / "cache", library=lib)

@@ -34,8 +34,8 @@ def main() -> None:
     from synthgen.blender.build import build, built_id_pass, clear, start_session
     from synthgen.config import JobConfig
     from synthgen.dataset.preview import overlay
-    from synthgen.pipeline import resolve_library
     from synthgen.plan import make_plan
+    from synthgen.plan.library import resolve_library
     from synthgen.textures.kinds import builtin_recipes
 
     tmp = Path(tempfile.mkdtemp())

@@ -36,7 +36,8 @@ def render(config: Path, out, num_scenes, seed, device, shard, from_plans, verbo
     """Plan, verify and render CONFIG's scenes into a labelled dataset (resumable)."""
     from synthgen.config import load_job_config
     from synthgen.dataset.writer import parse_shard
-    from synthgen.pipeline import no_images_reasons, run_render, summary_line
+    from synthgen.pipeline import run_render
+    from synthgen.stats import no_images_reasons, summary_line
 
     _setup_logging(verbose)
     cfg = load_job_config(config, {"seed": seed, "num_scenes": num_scenes,
@@ -103,8 +104,8 @@ def plan(config: Path, scene_index: int, seed, cache, no_cache):
     import tempfile
 
     from synthgen.config import load_job_config
-    from synthgen.pipeline import library_root, resolve_library
     from synthgen.plan import PlacementError, make_plan
+    from synthgen.plan.library import library_root, resolve_library
     from synthgen.plan.portable import portable
 
     cfg = load_job_config(config, {"seed": seed})

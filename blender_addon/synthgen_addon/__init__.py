@@ -56,7 +56,7 @@ class SYNTHGEN_OT_build_scene(bpy.types.Operator):
             from synthgen.blender.build import build, clear
             from synthgen.config import load_job_config
             from synthgen.errors import SynthgenError
-            from synthgen.pipeline import plan_scene
+            from synthgen.plan.library import plan_scene
 
             cfg = load_job_config(bpy.path.abspath(s.config_path))
             plan = plan_scene(cfg, s.scene_index, seed=s.seed if s.use_seed else None)

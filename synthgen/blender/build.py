@@ -18,7 +18,9 @@ from synthgen.blender.scene import BuiltScene
 from synthgen.blender.visibility import DefectIdPass
 from synthgen.plan.types import ScenePlan
 
-__all__ = ["BuiltScene", "build", "built_id_pass", "clear", "start_session"]
+__all__ = ["BuiltScene", "blender_version", "build", "built_id_pass", "clear", "start_session"]
+
+blender_version = _scene.blender_version
 
 
 def start_session() -> None:

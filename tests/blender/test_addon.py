@@ -7,7 +7,7 @@ import sys
 import pytest
 
 from synthgen.config import load_job_config
-from synthgen.pipeline import plan_scene
+from synthgen.plan.library import plan_scene
 
 from conftest import REPO, requires_bpy
 

@@ -10,8 +10,8 @@ import pytest
 from PIL import Image
 
 from synthgen.config import JobConfig
-from synthgen.pipeline import resolve_library
 from synthgen.plan import make_plan
+from synthgen.plan.library import resolve_library
 
 from blender_fixtures import disc_variant, expected_label, plate_config, top_kind
 from conftest import requires_bpy

@@ -15,10 +15,10 @@ from PIL import Image
 
 from synthgen.config import JobConfig
 from synthgen.geometry.cad import load_part
-from synthgen.pipeline import resolve_library
 from synthgen.plan import make_plan
 from synthgen.plan.defects import hole_through
 from synthgen.plan.frames import as_tuple, look_at_matrix
+from synthgen.plan.library import resolve_library
 
 from blender_fixtures import disc_variant, plate_config, top_kind
 from conftest import requires_bpy
@@ -174,7 +174,8 @@ def test_every_changed_pixel_is_labelled_even_beyond_the_nominal_mask(tmp_path):
     # must follow what changes in the image, not the nominal mask.
     from synthgen.blender import defects, render
     from synthgen.blender.build import build, clear, start_session
-    from synthgen.pipeline import run_render, written_plan
+    from synthgen.pipeline import run_render
+    from synthgen.plan.library import written_plan
 
     vdir = disc_variant(tmp_path / "lib" / "disc" / "000", types=("encrustation",), enc_r=(0.0, 0.7))
     n = 128

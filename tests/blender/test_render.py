@@ -53,7 +53,7 @@ def test_smoke_render_shows_the_part_where_projected(tmp_path):
     plan = make_plan(cfg, 0, cache_dir=None)
     cam = plan.cameras[1]
     with_part = _render(plan, cam.camera_id, tmp_path / "a.png")
-    empty = _render(dataclasses.replace(plan, parts=()), cam.camera_id, tmp_path / "b.png")
+    empty = _render(dataclasses.replace(plan, parts=(), defects=()), cam.camera_id, tmp_path / "b.png")
     assert with_part.std() > 5, "image is blank"
     region = _part_region(plan, cam)
     assert 20 < region.sum() < region.size * 0.8, "test set-up: the part should be in view"
@@ -87,7 +87,7 @@ def test_real_cad_part_renders(name, tmp_path):
     cfg = JobConfig.model_validate(d)
     plan = make_plan(cfg, 0, cache_dir=tmp_path / "cache")
     with_part = _render(plan, 0, tmp_path / "a.png")
-    empty = _render(dataclasses.replace(plan, parts=()), 0, tmp_path / "b.png")
+    empty = _render(dataclasses.replace(plan, parts=(), defects=()), 0, tmp_path / "b.png")
     region = _part_region(plan, plan.cameras[0])
     diff = np.abs(with_part - empty).mean(axis=2)
     assert region.sum() > 10
@@ -147,7 +147,7 @@ def test_no_data_block_growth_between_scenes_on_the_real_path(tmp_path):
     from synthgen.blender import render
     from synthgen.blender.build import build, clear, start_session
     from synthgen.blender.verify import verify_scene
-    from synthgen.pipeline import plan_scene
+    from synthgen.plan.library import plan_scene
 
     d = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
     for part in d["parts"]:

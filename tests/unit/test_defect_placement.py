@@ -26,7 +26,7 @@ def _plans(cfg, n=10, library=None):
 
 
 def test_defects_lie_on_the_part_surface_with_its_normal(tmp_path):
-    from synthgen.pipeline import resolve_library
+    from synthgen.plan.library import resolve_library
 
     cfg = load_job_config(QS)
     plans = _plans(cfg, library=resolve_library(cfg, cfg.seed, tmp_path))
