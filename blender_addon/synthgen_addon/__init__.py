@@ -1,35 +1,18 @@
 """synthgen Blender add-on: plan a scene from a config + seed + scene index and build it in the
-open Blender session with the SAME code the CLI uses (synthgen.plan + synthgen.blender).
+open Blender session with the SAME code the CLI uses (``synthgen.plan.library.plan_scene`` and
+the one scene-building entry point ``synthgen.blender.build.build``), defects included.
 
-The synthgen package must be importable from Blender's Python: install it there
-(``<blender python> -m pip install synthgen`` or the repo with ``-e``) or set the add-on
-preference "synthgen source folder" to a checkout.
+The synthgen package must be importable from Blender's Python: install it there without the
+``render`` extra (Blender already is bpy), or set the add-on preference "synthgen source folder"
+to a checkout.
 """
 
 from __future__ import annotations
 
-import sys
-
 import bpy
-from bpy.props import IntProperty, StringProperty
+from bpy.props import BoolProperty, IntProperty, StringProperty
 
-
-def _import_synthgen(context):
-    prefs = context.preferences.addons[__package__].preferences if __package__ in \
-        context.preferences.addons else None
-    src = getattr(prefs, "source_dir", "") if prefs else ""
-    if src and src not in sys.path:
-        sys.path.insert(0, bpy.path.abspath(src))
-    try:
-        from synthgen.blender import build  # noqa: F401
-        from synthgen.config import load_job_config  # noqa: F401
-        from synthgen.plan import make_plan  # noqa: F401
-    except ImportError as exc:
-        raise RuntimeError(f"synthgen is not importable from Blender's Python ({exc}); install it or set "
-                           "the add-on's source folder") from None
-    import synthgen
-
-    return synthgen
+from .operators import OPERATORS, SYNTHGEN_OT_build_scene, SYNTHGEN_OT_clear_scene, set_active_camera
 
 
 class SYNTHGEN_AddonPreferences(bpy.types.AddonPreferences):
@@ -42,62 +25,19 @@ class SYNTHGEN_AddonPreferences(bpy.types.AddonPreferences):
         self.layout.prop(self, "source_dir")
 
 
-class SYNTHGEN_OT_build_scene(bpy.types.Operator):
-    """Plan the scene (config, seed, index) and build it here, replacing the previous synthgen scene"""
-
-    bl_idname = "synthgen.build_scene"
-    bl_label = "Build scene"
-    bl_options = {"REGISTER", "UNDO"}
-
-    def execute(self, context):
-        s = context.scene.synthgen
-        try:
-            _import_synthgen(context)
-            from synthgen.blender.build import build, clear
-            from synthgen.config import load_job_config
-            from synthgen.errors import SynthgenError
-            from synthgen.plan.library import plan_scene
-
-            cfg = load_job_config(bpy.path.abspath(s.config_path))
-            plan = plan_scene(cfg, s.scene_index, seed=s.seed if s.use_seed else None)
-        except (RuntimeError, SynthgenError) as exc:
-            self.report({"ERROR"}, str(exc).splitlines()[0])
-            return {"CANCELLED"}
-        clear()
-        built = build(plan)  # the CLI's own entry point: defects and render settings included
-        cam = built.cameras.get(min(max(0, s.camera_id), len(built.cameras) - 1))
-        if cam is not None:
-            context.scene.camera = cam
-        self.report({"INFO"}, f"built scene {plan.scene_index}: {len(plan.parts)} parts, "
-                              f"{len(plan.cameras)} cameras, {len(plan.lights)} lights, {len(plan.defects)} defects")
-        return {"FINISHED"}
-
-
-class SYNTHGEN_OT_clear_scene(bpy.types.Operator):
-    """Remove everything synthgen built (your own objects are untouched)"""
-
-    bl_idname = "synthgen.clear_scene"
-    bl_label = "Clear synthgen objects"
-    bl_options = {"REGISTER", "UNDO"}
-
-    def execute(self, context):
-        try:
-            _import_synthgen(context)
-        except RuntimeError as exc:
-            self.report({"ERROR"}, str(exc))
-            return {"CANCELLED"}
-        from synthgen.blender.build import clear
-
-        clear()
-        return {"FINISHED"}
+def _camera_changed(self, context):
+    set_active_camera(context)
 
 
 class SYNTHGEN_Settings(bpy.types.PropertyGroup):
     config_path: StringProperty(name="Config", subtype="FILE_PATH", description="synthgen render config (YAML)")
     scene_index: IntProperty(name="Scene", min=0, default=0, description="scene index to plan")
-    use_seed: bpy.props.BoolProperty(name="Override seed", default=False)
+    use_seed: BoolProperty(name="Override seed", default=False)
     seed: IntProperty(name="Seed", min=0, default=0)
-    camera_id: IntProperty(name="Camera", min=0, default=0, description="camera of the arc to look through")
+    camera_id: IntProperty(name="Camera", min=0, default=0, update=_camera_changed,
+                           description="camera of the arc to look through (active at once)")
+    preview_samples: IntProperty(name="Preview samples", min=1, max=4096, default=8,
+                                 description="Cycles samples of the preview render")
 
 
 class SYNTHGEN_PT_main(bpy.types.Panel):
@@ -111,19 +51,25 @@ class SYNTHGEN_PT_main(bpy.types.Panel):
         s = context.scene.synthgen
         col = self.layout.column()
         col.prop(s, "config_path")
-        col.prop(s, "scene_index")
+        row = col.row(align=True)
+        row.operator("synthgen.step_scene", text="", icon="TRIA_LEFT").step = -1
+        row.prop(s, "scene_index")
+        row.operator("synthgen.step_scene", text="", icon="TRIA_RIGHT").step = 1
         row = col.row()
         row.prop(s, "use_seed")
         sub = row.row()
         sub.enabled = s.use_seed
         sub.prop(s, "seed")
-        col.prop(s, "camera_id")
         col.operator(SYNTHGEN_OT_build_scene.bl_idname, icon="SCENE_DATA")
+        col.prop(s, "camera_id")
+        row = col.row(align=True)
+        row.operator("synthgen.show_labels", icon="OVERLAY")
+        row.operator("synthgen.preview", icon="RENDER_STILL")
+        col.prop(s, "preview_samples")
         col.operator(SYNTHGEN_OT_clear_scene.bl_idname, icon="TRASH")
 
 
-CLASSES = (SYNTHGEN_AddonPreferences, SYNTHGEN_Settings, SYNTHGEN_OT_build_scene, SYNTHGEN_OT_clear_scene,
-           SYNTHGEN_PT_main)
+CLASSES = (SYNTHGEN_AddonPreferences, SYNTHGEN_Settings, *OPERATORS, SYNTHGEN_PT_main)
 
 
 def register():

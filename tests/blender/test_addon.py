@@ -55,6 +55,28 @@ def test_addon_operator_builds_the_planned_scene_with_its_defects(tmp_path):
         for dp in plan.defects:
             loc = np.array(empties[f"defect_{dp.defect_id:03d}_{dp.kind}"].matrix_world.translation)
             assert np.abs(loc - np.array(dp.position)).max() < 1e-6
+        # The camera list makes a camera active at once; previous/next rebuild another scene.
+        s.camera_id = 2
+        assert bpy.context.scene.camera.name == "cam_02"
+        # Show labels: the CLI's defect-ID pass for the active camera, as an overlay in its view.
+        from synthgen.blender.build import built_id_pass
+        from synthgen_addon.operators import STATE
+
+        with built_id_pass(STATE["built"]) as idp:
+            want = idp.render_ids(2)
+        assert bpy.ops.synthgen.show_labels() == {"FINISHED"}
+        img = bpy.data.images["synthgen_labels"]
+        w, h = plan.render.resolution
+        px = np.empty(w * h * 4, np.float32)
+        img.pixels.foreach_get(px)
+        alpha = px.reshape(h, w, 4)[::-1, :, 3]
+        assert (want > 0).sum() > 0 and np.array_equal(alpha > 0, want > 0)
+        assert bpy.context.scene.camera.data.background_images[0].image == img
+        assert bpy.ops.synthgen.preview() == {"FINISHED"}
+        assert tuple(bpy.data.images["synthgen_preview"].size) == (w, h)
+        assert bpy.ops.synthgen.step_scene(step=1) == {"FINISHED"} and s.scene_index == 2
+        assert bpy.ops.synthgen.step_scene(step=-1) == {"FINISHED"} and s.scene_index == 1
+        assert sorted(o.name for o in bpy.data.objects if o.name.startswith("defect_")) == sorted(empties)
         user = bpy.data.objects.new("artist_empty", None)  # the artist's own object survives a clear
         bpy.context.scene.collection.objects.link(user)
         assert bpy.ops.synthgen.clear_scene() == {"FINISHED"}
@@ -62,9 +84,19 @@ def test_addon_operator_builds_the_planned_scene_with_its_defects(tmp_path):
         assert [b.name for b in mine] == ["artist_mat", "artist_mesh", "artist_img"]  # still valid
         assert {"artist_mat", "artist_mesh", "artist_img"} <= {b.name for c in (
             bpy.data.materials, bpy.data.meshes, bpy.data.images) for b in c}
+        assert "synthgen_labels" not in bpy.data.images and "synthgen_preview" not in bpy.data.images
         s.config_path = str(REPO / "nope.yaml")
         with pytest.raises(RuntimeError, match="nope.yaml: file not found"):
             bpy.ops.synthgen.build_scene()
+        # Every line of a config error is shown, not only the first.
+        d["cameras"]["ark"]["count"] = 0
+        d["render"]["samples"] = "many"
+        bad = tmp_path / "bad.yaml"
+        bad.write_text(yaml.safe_dump(d))
+        s.config_path = str(bad)
+        with pytest.raises(RuntimeError) as err:
+            bpy.ops.synthgen.build_scene()
+        assert "cameras.ark.count" in str(err.value) and "render.samples" in str(err.value)
     finally:
         synthgen_addon.unregister()
 

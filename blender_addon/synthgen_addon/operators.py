@@ -1,0 +1,229 @@
+"""The add-on's operators: build (defects included), previous/next scene, clear, show labels and
+preview render. Everything goes through synthgen's own entry points (``plan_scene``,
+``synthgen.blender.build``), so the artist sees exactly what the CLI renders."""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from pathlib import Path
+
+import bpy
+import numpy as np
+from bpy.props import IntProperty
+
+# The scene the add-on built last (its handle from synthgen.blender.build.build).
+STATE: dict = {"built": None}
+LABELS_IMAGE, PREVIEW_IMAGE = "synthgen_labels", "synthgen_preview"
+
+
+def import_synthgen(context):
+    """synthgen from Blender's Python, or from the checkout named in the add-on's preferences."""
+    pkg = __package__
+    prefs = context.preferences.addons[pkg].preferences if pkg in context.preferences.addons else None
+    src = getattr(prefs, "source_dir", "") if prefs else ""
+    if src and bpy.path.abspath(src) not in sys.path:
+        sys.path.insert(0, bpy.path.abspath(src))
+    try:
+        import synthgen.blender.build  # noqa: F401
+        import synthgen.plan.library  # noqa: F401
+    except ImportError as exc:
+        raise RuntimeError(f"synthgen is not importable from Blender's Python ({exc}); install it or set "
+                           "the add-on's source folder") from None
+
+
+def _fail(op, exc) -> set[str]:
+    """Report every line of an error (a config error has one per bad field)."""
+    op.report({"ERROR"}, "\n".join(str(exc).splitlines()) or type(exc).__name__)
+    return {"CANCELLED"}
+
+
+def build_current(context) -> str:
+    """Plan and build the panel's scene; returns a one-line summary."""
+    from synthgen.blender.build import build, clear
+    from synthgen.config import load_job_config
+    from synthgen.plan.library import plan_scene
+
+    s = context.scene.synthgen
+    cfg = load_job_config(bpy.path.abspath(s.config_path))
+    plan = plan_scene(cfg, s.scene_index, seed=s.seed if s.use_seed else None)
+    clear()
+    STATE["built"] = build(plan)  # the CLI's own entry point: defects and render settings included
+    set_active_camera(context)
+    return (f"built scene {plan.scene_index}: {len(plan.parts)} parts, {len(plan.cameras)} cameras, "
+            f"{len(plan.lights)} lights, {len(plan.defects)} defects")
+
+
+def set_active_camera(context) -> None:
+    """Make the panel's camera the scene camera at once (the camera list's update callback)."""
+    built = STATE["built"]
+    if built is None or not built.cameras:
+        return
+    s = context.scene.synthgen
+    cid = min(max(0, s.camera_id), max(built.cameras))
+    cam = built.cameras.get(cid)
+    if cam is not None:
+        context.scene.camera = cam
+
+
+class SYNTHGEN_OT_build_scene(bpy.types.Operator):
+    """Plan the scene (config, seed, index) and build it here with its defects, replacing the previous synthgen scene"""
+
+    bl_idname = "synthgen.build_scene"
+    bl_label = "Build scene"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        try:
+            import_synthgen(context)
+            from synthgen.errors import SynthgenError
+
+            try:
+                msg = build_current(context)
+            except SynthgenError as exc:
+                return _fail(self, exc)
+        except RuntimeError as exc:
+            return _fail(self, exc)
+        self.report({"INFO"}, msg)
+        return {"FINISHED"}
+
+
+class SYNTHGEN_OT_step_scene(bpy.types.Operator):
+    """Build the previous or next scene of the config"""
+
+    bl_idname = "synthgen.step_scene"
+    bl_label = "Step scene"
+    bl_options = {"REGISTER", "UNDO"}
+    step: IntProperty(name="Step", default=1)
+
+    def execute(self, context):
+        s = context.scene.synthgen
+        s.scene_index = max(0, s.scene_index + self.step)
+        return bpy.ops.synthgen.build_scene()
+
+
+class SYNTHGEN_OT_clear_scene(bpy.types.Operator):
+    """Remove everything synthgen built (your own objects, materials, meshes and images are untouched)"""
+
+    bl_idname = "synthgen.clear_scene"
+    bl_label = "Clear synthgen objects"
+    bl_options = {"REGISTER", "UNDO"}
+
+    def execute(self, context):
+        try:
+            import_synthgen(context)
+        except RuntimeError as exc:
+            return _fail(self, exc)
+        from synthgen.blender.build import clear
+
+        clear()
+        STATE["built"] = None
+        return {"FINISHED"}
+
+
+def _tagged_image(name: str, w: int, h: int) -> bpy.types.Image:
+    from synthgen.blender.shading import TAG
+
+    img = bpy.data.images.get(name)
+    if img is not None and tuple(img.size) != (w, h):
+        bpy.data.images.remove(img)
+        img = None
+    if img is None:
+        img = bpy.data.images.new(name, w, h, alpha=True)
+        img[TAG] = 1  # cleared with the rest of synthgen's data
+    return img
+
+
+def _set_pixels(img: bpy.types.Image, rgba: np.ndarray) -> None:
+    """(H, W, 4) float top-down -> the image (Blender stores rows bottom-up)."""
+    img.pixels.foreach_set(np.ascontiguousarray(rgba[::-1], dtype=np.float32).ravel())
+    img.update()
+
+
+def label_colours(ids: np.ndarray) -> np.ndarray:
+    """(H, W, 4) float: each defect id in its palette colour, transparent elsewhere."""
+    from synthgen.dataset.preview import PALETTE
+
+    out = np.zeros((*ids.shape, 4), np.float32)
+    for k in np.unique(ids[ids > 0]):
+        out[ids == k] = (*(PALETTE[int(k) % len(PALETTE)] / 255.0), 1.0)
+    return out
+
+
+def _need_build(op):
+    if STATE["built"] is None or bpy.context.scene.camera is None:
+        op.report({"ERROR"}, "build a scene first")
+        return True
+    return False
+
+
+def _active_camera_id(context) -> int:
+    built = STATE["built"]
+    return next(cid for cid, o in built.cameras.items() if o == context.scene.camera)
+
+
+class SYNTHGEN_OT_show_labels(bpy.types.Operator):
+    """Show each visible defect's label for the active camera (the CLI's defect-ID pass) as an overlay in the camera view"""
+
+    bl_idname = "synthgen.show_labels"
+    bl_label = "Show labels"
+
+    def execute(self, context):
+        if _need_build(self):
+            return {"CANCELLED"}
+        from synthgen.blender.build import built_id_pass
+
+        built, cid = STATE["built"], _active_camera_id(context)
+        with built_id_pass(built) as idp:
+            ids = idp.render_ids(cid)
+        img = _tagged_image(LABELS_IMAGE, ids.shape[1], ids.shape[0])
+        _set_pixels(img, label_colours(ids))
+        cam = built.cameras[cid].data
+        cam.show_background_images = True
+        bg = next((b for b in cam.background_images if b.image == img), None) or cam.background_images.new()
+        bg.image, bg.alpha, bg.display_depth = img, 0.6, "FRONT"
+        self.report({"INFO"}, f"camera {cid}: {len(np.unique(ids[ids > 0]))} defects labelled, "
+                              f"{int((ids > 0).sum())} px")
+        return {"FINISHED"}
+
+
+class SYNTHGEN_OT_preview(bpy.types.Operator):
+    """Render the active camera at low samples with its labels outlined, into the image 'synthgen_preview'"""
+
+    bl_idname = "synthgen.preview"
+    bl_label = "Preview render"
+
+    def execute(self, context):
+        if _need_build(self):
+            return {"CANCELLED"}
+        from PIL import Image
+
+        from synthgen.blender import render
+        from synthgen.blender.build import built_id_pass
+        from synthgen.dataset.preview import overlay
+
+        built, cid = STATE["built"], _active_camera_id(context)
+        with built_id_pass(built) as idp:
+            ids = idp.render_ids(cid)
+        c = context.scene.cycles
+        saved = c.samples
+        c.samples = context.scene.synthgen.preview_samples
+        try:
+            render.render_camera(built, cid)
+            with tempfile.TemporaryDirectory() as tmp:
+                render.save_render(Path(tmp) / "preview.png")
+                rgb = np.asarray(Image.open(Path(tmp) / "preview.png").convert("RGB"))
+        finally:
+            c.samples = saved
+        shown = overlay(rgb, ids.astype(np.uint16), alpha=0.3)
+        img = _tagged_image(PREVIEW_IMAGE, shown.shape[1], shown.shape[0])
+        _set_pixels(img, np.dstack([shown / 255.0, np.ones(shown.shape[:2])]))
+        for area in (context.screen.areas if context.screen else []):
+            if area.type == "IMAGE_EDITOR":
+                area.spaces.active.image = img
+        self.report({"INFO"}, f"preview of camera {cid} in image '{PREVIEW_IMAGE}'")
+        return {"FINISHED"}
+
+
+OPERATORS = (SYNTHGEN_OT_build_scene, SYNTHGEN_OT_step_scene, SYNTHGEN_OT_clear_scene, SYNTHGEN_OT_show_labels,
+             SYNTHGEN_OT_preview)
