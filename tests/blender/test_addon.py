@@ -59,8 +59,9 @@ def test_addon_operator_builds_the_planned_scene_with_its_defects(tmp_path):
         s.camera_id = 2
         assert bpy.context.scene.camera.name == "cam_02"
         # Show labels: the CLI's defect-ID pass for the active camera, as an overlay in its view.
-        from synthgen.blender.build import built_id_pass
         from synthgen_addon.operators import STATE
+
+        from synthgen.blender.build import built_id_pass
 
         with built_id_pass(STATE["built"]) as idp:
             want = idp.render_ids(2)
