@@ -12,6 +12,7 @@ from __future__ import annotations
 import bpy
 from bpy.props import BoolProperty, IntProperty, StringProperty
 
+from .background import SYNTHGEN_OT_render_scenes
 from .operators import OPERATORS, SYNTHGEN_OT_build_scene, SYNTHGEN_OT_clear_scene, set_active_camera
 
 
@@ -38,6 +39,11 @@ class SYNTHGEN_Settings(bpy.types.PropertyGroup):
                            description="camera of the arc to look through (active at once)")
     preview_samples: IntProperty(name="Preview samples", min=1, max=4096, default=8,
                                  description="Cycles samples of the preview render")
+    render_count: IntProperty(name="Scenes", min=1, default=3, description="scenes to render in the background")
+    render_out: StringProperty(name="Output", subtype="DIR_PATH",
+                               description="dataset folder of the background render (default: out/addon_render "
+                                           "beside the config)")
+    render_status: StringProperty(name="Status", default="")
 
 
 class SYNTHGEN_PT_main(bpy.types.Panel):
@@ -67,9 +73,16 @@ class SYNTHGEN_PT_main(bpy.types.Panel):
         row.operator("synthgen.preview", icon="RENDER_STILL")
         col.prop(s, "preview_samples")
         col.operator(SYNTHGEN_OT_clear_scene.bl_idname, icon="TRASH")
+        box = col.box()
+        box.prop(s, "render_out")
+        row = box.row(align=True)
+        row.prop(s, "render_count")
+        row.operator(SYNTHGEN_OT_render_scenes.bl_idname, icon="RENDER_ANIMATION").count = s.render_count
+        if s.render_status:
+            box.label(text=s.render_status)
 
 
-CLASSES = (SYNTHGEN_AddonPreferences, SYNTHGEN_Settings, *OPERATORS, SYNTHGEN_PT_main)
+CLASSES = (SYNTHGEN_AddonPreferences, SYNTHGEN_Settings, *OPERATORS, SYNTHGEN_OT_render_scenes, SYNTHGEN_PT_main)
 
 
 def register():

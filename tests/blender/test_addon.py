@@ -114,3 +114,37 @@ def test_the_manifest_passes_blenders_own_extension_validator():
     res = subprocess.run([sys.executable, str(cli), "validate", str(REPO / "blender_addon" / "synthgen_addon")],
                          capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0 and "Success" in res.stdout, res.stdout + res.stderr
+
+
+def test_render_n_scenes_runs_the_cli_pipeline_in_a_background_process(tmp_path):
+    import time
+
+    import bpy
+    import yaml
+
+    from synthgen.blender.build import start_session
+
+    sys.path.insert(0, str(REPO / "blender_addon"))
+    import synthgen_addon
+    from synthgen_addon.background import JOBS
+
+    from conftest import smoke_dict
+
+    cfg = tmp_path / "smoke.yaml"
+    cfg.write_text(yaml.safe_dump(smoke_dict(tmp_path / "unused", num_scenes=2)))
+    start_session()
+    synthgen_addon.register()
+    try:
+        s = bpy.context.scene.synthgen
+        s.config_path, s.render_out = str(cfg), str(tmp_path / "ds")
+        t0 = time.perf_counter()
+        assert bpy.ops.synthgen.render_scenes(count=2) == {"FINISHED"}
+        assert time.perf_counter() - t0 < 5, "the operator returns at once; the render runs in the background"
+        job = JOBS["current"]
+        assert s.render_status.startswith("rendering")
+        assert job.process.wait(timeout=300) == 0, job.log.read_text()[-2000:]
+        assert job.status() == f"done: 2 scenes -> {tmp_path / 'ds'}"
+        assert len(list((tmp_path / "ds" / "images").glob("*.png"))) >= 1
+        assert (tmp_path / "ds" / "annotations" / "coco.json").is_file()
+    finally:
+        synthgen_addon.unregister()
