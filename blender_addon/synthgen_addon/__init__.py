@@ -10,10 +10,11 @@ to a checkout.
 from __future__ import annotations
 
 import bpy
-from bpy.props import BoolProperty, IntProperty, StringProperty
+from bpy.props import BoolProperty, CollectionProperty, EnumProperty, IntProperty, StringProperty
 
 from .background import SYNTHGEN_OT_render_scenes
 from .operators import OPERATORS, SYNTHGEN_OT_build_scene, SYNTHGEN_OT_clear_scene, set_active_camera
+from .tweak import TWEAK_CLASSES, SYNTHGEN_FieldItem, draw_fields
 
 
 class SYNTHGEN_AddonPreferences(bpy.types.AddonPreferences):
@@ -44,6 +45,14 @@ class SYNTHGEN_Settings(bpy.types.PropertyGroup):
                                description="dataset folder of the background render (default: out/addon_render "
                                            "beside the config)")
     render_status: StringProperty(name="Status", default="")
+    fields: CollectionProperty(type=SYNTHGEN_FieldItem)
+    field_section: EnumProperty(name="Section", items=[(k, k.capitalize(), f"{k} fields") for k in
+                                                       ("cameras", "lights", "materials", "defects")])
+    rebuild_on_edit: BoolProperty(name="Rebuild on edit", default=True,
+                                  description="rebuild the scene whenever a field changes")
+    edit_error: StringProperty(default="")
+    save_path: StringProperty(name="Save as", subtype="FILE_PATH",
+                              description="write the edited config here (empty: over the config itself)")
 
 
 class SYNTHGEN_PT_main(bpy.types.Panel):
@@ -73,6 +82,7 @@ class SYNTHGEN_PT_main(bpy.types.Panel):
         row.operator("synthgen.preview", icon="RENDER_STILL")
         col.prop(s, "preview_samples")
         col.operator(SYNTHGEN_OT_clear_scene.bl_idname, icon="TRASH")
+        draw_fields(col, s)
         box = col.box()
         box.prop(s, "render_out")
         row = box.row(align=True)
@@ -82,7 +92,8 @@ class SYNTHGEN_PT_main(bpy.types.Panel):
             box.label(text=s.render_status)
 
 
-CLASSES = (SYNTHGEN_AddonPreferences, SYNTHGEN_Settings, *OPERATORS, SYNTHGEN_OT_render_scenes, SYNTHGEN_PT_main)
+CLASSES = (SYNTHGEN_AddonPreferences, *TWEAK_CLASSES, SYNTHGEN_Settings, *OPERATORS, SYNTHGEN_OT_render_scenes,
+           SYNTHGEN_PT_main)
 
 
 def register():

@@ -41,11 +41,12 @@ def _fail(op, exc) -> set[str]:
 def build_current(context) -> str:
     """Plan and build the panel's scene; returns a one-line summary."""
     from synthgen.blender.build import build, clear
-    from synthgen.config import load_job_config
     from synthgen.plan.library import plan_scene
 
+    from .tweak import edited_config
+
     s = context.scene.synthgen
-    cfg = load_job_config(bpy.path.abspath(s.config_path))
+    cfg = edited_config(s)  # the YAML with the panel's edits applied and validated
     plan = plan_scene(cfg, s.scene_index, seed=s.seed if s.use_seed else None)
     clear()
     STATE["built"] = build(plan)  # the CLI's own entry point: defects and render settings included

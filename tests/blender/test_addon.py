@@ -148,3 +148,50 @@ def test_render_n_scenes_runs_the_cli_pipeline_in_a_background_process(tmp_path)
         assert (tmp_path / "ds" / "annotations" / "coco.json").is_file()
     finally:
         synthgen_addon.unregister()
+
+
+def test_fields_from_the_schema_edit_rebuild_and_save_with_comments(tmp_path):
+    import bpy
+    import yaml
+
+    from synthgen.blender.build import start_session
+    from synthgen.config import load_job_config
+    from synthgen.config_edit import editable_fields
+
+    sys.path.insert(0, str(REPO / "blender_addon"))
+    import synthgen_addon
+
+    from conftest import smoke_dict
+
+    d = smoke_dict(tmp_path / "unused")
+    text = "# my smoke scene: keep this comment\n" + yaml.safe_dump(d, sort_keys=False)
+    cfg = tmp_path / "smoke.yaml"
+    cfg.write_text(text)
+    start_session()
+    synthgen_addon.register()
+    try:
+        s = bpy.context.scene.synthgen
+        s.config_path = str(cfg)
+        assert bpy.ops.synthgen.load_fields() == {"FINISHED"}
+        paths = [it.path for it in s.fields]
+        assert paths == [f.path for f in editable_fields(load_job_config(cfg))]
+        assert {"cameras.focal_length_mm", "lights[0].power", "lights[0].temperature", "materials[0].roughness",
+                "materials[0].metallic", "materials[0].base_color.min", "defects.kinds.dent.size_mm",
+                "defects.kinds.dent.count_per_part", "defects.kinds.dent.surface.max_angle_deg"} <= set(paths)
+        assert bpy.ops.synthgen.build_scene() == {"FINISHED"}
+        n_defects = len([o for o in bpy.data.objects if o.name.startswith("defect_")])
+        assert n_defects == 3
+        item = {it.path: it for it in s.fields}
+        item["defects.kinds.dent.count_per_part"].ivalue = (0, 0, 0)  # an edit rebuilds the scene at once
+        assert sorted(o.name.split("_", 2)[2] for o in bpy.data.objects if o.name.startswith("defect_")) == \
+            ["burn", "hole"] and s.edit_error == ""
+        item["lights[0].power"].fvalue = (2.5, 4.0, 0.0)
+        s.save_path = str(tmp_path / "saved.yaml")
+        assert bpy.ops.synthgen.save_config() == {"FINISHED"}
+        saved = (tmp_path / "saved.yaml").read_text()
+        assert saved.startswith("# my smoke scene: keep this comment")
+        back = load_job_config(tmp_path / "saved.yaml")
+        assert back.defects.kinds["dent"].count_per_part == (0, 0) and back.lights[0].power == (2.5, 4.0)
+        assert s.config_path == str(tmp_path / "saved.yaml") and len(s.fields) == len(paths)
+    finally:
+        synthgen_addon.unregister()
