@@ -17,13 +17,27 @@ STATE: dict = {"built": None}
 LABELS_IMAGE, PREVIEW_IMAGE = "synthgen_labels", "synthgen_preview"
 
 
+def checkout_paths(src: str) -> list[str]:
+    """What a synthgen checkout adds to Blender's Python: the checkout itself, and the
+    site-packages of its Python 3.11 ``.venv`` (made by the README's quickstart) for synthgen's
+    pure dependencies. No pip into Blender's Python is needed. The venv goes last on the path so
+    Blender's own bpy and numpy win."""
+    root = Path(src).expanduser().resolve()
+    out = [str(root)]
+    out += [str(p) for p in sorted(root.glob(".venv/lib/python3.11/site-packages"))]
+    return out
+
+
 def import_synthgen(context):
     """synthgen from Blender's Python, or from the checkout named in the add-on's preferences."""
     pkg = __package__
     prefs = context.preferences.addons[pkg].preferences if pkg in context.preferences.addons else None
     src = getattr(prefs, "source_dir", "") if prefs else ""
-    if src and bpy.path.abspath(src) not in sys.path:
-        sys.path.insert(0, bpy.path.abspath(src))
+    if src:
+        first, *rest = checkout_paths(bpy.path.abspath(src))
+        if first not in sys.path:
+            sys.path.insert(0, first)
+        sys.path.extend(p for p in rest if p not in sys.path)
     try:
         import synthgen.blender.build  # noqa: F401
         import synthgen.plan.library  # noqa: F401

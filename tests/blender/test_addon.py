@@ -195,3 +195,12 @@ def test_fields_from_the_schema_edit_rebuild_and_save_with_comments(tmp_path):
         assert s.config_path == str(tmp_path / "saved.yaml") and len(s.fields) == len(paths)
     finally:
         synthgen_addon.unregister()
+
+
+def test_pointing_at_a_checkout_adds_it_and_its_venv_packages(tmp_path):
+    sys.path.insert(0, str(REPO / "blender_addon"))
+    from synthgen_addon.operators import checkout_paths
+
+    site = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    assert checkout_paths(str(tmp_path)) == [str(tmp_path.resolve()), str(site.resolve())]
