@@ -204,3 +204,57 @@ def test_pointing_at_a_checkout_adds_it_and_its_venv_packages(tmp_path):
     site = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages"
     site.mkdir(parents=True)
     assert checkout_paths(str(tmp_path)) == [str(tmp_path.resolve()), str(site.resolve())]
+
+
+class _Layout:
+    """Records what a panel draws; every prop it names must exist on its data."""
+
+    def __init__(self, log):
+        self.log, self.enabled = log, True
+
+    def column(self, **kw):
+        return _Layout(self.log)
+
+    row = box = column
+
+    def prop(self, data, name, **kw):
+        assert hasattr(data, name), f"panel draws unknown property {name}"
+        self.log.append(("prop", name))
+
+    def operator(self, idname, **kw):
+        import bpy
+
+        group, op = idname.split(".")
+        assert hasattr(getattr(bpy.ops, group), op), f"panel calls unknown operator {idname}"
+        self.log.append(("op", idname))
+        return type("Props", (), {})()
+
+    def label(self, **kw):
+        self.log.append(("label", kw.get("text")))
+
+
+def test_the_panel_draws_every_control_with_fields_loaded(tmp_path):
+    import bpy
+
+    from synthgen.blender.build import start_session
+
+    sys.path.insert(0, str(REPO / "blender_addon"))
+    import synthgen_addon
+
+    start_session()
+    synthgen_addon.register()
+    try:
+        s = bpy.context.scene.synthgen
+        s.config_path = str(REPO / "configs" / "smoke.yaml")
+        assert bpy.ops.synthgen.load_fields() == {"FINISHED"}
+        s.field_section = "lights"
+        log = []
+        panel = type("P", (), {"layout": _Layout(log)})()
+        synthgen_addon.SYNTHGEN_PT_main.draw(panel, bpy.context)
+        ops = {x for k, x in log if k == "op"}
+        assert ops == {"synthgen.step_scene", "synthgen.build_scene", "synthgen.show_labels", "synthgen.preview",
+                       "synthgen.clear_scene", "synthgen.load_fields", "synthgen.save_config",
+                       "synthgen.render_scenes"}
+        assert ("prop", "fvalue") in log and ("label", "power") in log
+    finally:
+        synthgen_addon.unregister()
