@@ -183,3 +183,18 @@ def preview(dataset: Path, out: Path, max_images: int, columns: int, thumb_width
 
     contact_sheet(dataset, out, max_images=max_images, columns=columns, thumb_width=thumb_width)
     click.echo(f"wrote {out}", err=True)
+
+
+@cli.command()
+@click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--format", "fmt", type=click.Choice(["yolo-seg", "coco-polygons", "fiftyone"]), required=True,
+              help="yolo-seg (Ultralytics), coco-polygons (COCO with polygon segmentations) or fiftyone "
+              "(COCODetectionDataset layout)")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="new folder to write")
+def export(dataset: Path, fmt: str, out: Path):
+    """Export a synthgen dataset with polygon labels (OpenCV contours of each instance mask)."""
+    from synthgen.dataset.export import export_dataset
+
+    c = export_dataset(dataset, out, fmt)
+    click.echo(f"exported {c['images']} images, {c['instances']} instances ({c['polygons']} polygons) as {fmt} "
+               f"-> {out}", err=True)

@@ -102,6 +102,13 @@ CASES = [
     ("preview-out-not-png", ["preview", "{ws}/other_job", "--out", "{ws}/sheet.jpg"], ["sheet.jpg", ".png"], "sheet.jpg"),
     ("preview-max-images-zero", ["preview", "{ws}/other_job", "--out", "{ws}/sheet.png", "--max-images", "0"],
      ["--max-images", "0"], "sheet.png"),
+    # --- export ------------------------------------------------------------------------------
+    ("export-not-a-dataset", ["export", "{ws}/folder", "--format", "yolo-seg", "--out", "{ws}/o_x1"],
+     ["folder", "not a synthgen dataset"], "o_x1"),
+    ("export-bad-format", ["export", "{ws}/folder", "--format", "voc", "--out", "{ws}/o_x2"], ["--format", "voc"],
+     "o_x2"),
+    ("export-out-not-empty", ["export", "{ws}/folder", "--format", "yolo-seg", "--out", "{ws}/not_empty"],
+     ["not a synthgen dataset"], "not_empty"),
     # --- defects generate ----------------------------------------------------------------------
     ("defects-missing-config", ["defects", "generate", "{ws}/nope.yaml", "--out", "{ws}/o_d1"], ["nope.yaml", "not found"],
      "o_d1"),
