@@ -25,6 +25,7 @@ from synthgen.config_scene import (  # noqa: F401 (the sections are part of this
     StageConfig,
     _default_lights,
 )
+from synthgen.config_sensor import SensorConfig
 from synthgen.configio import load_config
 from synthgen.textures.kinds import DefectLibraryConfig
 
@@ -68,6 +69,15 @@ class RenderConfig(_Model):
     crop: CropConfig | None = Field(
         None, description="crop images to the part's surface (largest rectangle inside the visible part); "
                           "none = full frames")
+    sensor: SensorConfig = Field(SensorConfig(), description="camera model applied to each image after rendering: "
+                                 "sensor noise, vignetting, lens distortion (all off by default)")
+
+    @model_validator(mode="after")
+    def _sensor_crop(self):
+        if self.crop is not None and self.sensor.distortion.enabled:
+            raise ValueError("sensor.distortion: lens distortion acts on the full frame and cannot be combined with "
+                             "render.crop; turn one of them off")
+        return self
 
 
 class MaterialPreset(_Model):

@@ -152,7 +152,8 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
         render.render_camera(built, cam_id, quiet=quiet, region=cv.crop)
         tb = time.perf_counter()
         render.save_render(ds.image_path(i, cam_id))
-        labels = camera_labels(i, cam_id, cv.ids, cv.visible, cv.dropped, category_of, cv.crop)
+        ids = _camera_model(ds.image_path(i, cam_id), cv.ids, plan, cv.camera)
+        labels = camera_labels(i, cam_id, ids, cv.visible, cv.dropped, category_of, cv.crop)
         ds.write_masks(i, cam_id, labels.instance, labels.semantic)
         images.append(labels.coco_image)
         annotations.extend(labels.coco_annotations)
@@ -173,6 +174,23 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
         record["reason"] = (f"no defect visible from any camera ({reasons_text(verdict.reasons)}; "
                             f"{counts['cameras_no_part']} of {len(plan.cameras)} cameras see no part)")
     return record
+
+
+def _camera_model(image_path: Path, ids, plan: ScenePlan, cam):
+    """Apply the camera's planned sensor model (``render.sensor``) to the written image, and the
+    lens distortion to its label map; returns the label map the masks are made from."""
+    sp = next((s for s in plan.sensors if s.camera_id == cam.camera_id), None)
+    if sp is None:
+        return ids
+    import numpy as np
+    from PIL import Image
+
+    from synthgen.annotate.sensor import apply_camera_model
+    from synthgen.io import atomic_write_png
+
+    image, ids = apply_camera_model(np.asarray(Image.open(image_path)), ids, sp, cam)
+    atomic_write_png(image_path, image)
+    return ids
 
 
 __all__ = ["RunStats", "__version__", "run_render"]

@@ -14,6 +14,7 @@ from synthgen.plan.frames import as_tuple
 from synthgen.plan.lights import plan_lights
 from synthgen.plan.materials import plan_material, plan_stage
 from synthgen.plan.poses import PlacementError, place_parts
+from synthgen.plan.sensor import plan_sensors
 from synthgen.plan.types import PLAN_FORMAT, PartPlan, RenderPlan, ScenePlan
 from synthgen.rng import stream
 
@@ -71,6 +72,9 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
         cameras=plan_cameras(cfg.cameras, stream(seed, scene_index, "cameras")),
         lights=plan_lights(cfg.lights, stream(seed, scene_index, "lights")),
     )
+    sensors = plan_sensors(cfg.render.sensor, plan.cameras, seed, stream(seed, scene_index, "sensor"))
+    if sensors:
+        plan = replace(plan, sensors=sensors)
     defects_cfg = getattr(cfg, "defects", None)
     if defects_cfg is not None and defects_cfg.kinds:
         plan = replace(plan, defects=plan_defects(parts, defects_cfg, library, stream(seed, scene_index, "defects"),

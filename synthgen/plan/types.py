@@ -107,6 +107,20 @@ class RenderPlan:
 
 
 @dataclass(frozen=True)
+class SensorPlan:
+    """One camera's drawn camera model (``render.sensor``); None = that effect is off."""
+
+    camera_id: int
+    noise_seed: int  # this image's temporal noise
+    pattern_seed: int  # the camera's fixed-pattern noise: the same for every scene
+    full_well_e: float | None = None
+    read_noise_e: float | None = None
+    fixed_pattern: float = 0.0
+    vignetting: float | None = None
+    distortion: tuple[float, float, float, float, float] | None = None  # k1, k2, p1, p2, k3 (OpenCV order)
+
+
+@dataclass(frozen=True)
 class DefectPlan:
     defect_id: int  # 1-based, unique in the scene
     part_instance_id: int
@@ -141,9 +155,13 @@ class ScenePlan:
     cameras: tuple[CameraPlan, ...]
     lights: tuple[LightPlan, ...]
     defects: tuple[DefectPlan, ...] = field(default=())
+    sensors: tuple[SensorPlan, ...] = field(default=())  # per camera, when render.sensor has an effect on
 
     def to_dict(self) -> dict[str, Any]:
-        return _round(asdict(self))
+        d = _round(asdict(self))
+        if not d["sensors"]:
+            del d["sensors"]  # plans without a camera model stay as they were
+        return d
 
     def to_json(self) -> str:
         """Canonical JSON: sorted keys, floats rounded to 12 significant digits (byte-stable)."""
@@ -197,4 +215,5 @@ def plan_from_dict(d: dict[str, Any]) -> ScenePlan:
             DefectPlan(**{k: (v if k == "material" else _tup(v)) for k, v in df.items()})
             for df in d.get("defects", [])
         ),
+        sensors=tuple(SensorPlan(**{k: _tup(v) for k, v in sp.items()}) for sp in d.get("sensors", [])),
     )

@@ -183,3 +183,33 @@ def test_no_data_block_growth_between_scenes_on_the_real_path(tmp_path):
     # After the first scenes have created each distinct part mesh once, nothing accumulates.
     assert seen[-1] == seen[3], f"data-blocks grow between scenes: {seen[3]} -> {seen[-1]}"
     assert seen[-1]["objects"] == 0 and seen[-1]["materials"] == 0 and seen[-1]["images"] <= 1
+
+
+def test_the_camera_model_changes_images_and_moves_labels_with_the_distortion(tmp_path, write_config):
+    from pycocotools.coco import COCO
+
+    # Parts placed off the optical axis, where a barrel distortion moves pixels by several pixels.
+    plain = write_config(smoke_dict(tmp_path / "plain", num_scenes=2, placement={"area": [0.25, 0.15]}), "plain.yaml")
+    d = smoke_dict(tmp_path / "cam", num_scenes=2, placement={"area": [0.25, 0.15]})
+    d["render"]["sensor"] = {"noise": {"enabled": True, "full_well_e": [2000, 2000]},
+                             "vignetting": {"enabled": True, "strength": [1, 1]},
+                             "distortion": {"enabled": True, "k1": [-0.5, -0.5]}}
+    cam = write_config(d, "cam.yaml")
+    for p in (plain, cam):
+        res = run_cli("render", str(p))
+        assert res.returncode == 0, res.stderr
+    a, b = tmp_path / "plain", tmp_path / "cam"
+    names = sorted(f.name for f in (a / "images").glob("*.png"))
+    assert names and names == sorted(f.name for f in (b / "images").glob("*.png"))
+    coco = COCO(str(b / "annotations" / "coco.json"))
+    moved = 0
+    for n in names:
+        ia = np.asarray(Image.open(a / "images" / n)).astype(float)
+        ib = np.asarray(Image.open(b / "images" / n)).astype(float)
+        assert np.abs(ia - ib).mean() > 1.0, "the camera model changes the image"
+        ma, mb = (np.asarray(Image.open(x / "masks" / "instance" / n)) for x in (a, b))
+        moved += int(not np.array_equal(ma, mb))
+        img = next(i for i in coco.loadImgs(coco.getImgIds()) if i["file_name"] == n)
+        for ann in coco.loadAnns(coco.getAnnIds(imgIds=[img["id"]])):
+            assert np.array_equal(coco.annToMask(ann).astype(bool), mb == ann["id"] % 1000), "COCO follows the masks"
+    assert moved, "the distortion moves the labels"

@@ -1,0 +1,70 @@
+"""The camera model applied after rendering (``render.sensor``): sensor noise, vignetting and lens
+distortion, each off unless enabled, with physical parameters. Ranges are drawn per camera in
+the plan, so the same plan gives the same pixels."""
+
+from __future__ import annotations
+
+from pydantic import Field, field_validator
+
+from synthgen.config_base import Vec2, _check_range, _Model
+
+
+class NoiseConfig(_Model):
+    """Photon shot noise and read noise of a linear sensor, plus optional fixed-pattern noise."""
+
+    enabled: bool = Field(False, description="add sensor noise to every image")
+    full_well_e: Vec2 = Field((8000.0, 12000.0), description="electrons at the brightest image level (white): "
+                              "fewer means more shot noise")
+    read_noise_e: Vec2 = Field((2.0, 6.0), description="read noise, standard deviation in electrons")
+    fixed_pattern: float = Field(0.0, ge=0, le=0.2, description="pixel response non-uniformity: relative std of a "
+                                 "per-pixel gain that is the same for every image of a camera (0 = off)")
+
+    @field_validator("full_well_e")
+    @classmethod
+    def _fw(cls, v):
+        return _check_range(v, 10.0, None, "full_well_e")
+
+    @field_validator("read_noise_e")
+    @classmethod
+    def _rn(cls, v):
+        return _check_range(v, 0.0, None, "read_noise_e")
+
+
+class VignettingConfig(_Model):
+    """Natural vignetting, the cos^4 law of the camera's own field angle, blended by a strength."""
+
+    enabled: bool = Field(False, description="darken the image towards its corners")
+    strength: Vec2 = Field((0.5, 1.0), description="0 = none, 1 = the full cos^4 falloff of the lens's field angle")
+
+    @field_validator("strength")
+    @classmethod
+    def _s(cls, v):
+        return _check_range(v, 0.0, 1.0, "strength")
+
+
+class DistortionConfig(_Model):
+    """Brown-Conrady lens distortion (OpenCV's model and sign convention, normalised coordinates)."""
+
+    enabled: bool = Field(False, description="distort images and masks through the same map")
+    k1: Vec2 = Field((-0.1, 0.0), description="radial coefficient k1 range (negative = barrel)")
+    k2: Vec2 = Field((0.0, 0.0), description="radial coefficient k2 range")
+    k3: Vec2 = Field((0.0, 0.0), description="radial coefficient k3 range")
+    p1: Vec2 = Field((0.0, 0.0), description="tangential coefficient p1 range")
+    p2: Vec2 = Field((0.0, 0.0), description="tangential coefficient p2 range")
+
+    @field_validator("k1", "k2", "k3", "p1", "p2")
+    @classmethod
+    def _range(cls, v):
+        return _check_range(v, -1.0, 1.0, "distortion coefficient")
+
+
+class SensorConfig(_Model):
+    """What the camera does to the rendered image (applied in this order: distortion, vignetting,
+    noise). Masks go through the distortion map too; noise and vignetting leave them alone."""
+
+    noise: NoiseConfig = Field(NoiseConfig(), description="shot, read and fixed-pattern noise")
+    vignetting: VignettingConfig = Field(VignettingConfig(), description="cos^4 corner falloff")
+    distortion: DistortionConfig = Field(DistortionConfig(), description="Brown-Conrady lens distortion")
+
+    def any(self) -> bool:
+        return self.noise.enabled or self.vignetting.enabled or self.distortion.enabled
