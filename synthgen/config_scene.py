@@ -110,10 +110,20 @@ class FocusConfig(_Model):
         return _check_range(v, 0.5, 128.0, "fstop")
 
 
+class FramingConfig(_Model):
+    """Automatic framing: the arc is centred on the placed parts and its radius set so that they
+    fill a fraction of the image, whatever their size (ark.radius and ark.look_at are ignored)."""
+
+    fill: float = Field(0.6, gt=0.05, le=1.0, description="fraction of the image's shorter side that the "
+                        "parts' bounding sphere spans, at the middle of the focal-length range")
+
+
 class CamerasConfig(_Model):
     """The camera arc plus per-camera randomization."""
 
     ark: ArkConfig = Field(ArkConfig(), description="arc geometry")
+    framing: FramingConfig | None = Field(
+        None, description="automatic framing from the parts' bounds (null = the arc as configured)")
     position_jitter: float = Field(0.01, ge=0, description="± jitter of each camera position per axis (m)")
     aim_jitter_deg: float = Field(2.0, ge=0, le=45, description="± jitter of the aim direction (deg)")
     roll_jitter_deg: float = Field(3.0, ge=0, le=180, description="± roll about the optical axis (deg)")

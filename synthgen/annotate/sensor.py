@@ -14,6 +14,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from synthgen.geometry.camera import intrinsics as camera_intrinsics
 from synthgen.plan.types import CameraPlan, SensorPlan
 
 
@@ -29,9 +30,7 @@ def linear_to_srgb(v: np.ndarray) -> np.ndarray:
 
 def intrinsics(cam: CameraPlan, size: tuple[int, int]) -> np.ndarray:
     """3x3 pinhole matrix of a planned camera for an image of ``size`` (width, height) pixels."""
-    w, h = size
-    f = cam.focal_length_mm / cam.sensor_width_mm * w
-    return np.array([[f, 0, w / 2.0], [0, f, h / 2.0], [0, 0, 1]], np.float64)
+    return camera_intrinsics(cam.focal_length_mm, cam.sensor_width_mm, size)
 
 
 def distortion_maps(K: np.ndarray, coeffs, size: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:

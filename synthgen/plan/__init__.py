@@ -6,11 +6,14 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
+
 from synthgen import __version__
 from synthgen.config import JobConfig
 from synthgen.plan.cameras import plan_cameras
 from synthgen.plan.defects import plan_defects
 from synthgen.plan.frames import as_tuple
+from synthgen.plan.framing import framed
 from synthgen.plan.lights import plan_lights
 from synthgen.plan.materials import plan_material, plan_stage
 from synthgen.plan.poses import PlacementError, place_parts
@@ -24,6 +27,12 @@ __all__ = ["PlacementError", "ScenePlan", "cache_dir_for", "cycles_seed", "make_
 def cache_dir_for(cfg: JobConfig) -> Path:
     """Stable-pose (and defect library) cache, kept beside the output."""
     return Path(cfg.out) / ".cache"
+
+
+def _hull_points(placements) -> np.ndarray:
+    """World points of the placed parts' convex hulls (for automatic framing)."""
+    pts = [pl.mesh.mesh.convex_hull.vertices @ pl.matrix_world[:3, :3].T + pl.matrix_world[:3, 3] for pl in placements]
+    return np.vstack(pts) if pts else np.zeros((0, 3))
 
 
 def cycles_seed(seed: int, scene_index: int) -> int:
@@ -69,7 +78,8 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
                           r.color_mode, cycles_seed=cycles_seed(seed, scene_index)),
         stage=plan_stage(cfg.stage, stream(seed, scene_index, "stage")),
         parts=parts,
-        cameras=plan_cameras(cfg.cameras, stream(seed, scene_index, "cameras")),
+        cameras=plan_cameras(framed(cfg.cameras, _hull_points(placements), tuple(r.resolution)),
+                             stream(seed, scene_index, "cameras")),
         lights=plan_lights(cfg.lights, stream(seed, scene_index, "lights")),
     )
     sensors = plan_sensors(cfg.render.sensor, plan.cameras, seed, stream(seed, scene_index, "sensor"))

@@ -1,0 +1,53 @@
+"""Automatic framing: the same config frames a 30 mm cube and a 1.2 m panel alike, where a fixed
+arc loses one or the other."""
+
+from __future__ import annotations
+
+import numpy as np
+import trimesh
+
+from synthgen.config import JobConfig
+from synthgen.geometry.cad import load_part
+from synthgen.geometry.camera import points_in_view, project
+from synthgen.plan import make_plan
+
+from conftest import smoke_dict
+
+
+def _cfg(tmp_path, extents, framing):
+    path = tmp_path / f"box_{int(extents[0])}.stl"
+    trimesh.creation.box(extents).export(path)
+    d = smoke_dict(tmp_path / "out", parts=[{"name": "p", "path": str(path), "units": "mm"}],
+                   stage={"belt": {"size": [3.0, 2.0]}}, placement={"area": [0.2, 0.2]})
+    d["render"]["resolution"] = [320, 240]
+    if framing:
+        d["cameras"]["framing"] = {"fill": 0.6}
+    return JobConfig.model_validate(d)
+
+
+def _coverage(plan):
+    """(fraction of the image's shorter side spanned by the part, all of it in view) per camera."""
+    p = plan.parts[0]
+    M = np.array(p.matrix_world)
+    v = load_part(p.path, p.units).mesh.convex_hull.vertices @ M[:3, :3].T + M[:3, 3]
+    out = []
+    for cam in plan.cameras:
+        uv, _ = project(v, cam.matrix_world, cam.focal_length_mm, cam.sensor_width_mm, (320, 240))
+        span = max(np.ptp(uv[:, 0]), np.ptp(uv[:, 1])) / 240
+        out.append((span, bool(points_in_view(v, cam.matrix_world, cam.focal_length_mm, cam.sensor_width_mm,
+                                                (320, 240)).all())))
+    return out
+
+
+def test_framing_fills_the_image_for_a_small_and_a_large_part(tmp_path):
+    for extents in ((30.0, 30.0, 30.0), (1200.0, 600.0, 20.0)):
+        plan = make_plan(_cfg(tmp_path, extents, True), 0, cache_dir=None)
+        mid = _coverage(plan)[len(plan.cameras) // 2]
+        assert mid[1] and 0.35 < mid[0] < 0.9, f"{extents}: spans {mid[0]:.2f} of the image"
+        assert np.allclose(plan.cameras[0].look_at[:2], np.array(plan.parts[0].matrix_world)[:2, 3], atol=0.05)
+
+
+def test_a_fixed_arc_loses_one_of_them(tmp_path):
+    small = _coverage(make_plan(_cfg(tmp_path, (30.0, 30.0, 30.0), False), 0, cache_dir=None))
+    large = _coverage(make_plan(_cfg(tmp_path, (1200.0, 600.0, 20.0), False), 0, cache_dir=None))
+    assert max(s for s, _ in small) < 0.3 or not all(ok for _, ok in large)
