@@ -6,6 +6,10 @@
   embossed stiffening bead, a window cut-out and mounting holes.
 - bracket.stl: L bracket, 4 mm plate, with slotted/round holes and a triangular gusset.
 - flange.stl: pipe flange with raised hub, central bore and a bolt circle of 6 holes.
+- car_door.stl: a door-size (1.8 x 0.9 m) inner panel, 1.2 mm sheet, 40 mm flanges all round, a
+  window opening, two stiffening beads and rows of stamped holes (the production scenario).
+
+    python assets/make_parts.py --only car_door     # one part
 """
 
 from __future__ import annotations
@@ -55,6 +59,24 @@ def door_panel() -> trimesh.Trimesh:
     return _diff(body, [window, *holes])
 
 
+def car_door(L: float = 1800.0, W: float = 900.0, t: float = 1.2, fh: float = 40.0) -> trimesh.Trimesh:
+    """A door inner panel in mm: sheet, flanges, window opening, beads and stamped holes."""
+    sheet = box((L, W, t))
+    flanges = [_at(box((L, t, fh)), (0, s * (W / 2 - t / 2), -fh / 2)) for s in (-1, 1)]
+    flanges += [_at(box((t, W, fh)), (s * (L / 2 - t / 2), 0, -fh / 2)) for s in (-1, 1)]
+    beads = []
+    for y in (-W * 0.30, -W * 0.12):
+        outer = _at(box((L * 0.7, 40, 8 + t)), (-L * 0.05, y, 4 + t / 2))
+        inner = _at(box((L * 0.7 - 4, 40 - 2 * t, 8 + t)), (-L * 0.05, y, 4 - t / 2))
+        beads.append(_diff(outer, [inner]))
+    body = _union([sheet, *flanges, *beads])
+    window = _at(box((L * 0.55, W * 0.32, 100)), (L * 0.12, W * 0.25, 0))
+    holes = [_at(cylinder(radius=6.0, height=100, sections=48), (x, y, 0))
+             for x in np.linspace(-L * 0.45, L * 0.45, 9) for y in (-W * 0.43, W * 0.43)]
+    holes += [_at(cylinder(radius=15.0, height=100, sections=64), (x, W * 0.02, 0)) for x in (-L * 0.35, -L * 0.2)]
+    return _diff(body, [window, *holes])
+
+
 def bracket() -> trimesh.Trimesh:
     t, L, W, H = 4.0, 80.0, 50.0, 60.0
     base = _at(box((L, W, t)), (L / 2, 0, t / 2))
@@ -85,8 +107,14 @@ def flange() -> trimesh.Trimesh:
 
 
 def main() -> None:
+    import argparse
+
+    parts = {"door_panel": door_panel, "bracket": bracket, "flange": flange, "car_door": car_door}
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", choices=sorted(parts), action="append", help="write only this part (repeatable)")
+    args = ap.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
-    for name, fn in [("door_panel", door_panel), ("bracket", bracket), ("flange", flange)]:
+    for name, fn in [(n, parts[n]) for n in (args.only or parts)]:
         m = fn()
         assert m.is_watertight, f"{name} is not watertight"
         m.export(OUT / f"{name}.stl")
