@@ -177,6 +177,15 @@ def _active_camera_id(context) -> int:
     return next(cid for cid, o in built.cameras.items() if o == context.scene.camera)
 
 
+def active_camera_labels(context):
+    """(built scene, active camera id, its label map from the CLI's defect-ID pass)."""
+    from synthgen.blender.build import built_id_pass
+
+    built, cid = STATE["built"], _active_camera_id(context)
+    with built_id_pass(built) as idp:
+        return built, cid, idp.render_ids(cid)
+
+
 class SYNTHGEN_OT_show_labels(bpy.types.Operator):
     """Show each visible defect's label for the active camera (the CLI's defect-ID pass) as an overlay in the camera view"""
 
@@ -186,11 +195,7 @@ class SYNTHGEN_OT_show_labels(bpy.types.Operator):
     def execute(self, context):
         if _need_build(self):
             return {"CANCELLED"}
-        from synthgen.blender.build import built_id_pass
-
-        built, cid = STATE["built"], _active_camera_id(context)
-        with built_id_pass(built) as idp:
-            ids = idp.render_ids(cid)
+        built, cid, ids = active_camera_labels(context)
         img = _tagged_image(LABELS_IMAGE, ids.shape[1], ids.shape[0])
         _set_pixels(img, label_colours(ids))
         cam = built.cameras[cid].data
@@ -214,12 +219,9 @@ class SYNTHGEN_OT_preview(bpy.types.Operator):
         from PIL import Image
 
         from synthgen.blender import render
-        from synthgen.blender.build import built_id_pass
         from synthgen.dataset.preview import overlay
 
-        built, cid = STATE["built"], _active_camera_id(context)
-        with built_id_pass(built) as idp:
-            ids = idp.render_ids(cid)
+        built, cid, ids = active_camera_labels(context)
         c = context.scene.cycles
         saved = c.samples
         c.samples = context.scene.synthgen.preview_samples
