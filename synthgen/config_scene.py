@@ -118,12 +118,25 @@ class FramingConfig(_Model):
                         "parts' bounding sphere spans, at the middle of the focal-length range")
 
 
+class TilingConfig(_Model):
+    """Inspection tiling: top-down cameras on a grid over the placed parts, each seeing one tile,
+    as a robot-mounted or gantry inspection cell scans a large part (replaces the arc)."""
+
+    tile_m: float = Field(0.3, gt=0, description="side of the square tile each camera covers on the part's top, "
+                          "along the image's shorter side, at the middle focal length (m)")
+    overlap: float = Field(0.1, ge=0, lt=0.9, description="fraction of a tile shared with its neighbour")
+    margin_m: float = Field(0.0, ge=0, description="extra border around the parts' footprint (m)")
+
+
 class CamerasConfig(_Model):
     """The camera arc plus per-camera randomization."""
 
     ark: ArkConfig = Field(ArkConfig(), description="arc geometry")
     framing: FramingConfig | None = Field(
         None, description="automatic framing from the parts' bounds (null = the arc as configured)")
+    tiling: TilingConfig | None = Field(
+        None, description="inspection mode: a grid of top-down cameras tiling the parts (replaces the arc and "
+                          "ark.count; null = the arc)")
     position_jitter: float = Field(0.01, ge=0, description="± jitter of each camera position per axis (m)")
     aim_jitter_deg: float = Field(2.0, ge=0, le=45, description="± jitter of the aim direction (deg)")
     roll_jitter_deg: float = Field(3.0, ge=0, le=180, description="± roll about the optical axis (deg)")

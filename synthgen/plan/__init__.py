@@ -13,7 +13,7 @@ from synthgen.config import JobConfig
 from synthgen.plan.cameras import plan_cameras
 from synthgen.plan.defects import plan_defects
 from synthgen.plan.frames import as_tuple
-from synthgen.plan.framing import framed
+from synthgen.plan.framing import framed, tile_grid
 from synthgen.plan.lights import plan_lights
 from synthgen.plan.materials import plan_material, plan_stage
 from synthgen.plan.poses import PlacementError, place_parts
@@ -33,6 +33,14 @@ def _hull_points(placements) -> np.ndarray:
     """World points of the placed parts' convex hulls (for automatic framing)."""
     pts = [pl.mesh.mesh.convex_hull.vertices @ pl.matrix_world[:3, :3].T + pl.matrix_world[:3, 3] for pl in placements]
     return np.vstack(pts) if pts else np.zeros((0, 3))
+
+
+def _plan_cameras(cfg: JobConfig, placements, rng) -> tuple:
+    """The arc (framed automatically when asked), or an inspection tiling of the parts."""
+    hull, res = _hull_points(placements), tuple(cfg.render.resolution)
+    if cfg.cameras.tiling is not None and len(hull):
+        return plan_cameras(cfg.cameras, rng, grid=tile_grid(cfg.cameras, hull, res))
+    return plan_cameras(framed(cfg.cameras, hull, res), rng)
 
 
 def cycles_seed(seed: int, scene_index: int) -> int:
@@ -78,8 +86,7 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
                           r.color_mode, cycles_seed=cycles_seed(seed, scene_index)),
         stage=plan_stage(cfg.stage, stream(seed, scene_index, "stage")),
         parts=parts,
-        cameras=plan_cameras(framed(cfg.cameras, _hull_points(placements), tuple(r.resolution)),
-                             stream(seed, scene_index, "cameras")),
+        cameras=_plan_cameras(cfg, placements, stream(seed, scene_index, "cameras")),
         lights=plan_lights(cfg.lights, stream(seed, scene_index, "lights")),
     )
     sensors = plan_sensors(cfg.render.sensor, plan.cameras, seed, stream(seed, scene_index, "sensor"))

@@ -21,16 +21,22 @@ def ark_positions(cfg: CamerasConfig) -> np.ndarray:
     return centre + a.radius * (np.sin(thetas)[:, None] * h + np.cos(thetas)[:, None] * np.array([0, 0, 1.0]))
 
 
-def plan_cameras(cfg: CamerasConfig, rng: np.random.Generator) -> tuple[CameraPlan, ...]:
-    """Jittered cameras aimed near the look-at point, focused at the working distance ± jitter."""
-    target = np.array(cfg.ark.look_at, float)
+def plan_cameras(cfg: CamerasConfig, rng: np.random.Generator,
+                 grid: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[CameraPlan, ...]:
+    """Jittered cameras aimed near the look-at point (or, with ``grid`` = (positions, aim points),
+    each at its own point), focused at the working distance ± jitter."""
+    positions = ark_positions(cfg) if grid is None else grid[0]
+    up = cfg.image_up
+    if grid is not None and abs(np.asarray(up, float)[2]) > 0.999 * np.linalg.norm(up):
+        up = (0.0, 1.0, 0.0)  # top-down tiles: the belt's y axis runs up the image
     out = []
-    for i, nominal in enumerate(ark_positions(cfg)):
+    for i, nominal in enumerate(positions):
+        target = np.array(cfg.ark.look_at, float) if grid is None else grid[1][i]
         eye = nominal + rng.uniform(-cfg.position_jitter, cfg.position_jitter, 3)
         eye[2] = max(eye[2], 0.01)  # never below the belt
         d = jitter_direction(target - eye, cfg.aim_jitter_deg, rng)
         roll = float(rng.uniform(-cfg.roll_jitter_deg, cfg.roll_jitter_deg))
-        M = look_at_matrix(eye, eye + d, roll, up=cfg.image_up)
+        M = look_at_matrix(eye, eye + d, roll, up=up)
         working = float(np.linalg.norm(target - eye))
         focus = max(0.01, working + float(rng.uniform(-cfg.focus.distance_jitter, cfg.focus.distance_jitter)))
         out.append(CameraPlan(

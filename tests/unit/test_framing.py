@@ -51,3 +51,29 @@ def test_a_fixed_arc_loses_one_of_them(tmp_path):
     small = _coverage(make_plan(_cfg(tmp_path, (30.0, 30.0, 30.0), False), 0, cache_dir=None))
     large = _coverage(make_plan(_cfg(tmp_path, (1200.0, 600.0, 20.0), False), 0, cache_dir=None))
     assert max(s for s, _ in small) < 0.3 or not all(ok for _, ok in large)
+
+
+def test_inspection_tiling_covers_a_large_part_with_overlapping_top_down_tiles(tmp_path):
+    d = _cfg(tmp_path, (1800.0, 900.0, 20.0), False).model_dump(mode="json")
+    d["placement"]["yaw_deg"] = [0.0, 0.0]  # the panel's long side along the belt
+    d["cameras"].update(tiling={"tile_m": 0.4, "overlap": 0.1}, position_jitter=0.0, aim_jitter_deg=0.0,
+                        roll_jitter_deg=0.0, focal_length_mm=[35.0, 35.0])
+    plan = make_plan(JobConfig.model_validate(d), 0, cache_dir=None)
+    assert len(plan.cameras) == 15  # 5 x 3 tiles of 0.4 m with 10 % overlap over 1.8 x 0.9 m
+    p = plan.parts[0]
+    M = np.array(p.matrix_world)
+    v = load_part(p.path, p.units).mesh.vertices @ M[:3, :3].T + M[:3, 3]
+    top = v[:, 2].max()
+    lo, hi = v[:, :2].min(0), v[:, :2].max(0)
+    gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 40), np.linspace(lo[1], hi[1], 20))
+    pts = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, top)], -1)
+    seen = np.zeros(len(pts), bool)
+    for cam in plan.cameras:
+        R = np.array(cam.matrix_world)[:3, :3]
+        assert R[2, 2] > 0.999, "tiles look straight down"
+        seen |= points_in_view(pts, cam.matrix_world, cam.focal_length_mm, cam.sensor_width_mm, (320, 240))
+        # Each tile spans 0.4 m along the image's shorter side (240 px) at the part's top.
+        uv, _ = project(np.array([[0, 0, top], [0, 0.4, top]]) + [*np.array(cam.matrix_world)[:2, 3], 0],
+                        cam.matrix_world, cam.focal_length_mm, cam.sensor_width_mm, (320, 240))
+        assert abs(np.ptp(uv[:, 1]) - 240) < 2
+    assert seen.all(), f"{(~seen).sum()} points of the part's top are in no tile"
