@@ -53,12 +53,7 @@ def render(config: Path, out, num_scenes, seed, device, shard, from_plans, verbo
         plans = read_plan_files(from_plans, cfg, config)
     if out is None and n > 1:
         out = Path(cfg.out) / "shards" / f"{k:03d}-of-{n:03d}"
-    try:
-        stats = run_render(cfg, out=out, shard=(k, n), quiet=not verbose, plans=plans)
-    except SynthgenError as exc:
-        if str(exc).startswith("render.device"):  # name the config whose device is missing
-            raise SynthgenError(f"{config}: {exc}" + (" (or drop --device)" if device else "")) from None
-        raise
+    stats = run_render(cfg, out=out, shard=(k, n), quiet=not verbose, plans=plans)
     click.echo(summary_line(stats, out or cfg.out), err=True)
     if stats.scenes_in_shard and not stats.dataset_images:
         raise SynthgenError(f"{config}: no image was accepted in {stats.scenes_done} scenes "
@@ -149,8 +144,10 @@ def _not_a_render_config(config: Path) -> None:
     data = read_yaml(config)
     if "parts" in data:
         return
-    hits = [k for k in OTHER_CONFIGS if k in data]
-    if hits and hits != ["defects"] or hits == ["defects"] and len(data.keys() - {"seed", "defects"}) == 0:
+    hits = [k for k in OTHER_CONFIGS if k in data and k != "defects"]
+    if not hits and "defects" in data and data.keys() <= {"seed", "defects"}:
+        hits = ["defects"]  # a standalone defect-library config
+    if hits:
         raise SynthgenError(f"{config}: not a render config (it has '{hits[0]}', no 'parts'): it is read by "
                             f"'synthgen {OTHER_CONFIGS[hits[0]]}'; validate checks render configs")
 

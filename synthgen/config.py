@@ -209,12 +209,17 @@ class JobConfig(_Model):
     defects: DefectLibraryConfig = Field(
         default_factory=DefectLibraryConfig, description="procedural defect kinds and their library"
     )
-    # The folder of the YAML file this config came from: plans store asset paths relative to it.
-    _config_dir: Path | None = PrivateAttr(None)
+    # The YAML file this config came from: plans store asset paths relative to its folder, and
+    # errors found after loading (a missing device) name it.
+    _source: Path | None = PrivateAttr(None)
+
+    @property
+    def source(self) -> Path | None:
+        return self._source
 
     @property
     def config_dir(self) -> Path | None:
-        return self._config_dir
+        return None if self._source is None else self._source.resolve().parent
 
     @field_validator("out")
     @classmethod
@@ -271,7 +276,7 @@ def load_job_config(path: str | Path, overrides: dict[str, Any] | None = None) -
             cfg = JobConfig.model_validate(data, context={"config_dir": Path(path).resolve().parent})
         except ValidationError as err:
             raise ConfigError(validation_lines(f"{path} (with command-line overrides)", err)) from None
-    cfg._config_dir = Path(path).resolve().parent
+    cfg._source = Path(path)
     return cfg
 
 

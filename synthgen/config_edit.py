@@ -106,8 +106,29 @@ def apply_edits(cfg: JobConfig, edits: dict[str, tuple]) -> JobConfig:
         new = JobConfig.model_validate(data, context={"config_dir": cfg.config_dir})
     except ValidationError as err:
         raise ConfigError(validation_lines("edited config", err)) from None
-    new._config_dir = cfg.config_dir
+    new._source = cfg.source
     return new
+
+
+def _rebase(doc, src_dir: Path, dst_dir: Path) -> None:
+    """Relative file paths of a config saved into another folder, rewritten to point at the same
+    files from there (out, parts[].path, lights[].ies, defects.library)."""
+    from synthgen.plan.portable import relative
+
+    if src_dir == dst_dir:
+        return
+
+    def fix(node, key):
+        v = node.get(key) if hasattr(node, "get") else None
+        if isinstance(v, str) and v and not Path(v).expanduser().is_absolute():
+            node[key] = relative(str((src_dir / v).resolve()), dst_dir)
+
+    fix(doc, "out")
+    for part in doc.get("parts") or []:
+        fix(part, "path")
+    for light in doc.get("lights") or []:
+        fix(light, "ies")
+    fix(doc.get("defects") or {}, "library")
 
 
 def save_config(source: str | Path, target: str | Path, edits: dict[str, tuple]) -> JobConfig:
@@ -134,9 +155,10 @@ def save_config(source: str | Path, target: str | Path, edits: dict[str, tuple])
                 node[s] = full if isinstance(full, list) else {}
                 node = node[s]
         node[steps[-1]] = _value(v)
+    target = Path(target)
+    _rebase(doc, Path(source).resolve().parent, target.resolve().parent)
     buf = io.StringIO()
     yaml.dump(doc, buf)
-    target = Path(target)
     probe = target.with_name(f".check_{target.name}")
     atomic_write_text(probe, buf.getvalue())
     try:
@@ -148,5 +170,5 @@ def save_config(source: str | Path, target: str | Path, edits: dict[str, tuple])
     if wrong:
         raise SynthgenError(f"{target}: saved config does not hold the edited values of {wrong}")
     atomic_write_text(target, buf.getvalue())
-    cfg._config_dir = target.resolve().parent
+    cfg._source = target
     return cfg

@@ -33,6 +33,7 @@ from synthgen.annotate.labels import camera_labels
 from synthgen.annotate.visibility import reasons_text
 from synthgen.config import JobConfig
 from synthgen.dataset.writer import Dataset, config_hash
+from synthgen.errors import SynthgenError
 from synthgen.plan import PlacementError, make_plan
 from synthgen.plan.library import library_root, resolve_library
 from synthgen.plan.portable import localize, portable
@@ -69,7 +70,10 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
 
     blender.start_session()
     stats = RunStats()
-    stats.device = devices.configure_device(device or cfg.render.device, cfg.render.fallback)
+    try:
+        stats.device = devices.configure_device(device or cfg.render.device, cfg.render.fallback)
+    except SynthgenError as exc:  # name the config whose device is missing
+        raise SynthgenError(f"{cfg.source}: {exc}" if cfg.source else str(exc)) from None
     cache = out / ".cache"
     library = resolve_library(cfg, seed, cache)
     lib_root = library_root(cfg, seed, cache)

@@ -43,14 +43,15 @@ def _command(args: list[str]) -> list[str]:
     return [sys.executable, "-c", code, "--", *args]
 
 
-def start_render(config: str, num_scenes: int, out: str, extra_path: str = "") -> RenderJob:
-    """Start ``synthgen render CONFIG --num-scenes N --out OUT`` in the background."""
+def start_render(config: str, num_scenes: int, out: str, extra_paths: list[str] | None = None) -> RenderJob:
+    """Start ``synthgen render CONFIG --num-scenes N --out OUT`` in the background; ``extra_paths``
+    (a checkout and its venv's packages) are put on the new process's PYTHONPATH."""
     out_p = Path(out)
     out_p.parent.mkdir(parents=True, exist_ok=True)
     log = out_p.parent / f"{out_p.name}.render.log"
     env = dict(os.environ)
-    if extra_path:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (extra_path, env.get("PYTHONPATH", "")) if p)
+    if extra_paths:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (*extra_paths, env.get("PYTHONPATH", "")) if p)
     with open(log, "w") as fh:
         proc = subprocess.Popen(_command(["render", config, "--num-scenes", str(num_scenes), "--out", out]),
                                 stdout=fh, stderr=subprocess.STDOUT, env=env)
@@ -75,9 +76,9 @@ class SYNTHGEN_OT_render_scenes(bpy.types.Operator):
             return {"CANCELLED"}
         config = bpy.path.abspath(s.config_path)
         out = bpy.path.abspath(s.render_out) if s.render_out else str(Path(config).parent / "out" / "addon_render")
-        prefs = context.preferences.addons.get(__package__)
-        src = bpy.path.abspath(getattr(prefs.preferences, "source_dir", "")) if prefs else ""
-        JOBS["current"] = start_render(config, self.count, out, src)
+        from .operators import source_paths
+
+        JOBS["current"] = start_render(config, self.count, out, source_paths(context))
         s.render_status = JOBS["current"].status()
         if bpy.app.background or context.window is None:  # no event loop (tests, scripts): nothing to poll in
             return {"FINISHED"}

@@ -28,13 +28,18 @@ def checkout_paths(src: str) -> list[str]:
     return out
 
 
+def source_paths(context) -> list[str]:
+    """``checkout_paths`` of the add-on preference "synthgen source folder" ([] when unset)."""
+    prefs = context.preferences.addons.get(__package__)
+    src = getattr(prefs.preferences, "source_dir", "") if prefs else ""
+    return checkout_paths(bpy.path.abspath(src)) if src else []
+
+
 def import_synthgen(context):
     """synthgen from Blender's Python, or from the checkout named in the add-on's preferences."""
-    pkg = __package__
-    prefs = context.preferences.addons[pkg].preferences if pkg in context.preferences.addons else None
-    src = getattr(prefs, "source_dir", "") if prefs else ""
-    if src:
-        first, *rest = checkout_paths(bpy.path.abspath(src))
+    paths = source_paths(context)
+    if paths:
+        first, *rest = paths
         if first not in sys.path:
             sys.path.insert(0, first)
         sys.path.extend(p for p in rest if p not in sys.path)

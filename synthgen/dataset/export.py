@@ -114,7 +114,8 @@ def _write(root: Path, coco: dict, out: Path, fmt: str) -> dict:
             for p in polys:
                 xy = p / np.array([w, h])
                 lines.append(f"{index[a['category_id']]} " + " ".join(f"{v:.6f}" for v in xy.ravel()))
-            anns_out.append({**a, "segmentation": [[round(float(v), 2) for v in p.ravel()] for p in polys]})
+            if fmt != "yolo-seg":
+                anns_out.append({**a, "segmentation": [[round(float(v), 2) for v in p.ravel()] for p in polys]})
         if fmt == "yolo-seg":
             label = out / "labels" / f"{Path(img['file_name']).stem}.txt"
             label.parent.mkdir(parents=True, exist_ok=True)

@@ -37,16 +37,16 @@ JOB_FILE = "job.json"
 def config_hash(cfg) -> str:
     """Hash of everything that determines the dataset's content (not out, num_scenes, device).
     Asset paths count relative to the config's folder, so a moved checkout keeps its hash."""
+    from synthgen.plan.portable import relative
+
     d = cfg.model_dump(mode="json")
     base = getattr(cfg, "config_dir", None)
-    if base is not None:
-        rel = lambda v: Path(os.path.relpath(v, base)).as_posix() if v else v
-        for part in d.get("parts", []):
-            part["path"] = rel(part["path"])
-        for light in d.get("lights", []):
-            light["ies"] = rel(light.get("ies"))
-        if d.get("defects", {}).get("library"):
-            d["defects"]["library"] = rel(d["defects"]["library"])
+    for part in d.get("parts", []):
+        part["path"] = relative(part["path"], base)
+    for light in d.get("lights", []):
+        light["ies"] = relative(light.get("ies"), base)
+    if d.get("defects", {}).get("library"):
+        d["defects"]["library"] = relative(d["defects"]["library"], base)
     for k in ("out", "num_scenes"):
         d.pop(k, None)
     d.get("render", {}).pop("device", None)

@@ -37,6 +37,8 @@ def _hull_points(placements) -> np.ndarray:
 
 def _plan_cameras(cfg: JobConfig, placements, rng) -> tuple:
     """The arc (framed automatically when asked), or an inspection tiling of the parts."""
+    if cfg.cameras.framing is None and cfg.cameras.tiling is None:
+        return plan_cameras(cfg.cameras, rng)
     hull, res = _hull_points(placements), tuple(cfg.render.resolution)
     if cfg.cameras.tiling is not None and len(hull):
         return plan_cameras(cfg.cameras, rng, grid=tile_grid(cfg.cameras, hull, res))

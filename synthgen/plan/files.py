@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from synthgen.errors import SynthgenError
-from synthgen.plan.types import PLAN_FORMAT
+from synthgen.plan.types import PLAN_FORMAT, plan_from_dict
 
 
 def read_plan_files(paths: list[Path], cfg, config: Path) -> list[dict[str, Any]]:
@@ -35,7 +35,10 @@ def read_plan_files(paths: list[Path], cfg, config: Path) -> list[dict[str, Any]
                                 f"synthgen's ({PLAN_FORMAT})")
         job_file = Path(path).resolve().parent.parent / JOB_FILE
         if job_file.is_file():
-            made_by = json.loads(job_file.read_text()).get("config_hash")
+            try:
+                made_by = json.loads(job_file.read_text()).get("config_hash")
+            except (OSError, ValueError, AttributeError):
+                raise SynthgenError(f"--from-plan {path}: {job_file} is not a readable job file") from None
             if made_by != config_hash(cfg):
                 raise SynthgenError(f"--from-plan {path}: made by another config (hash {made_by}, {config} has "
                                     f"{config_hash(cfg)}); give the config that rendered it")
@@ -45,7 +48,12 @@ def read_plan_files(paths: list[Path], cfg, config: Path) -> list[dict[str, Any]
         if plan["scene_index"] in seen:
             raise SynthgenError(f"--from-plan {path}: scene {plan['scene_index']} is also in {seen[plan['scene_index']]}")
         seen[plan["scene_index"]] = path
-        local = localize(plan, cfg.config_dir, None)
+        try:
+            local = localize(plan, cfg.config_dir, None)
+            plan_from_dict(local)  # every field of the plan is there and of the right shape
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SynthgenError(f"--from-plan {path}: not a complete synthgen plan ({type(exc).__name__}: "
+                                f"{exc})") from None
         for i, part in enumerate(local["parts"]):
             p = Path(part["path"])
             if not p.is_file():

@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Any
 
 
-def _rel(path: str | None, base: Path | None) -> str | None:
+def relative(path: str | None, base: Path | None) -> str | None:
+    """``path`` relative to ``base`` (POSIX separators); unchanged when either is missing."""
     if not path or base is None:
         return path
     return Path(os.path.relpath(path, base)).as_posix()
@@ -41,7 +42,7 @@ def portable(plan_dict: dict[str, Any], config_dir: str | Path | None,
              library_root: str | Path | None) -> dict[str, Any]:
     """``plan_dict`` with its asset paths relative to ``config_dir`` and ``library_root``; a base
     that is None leaves its paths as they are."""
-    return _map(plan_dict, _rel, _path(config_dir), _path(library_root))
+    return _map(plan_dict, relative, _path(config_dir), _path(library_root))
 
 
 def localize(plan_dict: dict[str, Any], config_dir: str | Path | None,

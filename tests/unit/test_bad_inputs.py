@@ -84,6 +84,8 @@ CASES = [
      ["--from-plan", "syntax.yaml", "JSON"], "o_r16"),
     ("render-from-plan-not-a-plan", [R, "{ws}/good.yaml", "--from-plan", "{ws}/other_job/job.json", "--out", "{ws}/o_r17"],
      ["--from-plan", "job.json", "not a synthgen plan"], "o_r17"),
+    ("render-from-plan-incomplete", [R, "{ws}/good.yaml", "--from-plan", "{ws}/partial_plan.json", "--out", "{ws}/o_r18"],
+     ["--from-plan", "partial_plan.json", "not a complete synthgen plan"], "o_r18"),
     ("render-from-plan-no-out", [R, "{ws}/good.yaml", "--from-plan", "{ws}/plan.json"], ["--from-plan", "--out"], None),
     # --- plan ----------------------------------------------------------------------------------
     ("plan-scene-negative", ["plan", "{ws}/good.yaml", "--scene", "-1"], ["--scene", "-1"], None),
@@ -246,6 +248,10 @@ def _folders(ws: Path) -> None:
     (ws / "not_empty").mkdir()
     (ws / "not_empty" / "notes.txt").write_text("mine\n")
     (ws / "plan.json").write_text("{}")
+    from synthgen.plan.types import PLAN_FORMAT
+
+    (ws / "partial_plan.json").write_text(json.dumps({"format": PLAN_FORMAT, "seed": 1, "scene_index": 0,
+                                                       "parts": [{"path": "bracket.stl"}], "cameras": []}))
 
 
 def _tree(ws: Path) -> dict[str, tuple[int, int]]:

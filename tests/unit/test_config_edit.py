@@ -41,3 +41,15 @@ def test_save_keeps_comments_and_reloads_to_the_edited_values(tmp_path):
     assert cfg.lights[1].power == (2.0, 9.0) and cfg.cameras.focus.fstop == (4.0, 8.0)
     assert load_job_config(tmp_path / "out.yaml").cameras.roll_jitter_deg == 5.0
     assert not list(tmp_path.glob(".check_*"))
+
+
+def test_save_as_into_another_folder_keeps_pointing_at_the_same_files(tmp_path):
+    src = tmp_path / "a" / "smoke.yaml"
+    src.parent.mkdir()
+    src.write_text((REPO / "configs" / "smoke.yaml").read_text().replace("../assets", str(REPO / "assets"))
+                   .replace("path: " + str(REPO / "assets/parts/bracket.stl"), "path: ../bracket.stl"))
+    (tmp_path / "bracket.stl").write_bytes((REPO / "assets" / "parts" / "bracket.stl").read_bytes())
+    before = load_job_config(src)
+    cfg = save_config(src, tmp_path / "b" / "c" / "saved.yaml", {"cameras.aim_jitter_deg": (1.0,)})
+    assert cfg.parts[0].path == before.parts[0].path and cfg.out == before.out
+    assert "path: ../../bracket.stl" in (tmp_path / "b" / "c" / "saved.yaml").read_text()
