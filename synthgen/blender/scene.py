@@ -29,6 +29,8 @@ class BuiltScene:
     belt: bpy.types.Object | None = None
     obstacles: list[bpy.types.Object] = field(default_factory=list)
     defects: dict[int, bpy.types.Object] = field(default_factory=dict)  # defect_id -> decal frame empty
+    # instance_id -> cover sets by material slot (slot 0: no defect), for parts with defects
+    regions: dict[int, list[tuple[int, ...]]] = field(default_factory=dict)
 
 
 def init_session() -> None:

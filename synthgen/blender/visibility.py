@@ -15,13 +15,12 @@ from __future__ import annotations
 import math
 import os
 import tempfile
-from collections import defaultdict
 from pathlib import Path
 
 import bpy
 import numpy as np
 
-from synthgen.blender.defects import _Decal, map_path
+from synthgen.blender.decal import Decal, map_path
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.shading import TAG
 from synthgen.plan.defects import decal_half_depth_m, map_side_mm
@@ -29,7 +28,7 @@ from synthgen.plan.types import DefectPlan
 from synthgen.quiet import quiet_stdout
 
 
-def self_gated_linear(dec: _Decal, path: Path):
+def self_gated_linear(dec: Decal, path: Path):
     """Label mask with bilinear (not cubic) sampling, so thresholding at 0.5 has no ringing."""
     return dec._math("MULTIPLY", dec.sample(path, "BW", cubic=False), dec.gate)
 
@@ -38,7 +37,7 @@ def self_gated_linear(dec: _Decal, path: Path):
 FOOTPRINT_EPS = {"height": 0.02, "occlusion": 0.05, "encrustation": 0.05}
 
 
-def _footprint(dec: _Decal, d: DefectPlan, on):
+def _footprint(dec: Decal, d: DefectPlan, on):
     """1 wherever any of the defect's maps changes the surface (its label mask included): the
     region its final shading can alter, of which the contrast check keeps what does change."""
     vdir = Path(d.variant_dir)
@@ -70,12 +69,34 @@ def _winner(nt, value, on, defect_id: int):
     return mix.outputs["Result"]
 
 
-def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.types.Object],
-                 part_id: int, max_incidence_deg: float = 90.0) -> bpy.types.Material:
+def _id_group(d: DefectPlan, empty: bpy.types.Object) -> bpy.types.NodeTree:
+    """One defect's ID shading as a node group: outputs Label (1 where its label mask covers the
+    point, the far-side opening of a through hole included) and Footprint (1 where any of its
+    maps changes the surface)."""
+    nt = bpy.data.node_groups.new(f"sg_id_defect_{d.defect_id:03d}", "ShaderNodeTree")
+    nt[TAG] = 1
+    for name in ("Label", "Footprint"):
+        nt.interface.new_socket(name, in_out="OUTPUT", socket_type="NodeSocketFloat")
+    gout = nt.nodes.new("NodeGroupOutput")
+    dec = Decal(nt, empty, d.normal, decal_half_depth_m(map_side_mm(d)), through_mm=d.through_mm)
+    lab = self_gated_linear(dec, map_path(Path(d.variant_dir), "mask"))
+    on = dec._math("GREATER_THAN", lab, 0.5)
+    if "hole" in d.types:  # the far-side opening of a through hole is part of its label
+        back = dec.back_opening(map_path(Path(d.variant_dir), "hole"))
+        if back is not None:
+            on = dec._math("MAXIMUM", on, back)
+    nt.links.new(on, gout.inputs["Label"])
+    nt.links.new(_footprint(dec, d, on), gout.inputs["Footprint"])
+    return nt
+
+
+def _id_material(name: str, groups: list[tuple[int, bpy.types.NodeTree]], part_id: int,
+                 max_incidence_deg: float = 90.0) -> bpy.types.Material:
     """Emission red = id of the defect whose label mask covers the point, green = id of the
-    defect whose footprint (any map departing from neutral) covers it (0 = none), blue = the part
-    instance id where the surface faces the camera within ``max_incidence_deg`` (else 0; the
-    stage stays black)."""
+    defect whose footprint (any map departing from neutral) covers it (0 = none), among the
+    region's defects ``groups`` ((defect id, ID group) in plan order; later defects win), blue =
+    the part instance id where the surface faces the camera within ``max_incidence_deg`` (else 0;
+    the stage stays black)."""
     mat = bpy.data.materials.new(name)
     mat[TAG] = 1
     mat.use_nodes = True
@@ -88,18 +109,11 @@ def _id_material(name: str, defects: list[DefectPlan], empties: dict[int, bpy.ty
     em.inputs["Strength"].default_value = 1.0
     rgb = nt.nodes.new("ShaderNodeCombineColor")
     value = foot_value = None
-    for d in defects:  # later defects win where labels overlap
-        if d.defect_id not in empties or not d.variant_dir:
-            continue
-        dec = _Decal(nt, empties[d.defect_id], d.normal, decal_half_depth_m(map_side_mm(d)), through_mm=d.through_mm)
-        lab = self_gated_linear(dec, map_path(Path(d.variant_dir), "mask"))
-        on = dec._math("GREATER_THAN", lab, 0.5)
-        if "hole" in d.types:  # the far-side opening of a through hole is part of its label
-            back = dec.back_opening(map_path(Path(d.variant_dir), "hole"))
-            if back is not None:
-                on = dec._math("MAXIMUM", on, back)
-        value = _winner(nt, value, on, d.defect_id)
-        foot_value = _winner(nt, foot_value, _footprint(dec, d, on), d.defect_id)
+    for defect_id, g in groups:
+        node = nt.nodes.new("ShaderNodeGroup")
+        node.node_tree = g
+        value = _winner(nt, value, node.outputs["Label"], defect_id)
+        foot_value = _winner(nt, foot_value, node.outputs["Footprint"], defect_id)
     for socket, v in (("Red", value), ("Green", foot_value)):
         if v is None:
             rgb.inputs[socket].default_value = 0.0
@@ -146,17 +160,19 @@ class DefectIdPass:
     def __init__(self, built: BuiltScene, defects: tuple[DefectPlan, ...], empties: dict[int, bpy.types.Object],
                  part_max_incidence_deg: float = 90.0):
         self.built = built
-        by_part: dict[int, list[DefectPlan]] = defaultdict(list)
-        for d in defects:
-            by_part[d.part_instance_id].append(d)
-        self.id_mats = {pid: _id_material(f"sg_id_part_{pid}", by_part.get(pid, []), empties, pid,
-                                          part_max_incidence_deg)
-                        for pid in built.parts}
+        groups = {d.defect_id: _id_group(d, empties[d.defect_id]) for d in defects
+                  if d.defect_id in empties and d.variant_dir}
+        # One ID material per material slot of each part: the defects of that region only.
+        self.id_mats = {
+            pid: [_id_material(f"sg_id_part_{pid}_r{k}", [(i, groups[i]) for i in ids if i in groups], pid,
+                               part_max_incidence_deg)
+                  for k, ids in enumerate(built.regions.get(pid, [()]))]
+            for pid in built.parts}
 
     def _swap_in(self):
         scene = bpy.context.scene
         self._saved = {
-            "parts": {pid: o.material_slots[0].material for pid, o in self.built.parts.items()},
+            "parts": {pid: [slot.material for slot in o.material_slots] for pid, o in self.built.parts.items()},
             "stage": [(o, list(o.data.materials)) for o in [self.built.belt, *self.built.obstacles] if o],
             "world": scene.world.node_tree.nodes["Background"].inputs["Strength"].default_value,
             "render": (scene.cycles.samples, scene.cycles.use_denoising, scene.cycles.max_bounces,
@@ -168,7 +184,8 @@ class DefectIdPass:
             "lights": [(lo, lo.hide_render) for lo in self.built.lights],
         }
         for pid, o in self.built.parts.items():
-            o.material_slots[0].material = self.id_mats[pid]
+            for slot, mat in zip(o.material_slots, self.id_mats[pid], strict=True):
+                slot.material = mat
         for o, _ in self._saved["stage"]:
             for i in range(len(o.data.materials)):
                 o.data.materials[i] = _black()
@@ -188,7 +205,8 @@ class DefectIdPass:
         scene = bpy.context.scene
         sv = self._saved
         for pid, o in self.built.parts.items():
-            o.material_slots[0].material = sv["parts"][pid]
+            for slot, mat in zip(o.material_slots, sv["parts"][pid], strict=True):
+                slot.material = mat
         for o, mats in sv["stage"]:
             for i, m in enumerate(mats):
                 o.data.materials[i] = m

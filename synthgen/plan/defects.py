@@ -17,6 +17,12 @@ from synthgen.plan.types import CameraPlan, DefectPlan, PartPlan
 CONTACT_TOL_M = 1e-4  # faces this close to the belt plane, facing down, rest on it
 THROUGH_SPREAD_MM = 1.0  # a far side whose depth varies by more (and by more than half its depth) is not opened
 EDGE_TRIES = 64  # surface points drawn per defect before an edge-constrained defect is given up
+# At most this many defects' decal boxes may cover one point of a part: each covering defect adds
+# its decal to that region's shader, and Cycles' shader stack is bounded (measured with the
+# heaviest decal, dent + encrustation + hole: 10 stacked overflow on a brushed finish, 11 on a
+# plain one; 9 render on every finish). A defect that would overlap as many earlier ones on its
+# part is not placed.
+MAX_STACKED_DEFECTS = 8
 
 
 def _best_incidence_cos(normals_world: np.ndarray, centroids_world: np.ndarray,
@@ -97,6 +103,7 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
     kinds = sorted(defects_cfg.kinds.items())
     eyes = np.array([np.array(c.matrix_world)[:3, 3] for c in cameras]) if cameras else None
     for p in parts:
+        placed: list[tuple[np.ndarray, float]] = []  # (position, reach) of this part's defects
         pm = load_part(p.path, p.units)
         M = np.array(p.matrix_world)
         R = M[:3, :3]
@@ -151,6 +158,10 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
                 )
                 if "hole" in d.types:
                     d = replace(d, through_mm=hole_through(d, pm.mesh, M, recipe.through_max_mm))
+                pos, r = np.asarray(d.position), decal_reach_m(d)
+                if sum(np.linalg.norm(pos - q) < r + rq for q, rq in placed) >= MAX_STACKED_DEFECTS:
+                    continue  # too many decals would stack here
+                placed.append((pos, r))
                 out.append(d)
     return tuple(out)
 
@@ -203,6 +214,16 @@ def decal_half_depth_m(map_mm: float) -> float:
     """Half thickness of the projection box along the normal (m): deep enough to follow gently
     curved surfaces under the decal, shallow enough not to reach unrelated geometry."""
     return max(0.001, 0.25 * map_mm / 1000.0)
+
+
+def decal_reach_m(d: DefectPlan) -> float:
+    """Radius (m) of a sphere about the defect's position that holds its whole decal box (the
+    square map, the box depth, and a through hole's far side)."""
+    half = map_side_mm(d) / 2000.0
+    depth = decal_half_depth_m(map_side_mm(d))
+    if d.through_mm is not None:
+        depth = max(depth, (d.through_mm[1] + 0.5) / 1000.0)
+    return float(np.sqrt(2.0 * half**2 + depth**2))
 
 
 def decal_matrix(d: DefectPlan) -> np.ndarray:

@@ -174,7 +174,7 @@ def _render_configs(ws: Path) -> None:
     variant("c_dup.yaml", lambda d: d["parts"].append(dict(d["parts"][0])))
     variant("c_noparts.yaml", lambda d: d.update(parts=[]))
     variant("c_temp.yaml", lambda d: d["lights"][0].update(temperature=[100, 200]))
-    variant("c_many.yaml", lambda d: d["defects"]["kinds"]["dent"].update(count_per_part=[1, 20]))
+    variant("c_many.yaml", lambda d: d["defects"]["kinds"]["dent"].update(count_per_part=[1, 600]))
     variant("c_dsize.yaml", lambda d: d["defects"]["kinds"]["dent"].update(size_mm=[25, 15]))
     variant("c_garbage.yaml", part("garbage.stl"))
     variant("c_empty.yaml", part("empty.stl"))

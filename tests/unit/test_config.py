@@ -90,7 +90,7 @@ def test_schema_has_descriptions(tmp_path):
 
 def test_cross_field_errors_name_their_field(write_config, tmp_path):
     d = smoke_dict(tmp_path / "out")
-    d["defects"]["kinds"]["dent"]["count_per_part"] = [1, 30]
+    d["defects"]["kinds"]["dent"]["count_per_part"] = [1, 600]
     p = write_config(d)
     _check_error(run_cli("validate", str(p)), f"{p}: defects.kinds: up to")
     d["defects"]["kinds"]["dent"]["count_per_part"] = [1, 1]
