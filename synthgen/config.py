@@ -25,7 +25,7 @@ from synthgen.config_scene import (  # noqa: F401 (the sections are part of this
     StageConfig,
     _default_lights,
 )
-from synthgen.config_sensor import SensorConfig
+from synthgen.config_sensor import MotionBlurConfig, SensorConfig
 from synthgen.configio import load_config
 from synthgen.textures.kinds import DefectLibraryConfig
 
@@ -71,6 +71,8 @@ class RenderConfig(_Model):
                           "none = full frames")
     sensor: SensorConfig = Field(SensorConfig(), description="camera model applied to each image after rendering: "
                                  "sensor noise, vignetting, lens distortion (all off by default)")
+    motion_blur: MotionBlurConfig = Field(MotionBlurConfig(), description="motion blur from the belt's speed and the "
+                                          "exposure time (off by default)")
 
     @model_validator(mode="after")
     def _sensor_crop(self):

@@ -68,3 +68,24 @@ class SensorConfig(_Model):
 
     def any(self) -> bool:
         return self.noise.enabled or self.vignetting.enabled or self.distortion.enabled
+
+
+class MotionBlurConfig(_Model):
+    """Motion blur of parts carried along the belt (+x) during the exposure: Cycles renders the
+    moving part, and a defect's label is where it is seen for more than half the exposure."""
+
+    enabled: bool = Field(False, description="blur parts by the belt's motion during the exposure")
+    belt_speed_m_s: Vec2 = Field((0.2, 0.5), description="belt speed range (m/s)")
+    exposure_ms: Vec2 = Field((1.0, 4.0), description="camera exposure time range (ms)")
+    id_steps: int = Field(8, ge=2, le=64, description="instants across the exposure at which the defect-ID pass "
+                          "looks; a pixel is labelled where its defect shows at more than half of them")
+
+    @field_validator("belt_speed_m_s")
+    @classmethod
+    def _speed(cls, v):
+        return _check_range(v, 0.0, 20.0, "belt_speed_m_s")
+
+    @field_validator("exposure_ms")
+    @classmethod
+    def _exp(cls, v):
+        return _check_range(v, 0.001, 1000.0, "exposure_ms")

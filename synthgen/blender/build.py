@@ -12,6 +12,7 @@ through :func:`build`, so what an artist sees is what the render nodes render:
 from __future__ import annotations
 
 from synthgen.blender import defects as _defects
+from synthgen.blender import motion as _motion
 from synthgen.blender import render as _render
 from synthgen.blender import scene as _scene
 from synthgen.blender.scene import BuiltScene
@@ -30,10 +31,11 @@ def start_session() -> None:
 
 def build(plan: ScenePlan, threads: int = 0) -> BuiltScene:
     """Build ``plan``: stage, parts, lights, cameras and world, then its defects as decals, then
-    the Cycles settings with the plan's sampling seed. Returns the handle to what was made."""
+    the Cycles settings with the plan's sampling seed and the parts' motion blur, if planned. Returns the handle to what was made."""
     built = _scene.build_objects(plan)
     built.defects = _defects.apply_defects(built, plan.defects)
     _render.apply_render_settings(plan.render, threads=threads)
+    _motion.apply_motion_blur(built)
     return built
 
 

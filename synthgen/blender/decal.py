@@ -1,7 +1,7 @@
 """UV-free decal projection nodes: a defect's maps sampled in its own frame, and its gates.
 
-A Texture Coordinate node set to an empty at the defect frame gives the shading point's
-coordinates in that frame, so the map covers local x, y in [-1, 1] (the defect's size in metres)
+The shading point's coordinates in the part's own space, mapped by the fixed part-to-decal
+matrix, give its coordinates in the defect frame, so the map covers local x, y in [-1, 1] (the defect's size in metres)
 with no UVs. A box limit along the normal and a facing test (shading normal . defect normal) keep
 the decal off the far side of thin parts; a through hole also opens the wall's far side behind
 its footprint (``through_mm``) and nothing else.
@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import bpy
+import numpy as np
 
 from synthgen.blender.defect_regions import THROUGH_TOL_MM
 from synthgen.blender.shading import TAG
@@ -44,8 +45,10 @@ def _image(path: Path) -> bpy.types.Image:
 class Decal:
     """Nodes shared by all maps of one defect: decal coordinates and the projection gate."""
 
-    def __init__(self, nt: bpy.types.NodeTree, empty: bpy.types.Object, normal, half_depth: float,
+    def __init__(self, nt: bpy.types.NodeTree, to_decal: np.ndarray, normal, half_depth: float,
                  defect_id: int = 0, through_mm: tuple[float, float] | None = None) -> None:
+        """``to_decal``: 4x4 map from the part's own coordinates to the decal frame (the part's,
+        not world, coordinates, so the decal moves with a motion-blurred part)."""
         self.nt = nt
         # Per-defect switch: set_enabled() turns a defect off for cameras where it is not kept.
         # It reads a custom property of the part object, so switching needs no shader recompile
@@ -60,16 +63,27 @@ class Decal:
             self.enable = nt.nodes.new("ShaderNodeValue")
             self.enable.outputs[0].default_value = 1.0
             on = self.enable.outputs[0]
-        tc = nt.nodes.new("ShaderNodeTexCoord")
-        tc.object = empty
+        tc = nt.nodes.new("ShaderNodeTexCoord")  # Object output, no object: the shaded part's own space
+        xyz = nt.nodes.new("ShaderNodeCombineXYZ")
+        for axis, name in enumerate("XYZ"):
+            row = nt.nodes.new("ShaderNodeVectorMath")
+            row.operation = "DOT_PRODUCT"
+            row.inputs[1].default_value = tuple(float(v) for v in to_decal[axis, :3])
+            nt.links.new(tc.outputs["Object"], row.inputs[0])
+            nt.links.new(row.outputs["Value"], xyz.inputs[name])
+        shift = nt.nodes.new("ShaderNodeVectorMath")
+        shift.operation = "ADD"
+        shift.inputs[1].default_value = tuple(float(v) for v in to_decal[:3, 3])
+        nt.links.new(xyz.outputs["Vector"], shift.inputs[0])
+        coords = shift.outputs["Vector"]
         sep = nt.nodes.new("ShaderNodeSeparateXYZ")
-        nt.links.new(tc.outputs["Object"], sep.inputs[0])
+        nt.links.new(coords, sep.inputs[0])
         # uv = (xy + 1) / 2: the map square spans local x, y in [-1, 1].
         mad = nt.nodes.new("ShaderNodeVectorMath")
         mad.operation = "MULTIPLY_ADD"
         mad.inputs[1].default_value = (0.5, 0.5, 0.0)
         mad.inputs[2].default_value = (0.5, 0.5, 0.0)
-        nt.links.new(tc.outputs["Object"], mad.inputs[0])
+        nt.links.new(coords, mad.inputs[0])
         self.uv = mad.outputs["Vector"]
         # gate = (|z| < 1) * (N . n_defect > FACING_MIN)
         absz = self._math("ABSOLUTE", sep.outputs["Z"])

@@ -40,7 +40,7 @@ def depth_range(d: DefectPlan) -> tuple[float, float]:
     return lo - EPS, 1.0 + EPS
 
 
-def _to_decal(part_matrix: np.ndarray, d: DefectPlan) -> np.ndarray:
+def to_decal(part_matrix: np.ndarray, d: DefectPlan) -> np.ndarray:
     """4x4 map from part-local coordinates to the defect's decal coordinates."""
     return np.linalg.inv(np.linalg.inv(part_matrix) @ decal_matrix(d))
 
@@ -134,7 +134,7 @@ def cut_regions(obj: bpy.types.Object, part_matrix: np.ndarray,
     boxes = []
     cand: dict[int, None] = {}
     for d in defects:
-        D = _to_decal(part_matrix, d)
+        D = to_decal(part_matrix, d)
         zr = depth_range(d)
         boxes.append((d, D, zr, _box_aabb(D, zr)))
         cand.update(dict.fromkeys(_near(*_face_bounds(me, D), zr).tolist()))

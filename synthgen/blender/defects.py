@@ -24,7 +24,7 @@ import numpy as np
 from mathutils import Matrix
 
 from synthgen.blender.decal import Decal, enable_property, map_path
-from synthgen.blender.defect_regions import cut_regions
+from synthgen.blender.defect_regions import cut_regions, to_decal
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.shading import TAG
 from synthgen.plan.defects import decal_half_depth_m, decal_matrix, map_side_mm
@@ -61,8 +61,10 @@ def apply_defects(built: BuiltScene, defects: tuple[DefectPlan, ...]) -> dict[in
         if d.variant_dir:
             by_part[d.part_instance_id].append(d)
             empties[d.defect_id] = _defect_empty(d)
-            groups[d.defect_id] = _defect_group(d, empties[d.defect_id])
     plans = {p.instance_id: p for p in built.plan.parts}
+    for d in defects:
+        if d.variant_dir:
+            groups[d.defect_id] = _defect_group(d, to_decal(np.array(plans[d.part_instance_id].matrix_world), d))
     for pid, ds in by_part.items():
         obj = built.parts[pid]
         base = obj.material_slots[0].material
@@ -88,7 +90,7 @@ GROUP_SOCKETS = (("Normal", "NodeSocketVector"), ("Roughness", "NodeSocketFloat"
                  ("Base Color", "NodeSocketColor"), ("Shader", "NodeSocketShader"))
 
 
-def _defect_group(d: DefectPlan, empty: bpy.types.Object) -> bpy.types.NodeTree:
+def _defect_group(d: DefectPlan, part_to_decal: np.ndarray) -> bpy.types.NodeTree:
     """One defect's final shading as a node group: (normal, roughness, base colour, shader) in,
     the same with the defect applied out (neutral outside its gate)."""
     nt = bpy.data.node_groups.new(f"sg_defect_{d.defect_id:03d}", "ShaderNodeTree")
@@ -99,7 +101,7 @@ def _defect_group(d: DefectPlan, empty: bpy.types.Object) -> bpy.types.NodeTree:
     nt.interface.new_socket(SURFACE_NORMAL, in_out="INPUT", socket_type="NodeSocketVector")
     gin, gout = nt.nodes.new("NodeGroupInput"), nt.nodes.new("NodeGroupOutput")
     normal, rough, base, shader = (gin.outputs[name] for name, _ in GROUP_SOCKETS)
-    dec = Decal(nt, empty, d.normal, decal_half_depth_m(map_side_mm(d)), d.defect_id, d.through_mm)
+    dec = Decal(nt, part_to_decal, d.normal, decal_half_depth_m(map_side_mm(d)), d.defect_id, d.through_mm)
     vdir = Path(d.variant_dir)
     vdir = Path(d.variant_dir)
     if "deformation" in d.types:

@@ -187,6 +187,6 @@ def clear_scene() -> None:
     for obj in [o for o in bpy.data.objects if o.get(TAG)]:
         bpy.data.objects.remove(obj, do_unlink=True)
     for coll in (bpy.data.meshes, bpy.data.materials, bpy.data.lights, bpy.data.cameras,
-                 bpy.data.images, bpy.data.node_groups, bpy.data.textures, bpy.data.worlds):
+                 bpy.data.images, bpy.data.node_groups, bpy.data.textures, bpy.data.worlds, bpy.data.actions):
         for block in [b for b in coll if b.get(TAG) and not b.get(KEEP)]:
             coll.remove(block, do_unlink=True)

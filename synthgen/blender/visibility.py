@@ -20,7 +20,10 @@ from pathlib import Path
 import bpy
 import numpy as np
 
+from synthgen.annotate.motion import majority, union
+from synthgen.blender import motion
 from synthgen.blender.decal import Decal, map_path
+from synthgen.blender.defect_regions import to_decal
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.shading import TAG
 from synthgen.plan.defects import decal_half_depth_m, map_side_mm
@@ -69,7 +72,7 @@ def _winner(nt, value, on, defect_id: int):
     return mix.outputs["Result"]
 
 
-def _id_group(d: DefectPlan, empty: bpy.types.Object) -> bpy.types.NodeTree:
+def _id_group(d: DefectPlan, part_to_decal: np.ndarray) -> bpy.types.NodeTree:
     """One defect's ID shading as a node group: outputs Label (1 where its label mask covers the
     point, the far-side opening of a through hole included) and Footprint (1 where any of its
     maps changes the surface)."""
@@ -78,7 +81,7 @@ def _id_group(d: DefectPlan, empty: bpy.types.Object) -> bpy.types.NodeTree:
     for name in ("Label", "Footprint"):
         nt.interface.new_socket(name, in_out="OUTPUT", socket_type="NodeSocketFloat")
     gout = nt.nodes.new("NodeGroupOutput")
-    dec = Decal(nt, empty, d.normal, decal_half_depth_m(map_side_mm(d)), through_mm=d.through_mm)
+    dec = Decal(nt, part_to_decal, d.normal, decal_half_depth_m(map_side_mm(d)), through_mm=d.through_mm)
     lab = self_gated_linear(dec, map_path(Path(d.variant_dir), "mask"))
     on = dec._math("GREATER_THAN", lab, 0.5)
     if "hole" in d.types:  # the far-side opening of a through hole is part of its label
@@ -160,7 +163,8 @@ class DefectIdPass:
     def __init__(self, built: BuiltScene, defects: tuple[DefectPlan, ...], empties: dict[int, bpy.types.Object],
                  part_max_incidence_deg: float = 90.0):
         self.built = built
-        groups = {d.defect_id: _id_group(d, empties[d.defect_id]) for d in defects
+        pm = {p.instance_id: np.array(p.matrix_world) for p in built.plan.parts}
+        groups = {d.defect_id: _id_group(d, to_decal(pm[d.part_instance_id], d)) for d in defects
                   if d.defect_id in empties and d.variant_dir}
         # One ID material per material slot of each part: the defects of that region only.
         self.id_mats = {
@@ -182,7 +186,13 @@ class DefectIdPass:
                        scene.view_settings.exposure),
             "dof": {cid: c.data.dof.use_dof for cid, c in self.built.cameras.items()},
             "lights": [(lo, lo.hide_render) for lo in self.built.lights],
+            "motion_blur": scene.render.use_motion_blur,
+            "persistent": scene.render.use_persistent_data,
         }
+        # Keep the synced scene between the cameras' ID renders: without it every render compiles
+        # every region's ID shader again, a cost that grows with the number of defects.
+        scene.render.use_persistent_data = True
+        scene.render.use_motion_blur = False  # the pass looks at sharp instants (motion.id_instants)
         for pid, o in self.built.parts.items():
             for slot, mat in zip(o.material_slots, self.id_mats[pid], strict=True):
                 slot.material = mat
@@ -222,6 +232,8 @@ class DefectIdPass:
             cam.data.dof.use_dof = sv["dof"][cid]
         for lo, hidden in sv["lights"]:
             lo.hide_render = hidden
+        scene.render.use_motion_blur = sv["motion_blur"]
+        scene.render.use_persistent_data = sv["persistent"]
 
     def __enter__(self):
         self._swap_in()
@@ -241,6 +253,19 @@ class DefectIdPass:
         visible at each pixel centre (0 = none)."""
         scene = bpy.context.scene
         scene.camera = self.built.cameras[camera_id]
+        offsets = motion.id_offsets(self.built)
+        if len(offsets) == 1:
+            return self._render_once(quiet)
+        maps = []
+        with motion.Paused(self.built) as paused:
+            for dx in offsets:
+                paused.place(dx)
+                maps.append(self._render_once(quiet))
+        labels, feet, parts = zip(*maps, strict=True)
+        return majority(list(labels)), union(list(feet)), majority(list(parts))
+
+    def _render_once(self, quiet: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        scene = bpy.context.scene
         with quiet_stdout(quiet):
             bpy.ops.render.render(write_still=False)
         fd, tmp = tempfile.mkstemp(suffix=".exr")

@@ -91,6 +91,11 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
         cameras=_plan_cameras(cfg, placements, stream(seed, scene_index, "cameras")),
         lights=plan_lights(cfg.lights, stream(seed, scene_index, "lights")),
     )
+    mb = cfg.render.motion_blur
+    if mb.enabled:
+        g = stream(seed, scene_index, "motion")
+        motion = (float(g.uniform(*mb.belt_speed_m_s)), float(g.uniform(*mb.exposure_ms)) / 1000.0, mb.id_steps)
+        plan = replace(plan, render=replace(plan.render, motion_blur=motion))
     sensors = plan_sensors(cfg.render.sensor, plan.cameras, seed, stream(seed, scene_index, "sensor"))
     if sensors:
         plan = replace(plan, sensors=sensors)

@@ -104,6 +104,8 @@ class RenderPlan:
     view_transform: str
     color_mode: str = "RGB"
     cycles_seed: int = 0  # Cycles' sampling seed: the same plan renders the same pixels anywhere
+    # (belt speed m/s, exposure s, ID-pass instants) when render.motion_blur is on; parts move along +x
+    motion_blur: tuple[float, float, int] | None = None
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,8 @@ class ScenePlan:
         d = _round(asdict(self))
         if not d["sensors"]:
             del d["sensors"]  # plans without a camera model stay as they were
+        if d["render"]["motion_blur"] is None:
+            del d["render"]["motion_blur"]  # nor do plans without motion blur
         return d
 
     def to_json(self) -> str:
