@@ -3,9 +3,10 @@
     python benchmarks/render_time_split.py [CONFIG] [--scenes N] [--samples S ...]
 
 For each sample count it renders CONFIG (default: configs/quickstart.yaml) into a fresh temp
-folder in this process and prints: config+plan, scene build, verification (geometric check and
-defect-ID pass), Cycles render, writing, clean-up, and wall / render (the floor is 1.0:
-everything else is overhead). The wall time includes Blender start-up and the defect library
+folder in this process and prints where the time goes: config+plan, scene build, ID pass
+(geometric check and defect-ID pass), contrast renders, final Cycles renders, writing,
+clean-up; then wall / render (the floor is 1.0: everything else is overhead), the wall seconds
+per labelled image and the pure Cycles seconds per image. The wall time includes Blender start-up and the defect library
 generation of the fresh folder.
 """
 
@@ -33,8 +34,8 @@ def main() -> None:
 
     print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPUs; "
           f"config {args.config}; {args.scenes} scenes")
-    print("samples | res | images | load+plan s | build s | verify s | render s | write s | clear s | wall s | "
-          "wall/render")
+    print("samples | res | images | load+plan s | build s | ID pass s | contrast s | render s | write s | clear s | "
+          "wall s | wall/render | s per labelled image | Cycles s per image")
     for samples in args.samples:
         t0 = time.perf_counter()
         over = {"render.samples": samples}
@@ -46,9 +47,11 @@ def main() -> None:
             stats = run_render(cfg, out=tmp, num_scenes=args.scenes, progress=False)
         s = stats.seconds
         wall = stats.wall + t_cfg
+        n = max(1, stats.images)
         print(f"{samples} | {cfg.render.resolution[0]}x{cfg.render.resolution[1]} | {stats.images} | "
-              f"{t_cfg + s['plan']:.2f} | {s['build']:.2f} | {s['verify']:.2f} | {s['render']:.2f} | {s['write']:.2f} | "
-              f"{s['clear']:.2f} | {wall:.2f} | {wall / s['render']:.3f}")
+              f"{t_cfg + s['plan']:.2f} | {s['build']:.2f} | {s['verify'] - s['contrast']:.2f} | {s['contrast']:.2f} | "
+              f"{s['render']:.2f} | {s['write']:.2f} | {s['clear']:.2f} | {wall:.2f} | {wall / s['render']:.3f} | "
+              f"{wall / n:.2f} | {s['render'] / n:.2f}")
 
 
 if __name__ == "__main__":

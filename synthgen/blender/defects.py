@@ -27,7 +27,8 @@ from synthgen.blender.decal import Decal, enable_property, map_path
 from synthgen.blender.defect_regions import cut_regions, to_decal
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.shading import TAG
-from synthgen.plan.defects import decal_half_depth_m, decal_matrix, map_side_mm
+from synthgen.errors import SynthgenError
+from synthgen.plan.defects import MAX_STACKED_DEFECTS, decal_half_depth_m, decal_matrix, map_side_mm
 from synthgen.plan.types import DefectPlan
 
 # 16-bit height.png value 0..1 maps linearly to this signed height (units of the defect's depth).
@@ -69,6 +70,10 @@ def apply_defects(built: BuiltScene, defects: tuple[DefectPlan, ...]) -> dict[in
         obj = built.parts[pid]
         base = obj.material_slots[0].material
         sets = cut_regions(obj, np.array(plans[pid].matrix_world), ds)
+        deepest = max(len(ids) for ids in sets)
+        if deepest > MAX_STACKED_DEFECTS:  # a hand-made plan; the planner never stacks this deep
+            raise SynthgenError(f"part {pid}: {deepest} defects overlap on one spot; at most "
+                                f"{MAX_STACKED_DEFECTS} render (Cycles' shader stack)")
         built.regions[pid] = sets
         while len(obj.data.materials) < len(sets):
             obj.data.materials.append(None)

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 from synthgen.config import JobConfig
@@ -15,16 +16,21 @@ from synthgen.plan import cache_dir_for, make_plan
 from synthgen.plan.portable import localize
 from synthgen.plan.types import ScenePlan, plan_from_dict
 
+SHARED_CACHE_ENV = "SYNTHGEN_CACHE"
+
 
 def library_root(cfg: JobConfig, seed: int, cache_root: Path) -> Path | None:
-    """The defect library's folder: the configured one, else the one generated under the cache,
-    keyed by the defects config and seed (None without defect kinds)."""
+    """The defect library's folder: the configured one, else the one generated under the cache
+    (the ``SYNTHGEN_CACHE`` folder when set, shared by every run and output; else the output's
+    own), keyed by the defects config and seed (None without defect kinds)."""
     dc = cfg.defects
     if not dc.kinds:
         return None
     if dc.library:
         return Path(dc.library)
-    return Path(cache_root) / "defects" / config_hash_part(dc.model_dump(mode="json"), seed)
+    shared = os.environ.get(SHARED_CACHE_ENV)
+    root = Path(shared).expanduser() if shared else Path(cache_root)
+    return root / "defects" / config_hash_part(dc.model_dump(mode="json"), seed)
 
 
 def plan_scene(cfg: JobConfig, scene_index: int, seed: int | None = None,
