@@ -76,7 +76,10 @@ def test_contrast_check_drops_faint_defects_and_cuts_labels_to_what_changes():
     _, _, untrimmed = contrast_check(ids, with_img, without, vis, 10, 0.2, 5, trim=False)
     assert (untrimmed == 1).sum() == 100
     assert regions_of(ids, {1}, margin=2) == [(3, 3, 17, 17)]
-    assert regions_of(ids, {1, 2}, margin=2) == [(3, 3, 17, 17), (18, 18, 32, 32)], "distant labels: two boxes"
+    assert regions_of(ids, {1, 2}, margin=2, overhead_px=0) == [(3, 3, 17, 17), (18, 18, 32, 32)], \
+        "distant labels: two boxes"
+    assert regions_of(ids, {1, 2}, margin=2, overhead_px=500) == [(3, 3, 32, 32)], \
+        "one render fewer is worth up to overhead_px more pixels"
     ids[15:20, 15:20] = 3  # boxes may overlap (with and without use the same boxes); all labels covered
     covered = np.zeros(ids.shape, bool)
     for x0, y0, x1, y1 in regions_of(ids, {1, 2, 3}, margin=2):
