@@ -128,6 +128,23 @@ class TilingConfig(_Model):
     margin_m: float = Field(0.0, ge=0, description="extra border around the parts' footprint (m)")
 
 
+class CloseupConfig(_Model):
+    """Inspection close-ups: besides the arc (or tiling), cameras aimed square at sampled defects,
+    as a robot-mounted camera visits suspect spots."""
+
+    count: int = Field(2, ge=1, le=64, description="close-up cameras per scene, each at its own defect (fewer "
+                       "when fewer defects face up)")
+    field_m: float = Field(0.06, gt=0, description="side of the patch around the defect that the image's shorter "
+                           "side spans at the middle focal length (m)")
+    tilt_deg: Vec2 = Field((0.0, 20.0), description="range of the angle between the view and the defect's normal "
+                           "(deg), turned about the normal at random")
+
+    @field_validator("tilt_deg")
+    @classmethod
+    def _tilt(cls, v):
+        return _check_range(v, 0.0, 75.0, "tilt_deg")
+
+
 class CamerasConfig(_Model):
     """The camera arc plus per-camera randomization."""
 
@@ -137,6 +154,9 @@ class CamerasConfig(_Model):
     tiling: TilingConfig | None = Field(
         None, description="inspection mode: a grid of top-down cameras tiling the parts (replaces the arc and "
                           "ark.count; null = the arc)")
+    closeups: CloseupConfig | None = Field(
+        None, description="inspection close-ups aimed at sampled defects, added after the arc's or tiling's "
+                          "cameras (null = none)")
     position_jitter: float = Field(0.01, ge=0, description="± jitter of each camera position per axis (m)")
     aim_jitter_deg: float = Field(2.0, ge=0, le=45, description="± jitter of the aim direction (deg)")
     roll_jitter_deg: float = Field(3.0, ge=0, le=180, description="± roll about the optical axis (deg)")

@@ -13,7 +13,7 @@ from synthgen.config import JobConfig
 from synthgen.plan.cameras import plan_cameras
 from synthgen.plan.defects import plan_defects
 from synthgen.plan.frames import as_tuple
-from synthgen.plan.framing import framed, tile_grid
+from synthgen.plan.framing import closeup_grid, framed, tile_grid
 from synthgen.plan.lights import plan_lights
 from synthgen.plan.materials import plan_material, plan_stage
 from synthgen.plan.poses import PlacementError, place_parts
@@ -91,6 +91,15 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
         cameras=_plan_cameras(cfg, placements, stream(seed, scene_index, "cameras")),
         lights=plan_lights(cfg.lights, stream(seed, scene_index, "lights")),
     )
+    defects_cfg = getattr(cfg, "defects", None)
+    if defects_cfg is not None and defects_cfg.kinds:
+        plan = replace(plan, defects=plan_defects(parts, defects_cfg, library, stream(seed, scene_index, "defects"),
+                                                  plan.cameras))
+    if cfg.cameras.closeups is not None and plan.defects:
+        g = stream(seed, scene_index, "closeups")
+        grid = closeup_grid(cfg.cameras, plan.defects, tuple(r.resolution), g)
+        close = plan_cameras(cfg.cameras, g, grid=grid, first_id=len(plan.cameras), top_down=False)
+        plan = replace(plan, cameras=plan.cameras + close)
     mb = cfg.render.motion_blur
     if mb.enabled:
         g = stream(seed, scene_index, "motion")
@@ -99,8 +108,4 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
     sensors = plan_sensors(cfg.render.sensor, plan.cameras, seed, stream(seed, scene_index, "sensor"))
     if sensors:
         plan = replace(plan, sensors=sensors)
-    defects_cfg = getattr(cfg, "defects", None)
-    if defects_cfg is not None and defects_cfg.kinds:
-        plan = replace(plan, defects=plan_defects(parts, defects_cfg, library, stream(seed, scene_index, "defects"),
-                                                  plan.cameras))
     return plan

@@ -22,12 +22,14 @@ def ark_positions(cfg: CamerasConfig) -> np.ndarray:
 
 
 def plan_cameras(cfg: CamerasConfig, rng: np.random.Generator,
-                 grid: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[CameraPlan, ...]:
+                 grid: tuple[np.ndarray, np.ndarray] | None = None, first_id: int = 0,
+                 top_down: bool = True) -> tuple[CameraPlan, ...]:
     """Jittered cameras aimed near the look-at point (or, with ``grid`` = (positions, aim points),
-    each at its own point), focused at the working distance ± jitter."""
+    each at its own point), focused at the working distance ± jitter; ids from ``first_id``.
+    ``top_down`` grids (tiles) turn a vertical ``image_up`` into the belt's y axis."""
     positions = ark_positions(cfg) if grid is None else grid[0]
     up = cfg.image_up
-    if grid is not None and abs(np.asarray(up, float)[2]) > 0.999 * np.linalg.norm(up):
+    if grid is not None and top_down and abs(np.asarray(up, float)[2]) > 0.999 * np.linalg.norm(up):
         up = (0.0, 1.0, 0.0)  # top-down tiles: the belt's y axis runs up the image
     out = []
     for i, nominal in enumerate(positions):
@@ -40,7 +42,7 @@ def plan_cameras(cfg: CamerasConfig, rng: np.random.Generator,
         working = float(np.linalg.norm(target - eye))
         focus = max(0.01, working + float(rng.uniform(-cfg.focus.distance_jitter, cfg.focus.distance_jitter)))
         out.append(CameraPlan(
-            camera_id=i,
+            camera_id=first_id + i,
             matrix_world=as_tuple(M),
             focal_length_mm=float(rng.uniform(*cfg.focal_length_mm)),
             sensor_width_mm=cfg.sensor_width_mm,

@@ -46,3 +46,35 @@ def tile_grid(cfg: CamerasConfig, hull_points: np.ndarray, resolution: tuple[int
     top = float(hi[2])
     aims = np.stack([gx.ravel(), gy.ravel(), np.full(gx.size, top)], -1)
     return aims + [0.0, 0.0, distance], aims
+
+
+def closeup_grid(cfg: CamerasConfig, defects, resolution: tuple[int, int],
+                 rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Inspection close-ups: (N, 3) camera positions and (N, 3) aim points, one per defect drawn
+    (without replacement) among those whose normal does not face down, each camera on a view
+    tilted from the normal by ``closeups.tilt_deg`` at the distance where ``closeups.field_m``
+    spans the image's shorter side at the middle focal length."""
+    c = cfg.closeups
+    up_facing = [d for d in defects if d.normal[2] > -0.2]
+    n = min(c.count, len(up_facing))
+    if n == 0:
+        return np.zeros((0, 3)), np.zeros((0, 3))
+    picks = sorted(rng.choice(len(up_facing), size=n, replace=False).tolist())
+    w, h = resolution
+    f_mm = float(np.mean(cfg.focal_length_mm))
+    distance = c.field_m / 2.0 / np.tan(np.arctan(cfg.sensor_width_mm * min(w, h) / w / 2.0 / f_mm))
+    eyes, aims = [], []
+    for k in picks:
+        d = up_facing[k]
+        nrm = np.asarray(d.normal, float)
+        ref = np.array([0.0, 0.0, 1.0]) if abs(nrm[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
+        t = np.cross(ref, nrm)
+        t /= np.linalg.norm(t)
+        b = np.cross(nrm, t)
+        tilt, turn = np.radians(rng.uniform(*c.tilt_deg)), rng.uniform(0.0, 2 * np.pi)
+        view = np.cos(tilt) * nrm + np.sin(tilt) * (np.cos(turn) * t + np.sin(turn) * b)
+        eye = np.asarray(d.position, float) + distance * view
+        eye[2] = max(eye[2], 0.01)  # never below the belt
+        eyes.append(eye)
+        aims.append(np.asarray(d.position, float))
+    return np.array(eyes), np.array(aims)

@@ -77,3 +77,39 @@ def test_inspection_tiling_covers_a_large_part_with_overlapping_top_down_tiles(t
                         cam.matrix_world, cam.focal_length_mm, cam.sensor_width_mm, (320, 240))
         assert abs(np.ptp(uv[:, 1]) - 240) < 2
     assert seen.all(), f"{(~seen).sum()} points of the part's top are in no tile"
+
+
+def test_closeups_look_square_at_sampled_defects_from_the_configured_field(tmp_path):
+    """Close-up cameras come after the arc, each aimed at its own defect from within the tilt
+    range of its normal, at the distance where field_m spans the image's shorter side."""
+    d = smoke_dict(tmp_path / "out")
+    d["render"]["resolution"] = [320, 240]
+    d["cameras"]["closeups"] = {"count": 2, "field_m": 0.05, "tilt_deg": [0, 10]}
+    d["cameras"].update(position_jitter=0.0, aim_jitter_deg=0.0, roll_jitter_deg=0.0, focal_length_mm=[40, 40])
+    for k in d["defects"]["kinds"].values():
+        k["count_per_part"] = [2, 2]
+    cfg = JobConfig.model_validate(d)
+    plan = make_plan(cfg, 0)
+    arc = cfg.cameras.ark.count
+    close = plan.cameras[arc:]
+    assert len(close) == 2 and [c.camera_id for c in close] == [arc, arc + 1]
+    positions = {tuple(np.round(x.position, 9)): x for x in plan.defects}
+    seen = set()
+    for cam in close:
+        target = tuple(np.round(cam.look_at, 9))
+        assert target in positions, "aimed at a defect"
+        seen.add(target)
+        defect = positions[target]
+        C = np.array(cam.matrix_world)
+        view = C[:3, 3] - np.array(defect.position)
+        dist = np.linalg.norm(view)
+        assert np.degrees(np.arccos(view @ np.array(defect.normal) / dist)) <= 10.0 + 1e-6
+        # 0.05 m over the 240 px side at 40 mm on a 36 mm-wide sensor
+        assert abs(dist - 0.025 / (36.0 * 240 / 320 / 2 / 40)) < 1e-6
+        uv, _ = project(np.array([defect.position]), cam.matrix_world, cam.focal_length_mm, cam.sensor_width_mm,
+                        (320, 240))
+        assert np.allclose(uv[0], (160, 120), atol=1.0), "the defect is at the image centre"
+    assert len(seen) == 2, "each close-up at its own defect"
+    assert make_plan(cfg, 0) == plan
+    d["cameras"]["closeups"] = None
+    assert make_plan(JobConfig.model_validate(d), 0).cameras == plan.cameras[:arc], "the arc is unchanged"
