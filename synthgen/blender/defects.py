@@ -1,9 +1,9 @@
-"""Apply planned defects to parts as UV-free decals, and build the defect-ID visibility shading.
+"""Apply planned defects to parts: one node group per defect, chained into the materials of
+the part's regions that it covers (``defect_regions``), and the per-defect switch.
 
-Each defect is projected from its frame: a Texture Coordinate node set to an empty at the
-defect frame gives the shading point's coordinates in that frame, so the map covers local x, y
-in [-1, 1] (the defect's size in metres) with no UVs. A box limit along the normal and a facing
-test (shading normal · defect normal) keep the decal off the far side of thin parts.
+Each defect's group samples its maps at the shading point's decal coordinates (``decal.Decal``:
+the part's own coordinates through a fixed part-to-decal matrix, so no UVs, and the decal moves
+with a motion-blurred part), gated to its box and to faces turned towards its normal:
 
 - deformation: the height map drives a Bump node (depth in metres), the roughness map replaces
   roughness under the occlusion zone, and the occlusion map darkens that zone a little;
