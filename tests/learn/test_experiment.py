@@ -75,6 +75,10 @@ def test_only_trains_the_named_mixes_and_names_a_bad_one(blobs, tmp_path, capsys
     assert r.exit_code == 0, r.output
     assert list(json.loads((tmp_path / "exp" / "results.json").read_text())) == ["b"]
     assert not (tmp_path / "exp" / "a").exists()
+    r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet", "--only", "a"])
+    assert r.exit_code == 0, r.output
+    assert list(json.loads((tmp_path / "exp" / "results.json").read_text())) == ["b", "a"], "--only adds its rows"
+    assert "| b |" in (tmp_path / "exp" / "results.md").read_text()
     capsys.readouterr()
     with pytest.raises(SystemExit) as e:
         main(["seg", "experiment", str(p), "--quiet", "--only", "c"])
@@ -112,10 +116,11 @@ def test_seeds_split_over_processes_give_the_table_of_one_run(blobs, tmp_path, c
     cfg["seeds"] = [0, 5]
     p = tmp_path / "exp.yaml"
     p.write_text(yaml.safe_dump(cfg))
-    for s in ("5", "0"):
+    for s, tabled in (("5", ["5"]), ("0", ["0", "5"])):
         r = CliRunner().invoke(cli, ["seg", "experiment", str(p), "--quiet", "--seed", s])
         assert r.exit_code == 0, r.output
-        assert list(json.loads((tmp_path / "exp" / "results.json").read_text())["real"]["runs"]) == [s]
+        row = json.loads((tmp_path / "exp" / "results.json").read_text())["real"]
+        assert list(row["runs"]) == tabled and row["seeds"] == [int(x) for x in tabled], "--seed adds its runs"
     assert (tmp_path / "exp" / "real" / "s5" / "checkpoints" / "best.pt").is_file()
     metrics = tmp_path / "exp" / "real" / "s0" / "eval" / "metrics.json"
     before = metrics.stat().st_mtime_ns
@@ -123,6 +128,7 @@ def test_seeds_split_over_processes_give_the_table_of_one_run(blobs, tmp_path, c
     assert r.exit_code == 0, r.output
     assert r.output.count("test figures reused") == 2 and metrics.stat().st_mtime_ns == before
     res = json.loads((tmp_path / "exp" / "results.json").read_text())["real"]
+    assert res["sets"] == row["sets"] and res["sets_std"] == row["sets_std"], "the partial runs' table is the full one"
     one = {s: res["runs"][s]["sets"]["blobs"]["iou_dataset"] for s in ("0", "5")}
     # a second process's figures equal a fresh evaluation of the same checkpoint
     (tmp_path / "exp" / "real" / "s5" / "eval" / "metrics.json").unlink()

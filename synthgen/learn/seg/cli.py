@@ -93,7 +93,8 @@ def eval_(config, checkpoint, out, sets, resolution, device, quiet):
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="override `out`")
 @click.option("--epochs", type=click.IntRange(min=1), default=None, help="override train.epochs")
 @click.option("--only", "only", multiple=True, metavar="MIX",
-              help="train and tabulate only these mixes (repeatable); finished seeds are reused")
+              help="train and tabulate only these mixes (repeatable), added to the table already written; "
+                   "finished seeds are reused")
 @click.option("--seed", "only_seeds", multiple=True, type=int, metavar="S",
               help="train and tabulate only these of the config's seeds (repeatable), in the same folders: "
                    "separate processes or machines can share the seeds, and a last run without --seed "
@@ -118,7 +119,8 @@ def experiment(config, out, epochs, only, only_seeds, device, quiet):
     bad = [s for s in only_seeds if s not in seeds]
     if bad:
         raise SynthgenError(f"{config}: --seed {bad[0]}: not one of the config's seeds ({', '.join(map(str, seeds))})")
-    run(cfg, out, device=device, progress=not quiet, log=click.echo, only_seeds=list(only_seeds) or None)
+    run(cfg, out, device=device, progress=not quiet, log=click.echo, only_seeds=list(only_seeds) or None,
+        partial=bool(only))
     click.echo(f"wrote {Path(out or cfg.out) / 'results.md'}")
 
 

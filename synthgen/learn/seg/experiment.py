@@ -130,10 +130,40 @@ def _reused_eval(mcfg, mdir: Path) -> dict | None:
     return m["results"] if same else None
 
 
+def _merge_previous(path: Path, table: dict, sets: list[str], all_seeds: list[int]) -> dict:
+    """A partial run (some mixes, some seeds) adds to the table already at ``path``: the other
+    mixes stay, and a mix keeps its other seeds' runs (of the config's seeds, with the same
+    sources), its mean and std taken over all of them."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return table
+    if not isinstance(old, dict):
+        return table
+    merged = dict(old)
+    for mix, row in table.items():
+        prev = old.get(mix)
+        if "runs" in row and isinstance(prev, dict) and "runs" in prev and prev.get("sources") == row.get("sources"):
+            runs = {**prev["runs"], **row["runs"]}
+            runs = {str(sd): runs[str(sd)] for sd in all_seeds if str(sd) in runs}
+            mean, std = _mean_std([r["sets"] for r in runs.values()], sets)
+            row = {**row, "seeds": [int(k) for k in runs], "sets": mean, "sets_std": std,
+                   "train_seconds": round(float(np.mean([r["train_seconds"] for r in runs.values()])), 1),
+                   "runs": runs}
+        merged[mix] = row
+    return merged
+
+
+def _merge(out: Path, table: dict, sets: list[str], all_seeds: list[int], partial: bool) -> dict:
+    return _merge_previous(out / "results.json", table, sets, all_seeds) if partial else table
+
+
 def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | None = None,
-               progress: bool = True, log=print, only_seeds: list[int] | None = None) -> dict[str, dict]:
+               progress: bool = True, log=print, only_seeds: list[int] | None = None,
+               partial: bool = False) -> dict[str, dict]:
     """Train and evaluate every mix (``only_seeds``: only those of the config's seeds, in the
-    folders the full run uses); returns the table it writes."""
+    folders the full run uses); returns the table it writes. A ``partial`` run (some mixes or
+    seeds) adds its rows and seeds to the table already written."""
     out = ensure_out(Path(out or cfg.out))
     sets = list(cfg.eval.test_sets)
     all_seeds = cfg.seeds or [cfg.train.seed]
@@ -169,7 +199,8 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
         table[mix] = {"sources": [m.model_dump() for m in items], "seeds": seeds, "sets": mean, "sets_std": std,
                       "train_seconds": round(float(np.mean([r["train_seconds"] for r in runs.values()])), 1),
                       "runs": {str(k): v for k, v in runs.items()}}
-        atomic_json(out / "results.json", clean(table))
+        atomic_json(out / "results.json", clean(_merge(out, table, sets, all_seeds, partial or bool(only_seeds))))
+    table = _merge(out, table, sets, all_seeds, partial or bool(only_seeds))
     atomic_json(out / "results.json", clean(table))
     md = results_markdown(table, sets)
     atomic_text(out / "results.md", md)
