@@ -105,7 +105,10 @@ def _mean_std(runs: list[dict], sets: list[str]) -> tuple[dict, dict]:
         if not rs:
             mean[s] = runs[0].get(s, {})
             continue
-        keys = [k for k, v in rs[0].items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        # every scalar figure defined for some seed (an undefined one, e.g. small_recall with no
+        # small defect, is None once read back from JSON and NaN when fresh: both count as missing)
+        keys = list(dict.fromkeys(k for r in rs for k, v in r.items()
+                                  if isinstance(v, (int, float)) and not isinstance(v, bool) and np.isfinite(v)))
         mean[s], std[s] = {}, {}
         for k in keys:
             vals = np.array([r.get(k) for r in rs if r.get(k) is not None], float)
