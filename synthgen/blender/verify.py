@@ -5,8 +5,9 @@ Per camera: a geometric check that a part is in view, one defect-ID pass for all
 (label and footprint ids, occlusion included), then border renders of small boxes around the
 remaining candidates, defects on and off (the contrast check); a kept label is what changes
 within the defect's footprint. With ``render.crop``, the image is cut to the largest rectangle
-inside the visible part (from the same ID pass) and labels left outside it are dropped
-(``outside_crop``). Each planned camera gets a record of every defect's pixel
+inside the visible part (from the same ID pass); labels are cut to it before the contrast check
+(which then renders and judges only what the crop shows), and a defect with too few pixels left
+inside is dropped (``outside_crop``). Each planned camera gets a record of every defect's pixel
 counts, contrast and reason for being dropped, accepted or not.
 """
 
@@ -44,6 +45,13 @@ class SceneVerdict:
     seconds_contrast: float = 0.0  # of the whole verification, the contrast renders
 
 
+def _outside_zeroed(a: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarray:
+    x0, y0, x1, y1 = rect
+    out = np.zeros_like(a)
+    out[y0:y1, x0:x1] = a[y0:y1, x0:x1]
+    return out
+
+
 def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None) -> SceneVerdict:
     """Decide, for every planned camera of ``built``, what it renders and labels (``vc``: the
     VerificationConfig; ``crop``: the CropConfig, or None for full frames)."""
@@ -72,6 +80,11 @@ def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None) -> SceneV
             pending.append((cam, ids, foot, vis, dropped, rect))
     t1 = time.perf_counter()
     for cam, ids, foot, vis, dropped, rect in pending:
+        if rect is not None:  # only what the cropped image shows is checked and labelled
+            ids, foot = _outside_zeroed(ids, rect), _outside_zeroed(foot, rect)
+            _, _, inside, cut = crop_views(rect, ids, foot, vis, vc.min_visible_pixels)
+            kept_ids = {v["defect_id"] for v in inside}
+            vis, dropped = [v for v in vis if v["defect_id"] in kept_ids], dropped + cut
         keep = {v["defect_id"] for v in vis}
         if vis and vc.min_contrast > 0:
             both = np.where(np.isin(ids, list(keep)), ids, foot)  # label pixels first, then footprints
