@@ -14,7 +14,6 @@ from pathlib import Path
 import bpy
 import numpy as np
 
-from synthgen.blender.defect_regions import THROUGH_TOL_MM
 from synthgen.blender.shading import TAG
 
 
@@ -22,12 +21,14 @@ def enable_property(defect_id: int) -> str:
     """Name of the part object's custom property that switches defect ``defect_id`` on (1) or off (0)."""
     return f"sg_enable_{defect_id}"
 
+
 def map_path(variant_dir: Path, name: str) -> Path:
     """``<variant>/<name>.png`` of the library layout (docs/defects.md)."""
     return Path(variant_dir) / f"{name}.png"
 
 
 FACING_MIN = 0.2  # cos of the largest angle between shading normal and defect normal that is painted
+THROUGH_TOL_MM = 0.3  # slack around the far side's depth range when a hole opens it
 
 
 def _image(path: Path) -> bpy.types.Image:

@@ -21,12 +21,12 @@ import bmesh
 import bpy
 import numpy as np
 
+from synthgen.blender.decal import THROUGH_TOL_MM
 from synthgen.blender.shading import TAG
 from synthgen.plan.defects import decal_half_depth_m, decal_matrix, map_side_mm
 from synthgen.plan.types import DefectPlan
 
 NORMALS = "sg_corner_normal"
-THROUGH_TOL_MM = 0.3  # slack around the far side's depth range when a hole opens it
 EPS = 1e-4  # slack in decal units (fractions of the map's half side) for the inside tests
 
 
@@ -45,19 +45,21 @@ def to_decal(part_matrix: np.ndarray, d: DefectPlan) -> np.ndarray:
     return np.linalg.inv(np.linalg.inv(part_matrix) @ decal_matrix(d))
 
 
-def _face_bounds(me: bpy.types.Mesh, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Per face, min and max of its vertices' decal coordinates (F, 3) each."""
-    n = len(me.vertices)
-    co = np.empty(n * 3, np.float64)
+def _face_corners(me: bpy.types.Mesh) -> tuple[np.ndarray, np.ndarray]:
+    """(corner positions (L, 3), each face's first corner (F,)): read once per mesh."""
+    co = np.empty(len(me.vertices) * 3, np.float64)
     me.vertices.foreach_get("co", co)
-    q = co.reshape(n, 3) @ D[:3, :3].T + D[:3, 3]
-    nl = len(me.loops)
-    lv = np.empty(nl, np.int64)
+    lv = np.empty(len(me.loops), np.int64)
     me.loops.foreach_get("vertex_index", lv)
     starts = np.empty(len(me.polygons), np.int64)
     me.polygons.foreach_get("loop_start", starts)
-    ql = q[lv]
-    return np.minimum.reduceat(ql, starts, axis=0), np.maximum.reduceat(ql, starts, axis=0)
+    return co.reshape(-1, 3)[lv], starts
+
+
+def _face_bounds(corners: np.ndarray, starts: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per face, min and max of its corners' decal coordinates (F, 3) each."""
+    q = corners @ D[:3, :3].T + D[:3, 3]
+    return np.minimum.reduceat(q, starts, axis=0), np.maximum.reduceat(q, starts, axis=0)
 
 
 def _near(lo: np.ndarray, hi: np.ndarray, zr: tuple[float, float]) -> np.ndarray:
@@ -133,11 +135,12 @@ def cut_regions(obj: bpy.types.Object, part_matrix: np.ndarray,
     me.name = f"{obj.name}_regions"
     boxes = []
     cand: dict[int, None] = {}
+    corners, starts = _face_corners(me)
     for d in defects:
         D = to_decal(part_matrix, d)
         zr = depth_range(d)
         boxes.append((d, D, zr, _box_aabb(D, zr)))
-        cand.update(dict.fromkeys(_near(*_face_bounds(me, D), zr).tolist()))
+        cand.update(dict.fromkeys(_near(*_face_bounds(corners, starts, D), zr).tolist()))
     # Keep the shading: each corner's normal travels with the cut as a corner attribute
     # (interpolated along split edges) and is set back as a custom normal, so a new vertex on a
     # smooth surface shades as the point of the old face it lies on, not as a new mesh vertex.

@@ -58,13 +58,11 @@ def apply_defects(built: BuiltScene, defects: tuple[DefectPlan, ...]) -> dict[in
     by_part: dict[int, list[DefectPlan]] = defaultdict(list)
     empties: dict[int, bpy.types.Object] = {}
     groups: dict[int, bpy.types.NodeTree] = {}
+    plans = {p.instance_id: p for p in built.plan.parts}
     for d in defects:
         if d.variant_dir:
             by_part[d.part_instance_id].append(d)
             empties[d.defect_id] = _defect_empty(d)
-    plans = {p.instance_id: p for p in built.plan.parts}
-    for d in defects:
-        if d.variant_dir:
             groups[d.defect_id] = _defect_group(d, to_decal(np.array(plans[d.part_instance_id].matrix_world), d))
     for pid, ds in by_part.items():
         obj = built.parts[pid]
@@ -107,7 +105,6 @@ def _defect_group(d: DefectPlan, part_to_decal: np.ndarray) -> bpy.types.NodeTre
     gin, gout = nt.nodes.new("NodeGroupInput"), nt.nodes.new("NodeGroupOutput")
     normal, rough, base, shader = (gin.outputs[name] for name, _ in GROUP_SOCKETS)
     dec = Decal(nt, part_to_decal, d.normal, decal_half_depth_m(map_side_mm(d)), d.defect_id, d.through_mm)
-    vdir = Path(d.variant_dir)
     vdir = Path(d.variant_dir)
     if "deformation" in d.types:
         h = dec.sample(map_path(vdir, "height"), "BW")

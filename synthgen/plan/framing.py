@@ -5,6 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from synthgen.config_scene import CamerasConfig
+from synthgen.plan.defects import decal_frame
+
+
+def half_field_short(cfg: CamerasConfig, resolution: tuple[int, int]) -> float:
+    """Half field angle (rad) of the image's shorter side at the middle focal length."""
+    w, h = resolution
+    return float(np.arctan(cfg.sensor_width_mm * min(w, h) / w / 2.0 / float(np.mean(cfg.focal_length_mm))))
 
 
 def framed(cfg: CamerasConfig, hull_points: np.ndarray, resolution: tuple[int, int]) -> CamerasConfig:
@@ -16,10 +23,7 @@ def framed(cfg: CamerasConfig, hull_points: np.ndarray, resolution: tuple[int, i
     lo, hi = hull_points.min(0), hull_points.max(0)
     centre = (lo + hi) / 2.0
     radius = float(np.linalg.norm(hi - lo)) / 2.0
-    w, h = resolution
-    f_mm = float(np.mean(cfg.focal_length_mm))
-    half_short = np.arctan(cfg.sensor_width_mm * min(w, h) / w / 2.0 / f_mm)  # half field angle, shorter side
-    distance = radius / np.sin(cfg.framing.fill * half_short)
+    distance = radius / np.sin(cfg.framing.fill * half_field_short(cfg, resolution))
     ark = cfg.ark.model_copy(update={"radius": float(distance), "look_at": tuple(float(x) for x in centre),
                                      "height": float(centre[2])})
     return cfg.model_copy(update={"ark": ark})
@@ -30,10 +34,7 @@ def tile_grid(cfg: CamerasConfig, hull_points: np.ndarray, resolution: tuple[int
     cameras over the parts' footprint, each covering ``tiling.tile_m`` at the middle focal length."""
     t = cfg.tiling
     lo, hi = hull_points.min(0) - [t.margin_m, t.margin_m, 0], hull_points.max(0) + [t.margin_m, t.margin_m, 0]
-    w, h = resolution
-    f_mm = float(np.mean(cfg.focal_length_mm))
-    half_short = np.arctan(cfg.sensor_width_mm * min(w, h) / w / 2.0 / f_mm)
-    distance = t.tile_m / 2.0 / np.tan(half_short)
+    distance = t.tile_m / 2.0 / np.tan(half_field_short(cfg, resolution))
     step = t.tile_m * (1.0 - t.overlap)
 
     def centres(a: float, b: float) -> np.ndarray:
@@ -60,19 +61,13 @@ def closeup_grid(cfg: CamerasConfig, defects, resolution: tuple[int, int],
     if n == 0:
         return np.zeros((0, 3)), np.zeros((0, 3))
     picks = sorted(rng.choice(len(up_facing), size=n, replace=False).tolist())
-    w, h = resolution
-    f_mm = float(np.mean(cfg.focal_length_mm))
-    distance = c.field_m / 2.0 / np.tan(np.arctan(cfg.sensor_width_mm * min(w, h) / w / 2.0 / f_mm))
+    distance = c.field_m / 2.0 / np.tan(half_field_short(cfg, resolution))
     eyes, aims = [], []
     for k in picks:
         d = up_facing[k]
-        nrm = np.asarray(d.normal, float)
-        ref = np.array([0.0, 0.0, 1.0]) if abs(nrm[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-        t = np.cross(ref, nrm)
-        t /= np.linalg.norm(t)
-        b = np.cross(nrm, t)
+        F = decal_frame(d.position, d.normal, 0.0)  # tangent, bitangent, normal of the defect
         tilt, turn = np.radians(rng.uniform(*c.tilt_deg)), rng.uniform(0.0, 2 * np.pi)
-        view = np.cos(tilt) * nrm + np.sin(tilt) * (np.cos(turn) * t + np.sin(turn) * b)
+        view = np.cos(tilt) * F[:3, 2] + np.sin(tilt) * (np.cos(turn) * F[:3, 0] + np.sin(turn) * F[:3, 1])
         eye = np.asarray(d.position, float) + distance * view
         eye[2] = max(eye[2], 0.01)  # never below the belt
         eyes.append(eye)

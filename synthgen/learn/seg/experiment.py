@@ -157,10 +157,6 @@ def _merge_previous(path: Path, table: dict, sets: list[str], all_seeds: list[in
     return merged
 
 
-def _merge(out: Path, table: dict, sets: list[str], all_seeds: list[int], partial: bool) -> dict:
-    return _merge_previous(out / "results.json", table, sets, all_seeds) if partial else table
-
-
 def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | None = None,
                progress: bool = True, log=print, only_seeds: list[int] | None = None,
                partial: bool = False) -> dict[str, dict]:
@@ -171,6 +167,11 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
     sets = list(cfg.eval.test_sets)
     all_seeds = cfg.seeds or [cfg.train.seed]
     seeds = [s for s in all_seeds if only_seeds is None or s in only_seeds]
+    partial = partial or only_seeds is not None
+
+    def merged(t: dict) -> dict:
+        return _merge_previous(out / "results.json", t, sets, all_seeds) if partial else t
+
     table: dict[str, dict] = {}
     for mix, items in cfg.mixes.items():
         missing = [m.source for m in items if not cfg.sources[m.source].available]
@@ -202,8 +203,8 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
         table[mix] = {"sources": [m.model_dump() for m in items], "seeds": seeds, "sets": mean, "sets_std": std,
                       "train_seconds": round(float(np.mean([r["train_seconds"] for r in runs.values()])), 1),
                       "runs": {str(k): v for k, v in runs.items()}}
-        atomic_json(out / "results.json", clean(_merge(out, table, sets, all_seeds, partial or bool(only_seeds))))
-    table = _merge(out, table, sets, all_seeds, partial or bool(only_seeds))
+        atomic_json(out / "results.json", clean(merged(table)))
+    table = merged(table)
     atomic_json(out / "results.json", clean(table))
     md = results_markdown(table, sets)
     atomic_text(out / "results.md", md)
