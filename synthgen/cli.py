@@ -1,4 +1,4 @@
-"""Command line entry point: ``synthgen render|plan|validate|schema|defects|seg|vqgen|bilevel``.
+"""Command line entry point: ``synthgen render|plan|validate|schema|defects|seg|vqgen|bilevel|realism|fit``.
 
 Learning sub-commands are imported lazily so that rendering never imports torch, and the
 render commands import bpy only when they actually build a scene.
@@ -20,6 +20,8 @@ LAZY_GROUPS = {
     "seg": ("synthgen.learn.seg.cli:seg", "U-Net defect segmentation: train, eval, experiment."),
     "vqgen": ("synthgen.learn.vqgen.cli:vqgen", "VQ-VAE + PixelCNN joint image+mask generation."),
     "bilevel": ("synthgen.learn.bilevel.cli:bilevel", "Bi-level Cut&Paste synthesis (Synth4Seg)."),
+    "realism": ("synthgen.realism.cli:realism", "How far a rendered dataset is from real photos (report)."),
+    "fit": ("synthgen.realism.cli:fit", "Calibrate a defect kind's ranges against real photos (Optuna)."),
 }
 
 

@@ -14,6 +14,8 @@ import json
 import shutil
 from pathlib import Path
 
+import cv2
+import numpy as np
 import pytest
 import yaml
 
@@ -138,6 +140,23 @@ CASES = [
     # --- vqgen ---------------------------------------------------------------------------------
     ("vqgen-train-bad-value", ["vqgen", "train", "{ws}/v_val.yaml"], ["v_val.yaml", "vqvae.codebook_size"], "o_v"),
     ("vqgen-train-missing-data", ["vqgen", "train", "{ws}/v_data.yaml"], ["v_data.yaml", "data.path"], "o_v"),
+    # --- realism and fit ------------------------------------------------------------------------
+    ("realism-missing-real", ["realism", "{ws}/nope_dir", "{ws}/real_folder", "--out", "{ws}/o_q1"],
+     ["nope_dir", "not found"], "o_q1"),
+    ("realism-class-on-one-side", ["realism", "{ws}/real_folder", "{ws}/real_folder", "--class", "Crack",
+                                   "--no-classifier", "--out", "{ws}/o_q2"], ["--class", "Crack"], "o_q2"),
+    ("realism-seeds-not-numbers", ["realism", "{ws}/real_folder", "{ws}/real_folder", "--seeds", "a,b",
+                                   "--out", "{ws}/o_q3"], ["--seeds", "a,b"], "o_q3"),
+    ("fit-unknown-kind", ["fit", "{ws}/good.yaml", "{ws}/real_folder", "--kind", "wart", "--out", "{ws}/o_f1"],
+     ["good.yaml", "defects.kinds.wart"], "o_f1"),
+    ("fit-real-lacks-class", ["fit", "{ws}/good.yaml", "{ws}/real_folder", "--kind", "dent", "--out", "{ws}/o_f2"],
+     ["real_folder", "'dent'"], "o_f2"),
+    ("fit-undeclared-range", ["fit", "{ws}/good.yaml", "{ws}/real_folder", "--kind", "dent", "--real-class", "defect",
+                              "--param", "depth_mm", "--out", "{ws}/o_f3"], ["good.yaml", "defects.kinds.dent.depth_mm"],
+     "o_f3"),
+    ("fit-unknown-param", ["fit", "{ws}/good.yaml", "{ws}/real_folder", "--kind", "dent", "--real-class", "defect",
+                           "--param", "shape.wdth", "--out", "{ws}/o_f4"], ["good.yaml", "defects.kinds.dent.shape.wdth"],
+     "o_f4"),
     ("vqgen-sample-no-checkpoint", ["vqgen", "sample", "{ws}/none.pt", "--out", "{ws}/o_vs", "--num", "2"],
      ["none.pt"], "o_vs"),
 ]
@@ -238,6 +257,11 @@ def _learn_configs(ws: Path) -> None:
 
 def _folders(ws: Path) -> None:
     (ws / "folder").mkdir()
+    (ws / "real_folder").mkdir()
+    img = np.full((80, 80), 120, np.uint8)
+    img[30:40, 30:40] = 40
+    cv2.imwrite(str(ws / "real_folder" / "a.jpg"), img)
+    cv2.imwrite(str(ws / "real_folder" / "a.png"), (img < 80).astype(np.uint8) * 255)
     (ws / "syntax.yaml").write_text("seed: 1\nrender:\n  samples: [1, 2\n")
     (ws / "list.yaml").write_text("- 1\n- 2\n")
     (ws / "binary.yaml").write_bytes(b"\xff\xfe\x00junk\x81")
@@ -280,7 +304,7 @@ def test_the_corpus_is_large_and_covers_every_command():
     assert len(CASES) >= 60 and len({c[0] for c in CASES}) == len(CASES)
     firsts = {" ".join(c[1][:2]) if c[1][0] in ("defects", "seg", "bilevel", "vqgen") else c[1][0] for c in CASES}
     assert {"validate", "render", "plan", "merge", "preview", "defects generate", "seg train", "bilevel train",
-            "vqgen train"} <= firsts
+            "vqgen train", "realism", "fit"} <= firsts
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

@@ -1,0 +1,153 @@
+"""REAL and RENDERED as defect instances and healthy images.
+
+A path is read by the learn side's readers (``synthgen.learn.common.sources``), its kind told from
+the path: a folder with ``images/`` is a synthgen dataset, a json with ``images`` and
+``annotations`` is COCO, another json is a split file, another folder holds images with
+same-named masks. A split file is read from its ``*.train`` lists when it has any, so that
+calibration never sees test photos (``keys`` overrides).
+
+An *instance* is one defect: a COCO annotation, or a connected component of a class mask. Images
+are read as greyscale.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from synthgen.errors import SynthgenError
+
+HEALTHY = "healthy"
+
+
+@dataclass(frozen=True)
+class Item:
+    """One defect instance (``cls`` its class) or one healthy image (``cls == "healthy"``)."""
+
+    cls: str
+    image: Path
+    mask: object = None      # a mask file (threshold > ``threshold``), a COCO annotation, or None
+    component: int = -1      # connected component of a mask file (-1: the whole mask / annotation)
+    threshold: int = 127
+
+
+def source_config(path: Path, keys: list[str] | None = None, mask_suffix: str = ".png"):
+    """The learn side's ``SourceConfig`` for ``path`` (kind told from the path)."""
+    from synthgen.learn.common.config import SourceConfig, split_keys
+
+    path = Path(path)
+    if not path.exists():
+        raise SynthgenError(f"{path}: not found")
+    if path.is_dir():
+        kind = "synthgen" if (path / "images").is_dir() else "folder"
+        return SourceConfig(kind=kind, path=str(path), mask_suffix=mask_suffix, missing_mask="healthy")
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise SynthgenError(f"{path}: cannot read json: {exc}") from None
+    if isinstance(data, dict) and "images" in data and "annotations" in data:
+        return SourceConfig(kind="coco", path=str(path))
+    found = split_keys(data) if isinstance(data, dict) else []
+    if not found:
+        raise SynthgenError(f"{path}: neither a COCO file nor a split file (no lists of entries)")
+    if keys:
+        missing = [k for k in keys if k not in found]
+        if missing:
+            raise SynthgenError(f"{path}: --keys: {', '.join(missing)} not in the split file "
+                                f"(it has {', '.join(found)})")
+    else:
+        keys = [k for k in found if k.endswith(".train")] or found
+    return SourceConfig(kind="split", path=str(path), keys=keys, missing_mask="healthy")
+
+
+def read_side(path: Path, keys: list[str] | None = None, mask_suffix: str = ".png",
+              default_class: str = "defect") -> list[Item]:
+    """Instances and healthy images of one side (see the module docstring)."""
+    from synthgen.learn.common.sources import read_source
+
+    cfg = source_config(path, keys, mask_suffix)
+    if cfg.kind == "synthgen":
+        return _synthgen_items(Path(cfg.path))
+    out: list[Item] = []
+    for e in read_source(cfg, str(path)):
+        if e.mask_kind == "coco":
+            anns = [a for a in e.coco_anns or [] if a.get("segmentation")]
+            out += [Item(e.category_names.get(int(a["category_id"]), default_class), e.image, a) for a in anns]
+            if not anns:
+                out.append(Item(HEALTHY, e.image))
+            continue
+        n = _components(e.mask, e.threshold) if e.mask is not None else 0
+        if n == 0:
+            out.append(Item(HEALTHY, e.image))
+        out += [Item(e.class_name or default_class, e.image, e.mask, k, e.threshold) for k in range(1, n + 1)]
+    return out
+
+
+def _synthgen_items(root: Path) -> list[Item]:
+    from synthgen.dataset.reader import read_items
+
+    idx = read_items(root)
+    out = []
+    for it in idx.items:
+        if not it.annotations:
+            out.append(Item(HEALTHY, it.image))
+        out += [Item(idx.categories.get(int(a["category_id"]), "defect"), it.image, a) for a in it.annotations]
+    return out
+
+
+def _read_mask_file(path: Path, threshold: int) -> np.ndarray:
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise SynthgenError(f"{path}: cannot read mask")
+    if raw.ndim == 3:
+        raw = raw.max(axis=2)
+    if raw.max() <= 1:
+        return raw > 0
+    return raw > threshold * (257 if raw.dtype == np.uint16 else 1)
+
+
+def _components(mask_path: Path, threshold: int) -> int:
+    n, _ = cv2.connectedComponents(_read_mask_file(mask_path, threshold).astype(np.uint8), connectivity=8)
+    return int(n) - 1
+
+
+def read_image(path: Path) -> np.ndarray:
+    """(H, W) uint8 greyscale."""
+    img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+    if img is None:
+        raise SynthgenError(f"{path}: cannot read image")
+    return img
+
+
+def item_mask(item: Item, hw: tuple[int, int]) -> np.ndarray | None:
+    """The instance's bool mask (None for a healthy image)."""
+    if item.mask is None:
+        return None
+    if isinstance(item.mask, dict):
+        from pycocotools import mask as mask_utils
+
+        seg = item.mask["segmentation"]
+        if isinstance(seg, list):
+            rle = mask_utils.merge(mask_utils.frPyObjects(seg, hw[0], hw[1]))
+        elif isinstance(seg.get("counts"), list):
+            rle = mask_utils.frPyObjects(seg, hw[0], hw[1])
+        else:
+            rle = dict(seg)
+            if isinstance(rle["counts"], str):
+                rle["counts"] = rle["counts"].encode("ascii")
+        return mask_utils.decode(rle).astype(bool)
+    m = _read_mask_file(Path(item.mask), item.threshold)
+    if item.component < 0:
+        return m
+    _, lab = cv2.connectedComponents(m.astype(np.uint8), connectivity=8)
+    return lab == item.component
+
+
+def classes_of(items: list[Item]) -> list[str]:
+    """Defect classes present, sorted, then ``healthy`` when present."""
+    cls = sorted({it.cls for it in items} - {HEALTHY})
+    return cls + ([HEALTHY] if any(it.cls == HEALTHY for it in items) else [])
