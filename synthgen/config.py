@@ -66,6 +66,10 @@ class RenderConfig(_Model):
         "AgX", description="colour management view transform"
     )
     color_mode: Literal["RGB", "BW"] = Field("RGB", description="output PNGs in colour (RGB) or greyscale (BW)")
+    image_format: Literal["png", "jpeg"] = Field(
+        "png", description="file format of the images: png (lossless) or jpeg (at jpeg_quality, to match JPEG photos' "
+                           "compression); masks stay PNG")
+    jpeg_quality: int = Field(95, ge=1, le=100, description="JPEG quality (1-100) when image_format is jpeg")
     crop: CropConfig | None = Field(
         None, description="crop images to the part's surface (largest rectangle inside the visible part); "
                           "none = full frames")

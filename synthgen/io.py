@@ -52,6 +52,25 @@ def atomic_write_png(path: str | Path, array: np.ndarray) -> None:
     atomic_write_bytes(path, buf.getvalue())
 
 
+def atomic_write_image(path: str | Path, array: np.ndarray, jpeg_quality: int = 95) -> None:
+    """An image as PNG, or as JPEG at ``jpeg_quality`` when ``path`` ends in .jpg / .jpeg (alpha dropped;
+    Pillow's encoder with 4:2:0 chroma subsampling, as cameras and most photo tools write)."""
+    if Path(path).suffix.lower() not in (".jpg", ".jpeg"):
+        atomic_write_png(path, array)
+        return
+    import io
+
+    from PIL import Image
+
+    if array.ndim == 3 and array.shape[2] == 4:
+        array = array[..., :3]
+    if array.dtype != np.uint8:
+        array = (array / 257).astype(np.uint8) if array.dtype == np.uint16 else array.astype(np.uint8)
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format="JPEG", quality=int(jpeg_quality))
+    atomic_write_bytes(path, buf.getvalue())
+
+
 # PNG chunks that carry when and how long, not what: Blender writes the render date and time.
 _VOLATILE_PNG_CHUNKS = {b"tEXt", b"zTXt", b"iTXt", b"tIME", b"eXIf"}
 

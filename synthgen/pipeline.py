@@ -63,7 +63,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
     n = num_scenes or cfg.num_scenes
     k_shard, n_shard = shard
     out = Path(out or cfg.out)
-    ds = Dataset(out)
+    ds = Dataset(out, ".jpg" if cfg.render.image_format == "jpeg" else ".png")
     job = {"config_hash": config_hash(cfg), "seed": seed, "shard": [k_shard, n_shard]}
     ds.check_job(job)  # nothing is written until the folder, the device and the library are usable
     cats = coco_categories(sorted(cfg.defects.kinds))
@@ -134,7 +134,8 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
     t0 = time.perf_counter()
     built = blender.build(plan, threads=cfg.render.threads)
     t1 = time.perf_counter()
-    verdict = verify_scene(built, cfg.verification, quiet=quiet, crop=cfg.render.crop)
+    verdict = verify_scene(built, cfg.verification, quiet=quiet, crop=cfg.render.crop,
+                           region_kinds=frozenset(k for k, r in cfg.defects.kinds.items() if r.label == "region"))
     t2 = time.perf_counter()
     stats.seconds["build"] += t1 - t0
     stats.seconds["verify"] += t2 - t1
@@ -155,9 +156,8 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
         defects.set_enabled(built, {v["defect_id"] for v in cv.visible})
         render.render_camera(built, cam_id, quiet=quiet, region=cv.crop)
         tb = time.perf_counter()
-        render.save_render(ds.image_path(i, cam_id))
-        ids = _camera_model(ds.image_path(i, cam_id), cv.ids, plan, cv.camera)
-        labels = camera_labels(i, cam_id, ids, cv.visible, cv.dropped, category_of, cv.crop)
+        ids = _save_image(ds.image_path(i, cam_id), cv.ids, plan, cv.camera, cfg.render.jpeg_quality)
+        labels = camera_labels(i, cam_id, ids, cv.visible, cv.dropped, category_of, cv.crop, ds.image_ext)
         ds.write_masks(i, cam_id, labels.instance, labels.semantic)
         images.append(labels.coco_image)
         annotations.extend(labels.coco_annotations)
@@ -180,20 +180,32 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
     return record
 
 
-def _camera_model(image_path: Path, ids, plan: ScenePlan, cam):
-    """Apply the camera's planned sensor model (``render.sensor``) to the written image, and the
-    lens distortion to its label map; returns the label map the masks are made from."""
+def _save_image(path: Path, ids, plan: ScenePlan, cam, jpeg_quality: int):
+    """Write the camera's last render to ``path`` once, and return the label map the masks are made
+    from. Without a camera model a PNG is Blender's own file; otherwise the render is read back, the
+    planned sensor model (``render.sensor``) applied to it and the lens distortion to the label map,
+    and the result written as PNG or JPEG (by ``path``'s suffix)."""
+    from synthgen.blender import render
+
     sp = next((s for s in plan.sensors if s.camera_id == cam.camera_id), None)
-    if sp is None:
+    if sp is None and path.suffix == ".png":
+        render.save_render(path)
         return ids
     import numpy as np
     from PIL import Image
 
     from synthgen.annotate.sensor import apply_camera_model
-    from synthgen.io import atomic_write_png
+    from synthgen.io import atomic_write_image
 
-    image, ids = apply_camera_model(np.asarray(Image.open(image_path)), ids, sp, cam)
-    atomic_write_png(image_path, image)
+    tmp = path.with_name(f".render_{path.stem}.png")
+    try:
+        render.save_render(tmp)
+        image = np.asarray(Image.open(tmp))
+        if sp is not None:
+            image, ids = apply_camera_model(image, ids, sp, cam)
+        atomic_write_image(path, image, jpeg_quality)
+    finally:
+        tmp.unlink(missing_ok=True)
     return ids
 
 

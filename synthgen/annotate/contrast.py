@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
+from scipy.ndimage import binary_fill_holes
 
 from synthgen.annotate.visibility import LOW_CONTRAST
 
@@ -23,14 +24,18 @@ def _close(changed: np.ndarray) -> np.ndarray:
 
 def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarray, visible: list[dict],
                    min_contrast: float, min_changed_fraction: float, min_pixels: int,
-                   trim: bool = True, footprint: np.ndarray | None = None) -> tuple[list[dict], list[dict], np.ndarray]:
+                   trim: bool = True, footprint: np.ndarray | None = None,
+                   region_kinds: frozenset[str] = frozenset()) -> tuple[list[dict], list[dict], np.ndarray]:
     """Split ``visible`` records into (kept, dropped) by contrast; returns the label map.
 
     A defect is kept when at least ``min_changed_fraction`` of its label pixels (``ids``), and
     at least ``min_pixels``, change by more than ``min_contrast`` levels. With ``trim``, a kept
     defect's label is the pixels that change within its ``footprint`` (everything its maps can
     alter, default its label; label pixels win over another defect's footprint); without, its
-    label pixels. ids / footprint (H, W) int, with_img / without_img (H, W, 3) uint8."""
+    label pixels. A defect of ``region_kinds`` (``label: region``) is judged as a whole: kept when
+    its mean change reaches ``min_changed_fraction`` x ``min_contrast`` (the change the rule above
+    asks for, spread over the region), and labelled with its whole label, holes filled, untrimmed.
+    ids / footprint (H, W) int, with_img / without_img (H, W, 3) uint8."""
     delta = np.abs(with_img.astype(np.int16) - without_img.astype(np.int16)).max(axis=2)
     raw = delta > min_contrast  # decides: no closing, which would inflate speckled changes
     changed = _close(raw)  # labels: closed, no pinholes
@@ -43,7 +48,11 @@ def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarra
         rec = {**rec, "contrast": {"changed_fraction": round(share, 4),
                                    "mean_delta": round(float(delta[lab].mean()) if n else 0.0, 2),
                                    "changed_pixels": n_changed}}
-        if share < min_changed_fraction or n_changed < max(1, min_pixels):
+        if rec["kind"] in region_kinds:
+            weak = n < max(1, min_pixels) or rec["contrast"]["mean_delta"] < min_changed_fraction * min_contrast
+        else:
+            weak = share < min_changed_fraction or n_changed < max(1, min_pixels)
+        if weak:
             dropped.append({**rec, "reason": LOW_CONTRAST})
         else:
             kept.append(rec)
@@ -53,6 +62,10 @@ def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarra
         if footprint is not None:
             out = np.where(out > 0, out, np.where(np.isin(footprint, keep), footprint, 0))
         out[~changed] = 0
+    for rec in kept:
+        if rec["kind"] in region_kinds:
+            whole = binary_fill_holes(ids == rec["defect_id"])
+            out[whole & ((out == 0) | (out == rec["defect_id"]))] = rec["defect_id"]
     for rec in kept:
         rec["labelled_pixels"] = int((out == rec["defect_id"]).sum())
     return kept, dropped, out

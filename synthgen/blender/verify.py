@@ -52,9 +52,11 @@ def _outside_zeroed(a: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarra
     return out
 
 
-def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None) -> SceneVerdict:
+def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None,
+                 region_kinds: frozenset[str] = frozenset()) -> SceneVerdict:
     """Decide, for every planned camera of ``built``, what it renders and labels (``vc``: the
-    VerificationConfig; ``crop``: the CropConfig, or None for full frames)."""
+    VerificationConfig; ``crop``: the CropConfig, or None for full frames; ``region_kinds``: the
+    kinds labelled as whole regions, ``label: region``)."""
     plan = built.plan
     res = tuple(plan.render.resolution)
     out = SceneVerdict()
@@ -92,7 +94,7 @@ def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None) -> SceneV
                                                 vc.contrast_samples, quiet)
             vis, low, ids = contrast_check(ids, with_img, without_img, vis, vc.min_contrast,
                                            vc.min_changed_fraction, vc.min_visible_pixels, vc.trim_to_change,
-                                           footprint=foot)
+                                           footprint=foot, region_kinds=region_kinds)
             dropped = dropped + low
         else:
             ids = np.where(np.isin(ids, list(keep)), ids, 0)

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 from PIL import Image, ImageDraw
 
+from synthgen.dataset.reader import IMAGE_EXTS
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_bytes
 
@@ -40,14 +41,14 @@ def contact_sheet(root: str | Path, out: str | Path, max_images: int = 36, colum
     root, out = Path(root), Path(out)
     if out.suffix.lower() != ".png":
         raise SynthgenError(f"--out {out}: the contact sheet is a PNG; give a file name ending in .png")
-    images = sorted((root / "images").glob("*.png"))
+    images = sorted(p for p in (root / "images").glob("*") if p.suffix in IMAGE_EXTS)
     if not images:
         raise SynthgenError(f"{root}: no images found under images/ (is this a synthgen output folder?)")
     images = images[:max_images]
     thumbs = []
     for p in images:
         im = np.asarray(Image.open(p).convert("RGB"))
-        inst_path = root / "masks" / "instance" / p.name
+        inst_path = root / "masks" / "instance" / f"{p.stem}.png"
         label = p.stem
         kinds: dict[int, str] = {}
         inst = None

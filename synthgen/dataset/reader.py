@@ -19,6 +19,7 @@ INSTANCE_MASKS = "masks/instance"
 SEMANTIC_MASKS = "masks/semantic"
 PLANS = "plans"
 COCO = "annotations/coco.json"
+IMAGE_EXTS = (".png", ".jpg")  # images are PNG, or JPEG with render.image_format: jpeg; masks are PNG
 
 
 @dataclass
@@ -55,8 +56,8 @@ def read_items(root: Path | str) -> DatasetIndex:
         for a in coco.get("annotations", []):
             by_file.setdefault(ids.get(a["image_id"], ""), []).append(a)
     items = []
-    for p in sorted(img_dir.glob("*.png")):
-        sem = root / SEMANTIC_MASKS / p.name
+    for p in sorted(p for p in img_dir.iterdir() if p.suffix in IMAGE_EXTS and not p.name.startswith(".")):
+        sem = root / SEMANTIC_MASKS / f"{p.stem}.png"
         if not sem.is_file() and coco is None:
             raise SynthgenError(f"{sem}: semantic mask missing and no {COCO} in {root}")
         items.append(DatasetItem(p, sem if sem.is_file() else None, by_file.get(p.name, [])))

@@ -3,7 +3,7 @@
 Layout of a dataset folder::
 
     job.json                     config hash, seed, shard: guards against mixing two jobs
-    images/<scene>_<cam>.png     final renders (accepted cameras only)
+    images/<scene>_<cam>.png     final renders (accepted cameras only; .jpg with render.image_format: jpeg)
     masks/instance/<same>.png    uint16: 0 background, k = k-th visible defect of the image
     masks/semantic/<same>.png    uint8: 0 background, c = category id of the defect kind
     plans/<scene>.json           the scene plan + status + accepted cameras + the scene's COCO
@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from synthgen import __version__
-from synthgen.dataset.reader import COCO, IMAGES, INSTANCE_MASKS, PLANS, SEMANTIC_MASKS
+from synthgen.dataset.reader import COCO, IMAGE_EXTS, IMAGES, INSTANCE_MASKS, PLANS, SEMANTIC_MASKS
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_json, atomic_write_png
 
@@ -52,6 +52,12 @@ def config_hash(cfg) -> str:
     d.get("render", {}).pop("device", None)
     d.get("render", {}).pop("fallback", None)
     d.get("render", {}).pop("threads", None)
+    for kind in d.get("defects", {}).get("kinds", {}).values():
+        if kind.get("label") == "changed":  # the default: datasets from before label modes keep their hash
+            kind.pop("label")
+    if d.get("render", {}).get("image_format", "png") == "png":  # PNG datasets keep the hash they had
+        d["render"].pop("image_format", None)
+        d["render"].pop("jpeg_quality", None)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 
@@ -93,8 +99,9 @@ def stem(scene_index: int, camera_id: int) -> str:
 class Dataset:
     """A dataset folder being written (or read for merging)."""
 
-    def __init__(self, root: str | Path):
+    def __init__(self, root: str | Path, image_ext: str = ".png"):
         self.root = Path(root)
+        self.image_ext = image_ext  # ".png" or ".jpg" (render.image_format); masks are always PNG
 
     # -- job identity ---------------------------------------------------------------------
     def check_job(self, job: dict[str, Any]) -> bool:
@@ -141,7 +148,7 @@ class Dataset:
         return self.plan_path(scene_index).is_file()
 
     def image_path(self, scene_index: int, camera_id: int) -> Path:
-        return self.root / IMAGES / f"{stem(scene_index, camera_id)}.png"
+        return self.root / IMAGES / f"{stem(scene_index, camera_id)}{self.image_ext}"
 
     def write_masks(self, scene_index: int, camera_id: int, instance: np.ndarray, semantic: np.ndarray) -> None:
         s = stem(scene_index, camera_id)
@@ -206,7 +213,8 @@ def merge_datasets(sources: list[Path], out: Path) -> dict[str, Any]:
         manifests.append(man)
         categories = categories or man.get("categories")
         for sub in (IMAGES, INSTANCE_MASKS, SEMANTIC_MASKS, PLANS):
-            for f in sorted((src.root / sub).glob("*.png" if sub != PLANS else "*.json")):
+            for f in sorted(p for p in (src.root / sub).iterdir() if p.suffix in (IMAGE_EXTS if sub != PLANS
+                                                                                   else (".json",))):
                 target = dst.root / sub / f.name
                 if target.exists():
                     if target.read_bytes() != f.read_bytes():

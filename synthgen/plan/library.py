@@ -15,6 +15,7 @@ from synthgen.errors import SynthgenError
 from synthgen.plan import cache_dir_for, make_plan
 from synthgen.plan.portable import localize
 from synthgen.plan.types import ScenePlan, plan_from_dict
+from synthgen.textures.recipes import map_fields
 
 SHARED_CACHE_ENV = "SYNTHGEN_CACHE"
 
@@ -30,7 +31,9 @@ def library_root(cfg: JobConfig, seed: int, cache_root: Path) -> Path | None:
         return Path(dc.library)
     shared = os.environ.get(SHARED_CACHE_ENV)
     root = Path(shared).expanduser() if shared else Path(cache_root)
-    return root / "defects" / config_hash_part(dc.model_dump(mode="json"), seed)
+    d = dc.model_dump(mode="json")
+    d["kinds"] = {k: map_fields(v) for k, v in d.get("kinds", {}).items()}
+    return root / "defects" / config_hash_part(d, seed)
 
 
 def plan_scene(cfg: JobConfig, scene_index: int, seed: int | None = None,

@@ -13,6 +13,7 @@ trial), ``fit.json``, ``report.md``, ``trace.png`` and the contact sheets.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,8 +61,9 @@ def kind_only(cfg: JobConfig, kind: str, scenes: int) -> JobConfig:
     return out
 
 
-def render_kind(cfg: JobConfig, kind: str, scenes: int, out: Path, cache: Path) -> list[Item]:
-    """Render ``scenes`` scenes of ``kind`` alone into ``out`` (poses and libraries under ``cache``)."""
+def render_kind(cfg: JobConfig, kind: str, scenes: int, out: Path, cache: Path, seed: int | None = None) -> list[Item]:
+    """Render ``scenes`` scenes of ``kind`` alone into ``out`` (poses and libraries under ``cache``;
+    ``seed`` overrides the config's)."""
     from synthgen.pipeline import run_render
     from synthgen.quiet import quiet_stdout
 
@@ -70,8 +72,14 @@ def render_kind(cfg: JobConfig, kind: str, scenes: int, out: Path, cache: Path) 
     out.mkdir(parents=True)
     cache.mkdir(parents=True, exist_ok=True)
     (out / ".cache").symlink_to(cache.resolve(), target_is_directory=True)
-    with quiet_stdout():
-        run_render(kind_only(cfg, kind, scenes), out=out, progress=False)
+    log = logging.getLogger("synthgen")
+    level = log.level
+    log.setLevel(logging.ERROR)  # a trial's rejected scenes are counted, not printed over the progress bar
+    try:
+        with quiet_stdout():
+            run_render(kind_only(cfg, kind, scenes), out=out, seed=seed, progress=False)
+    finally:
+        log.setLevel(level)
     return [it for it in read_side(out) if it.cls == kind]
 
 

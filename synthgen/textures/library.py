@@ -41,7 +41,7 @@ from synthgen.textures.generate import (
     normals_from_height,
 )
 from synthgen.textures.kinds import BUILTIN_DATA, DefectLibraryConfig
-from synthgen.textures.recipes import DefectRecipe
+from synthgen.textures.recipes import DefectRecipe, map_fields
 
 HEIGHT_PNG_RANGE = (-1.0, 1.0)  # 16-bit height.png: 0 -> -1, 65535 -> +1 (units of depth_mm)
 DEFAULT_ROUGHNESS = 0.5  # drop-in deformation without roughness.png
@@ -313,7 +313,7 @@ def load_library(root: str | Path, complete: bool = True) -> dict[str, list[Path
 
 def recipe_hash(recipe: DefectRecipe) -> str:
     """Stable hash of a recipe (what a stored variant was generated from)."""
-    blob = json.dumps(recipe.model_dump(mode="json"), sort_keys=True)
+    blob = json.dumps(map_fields(recipe.model_dump(mode="json")), sort_keys=True)
     return hashlib.sha256(f"{FORMAT_VERSION}:{blob}".encode()).hexdigest()[:16]
 
 
@@ -373,7 +373,7 @@ def generate_library(cfg: DefectLibraryConfig, seed: int, out: str | Path, kinds
         r = cfg.kinds[k]
         (root / k).mkdir(parents=True, exist_ok=True)
         kind_json = {"kind": k, "generator": r.generator, "types": list(r.types), "depth_mm": r.depth_mm,
-                     "size_mm": list(r.size_mm), "recipe": r.model_dump(mode="json")}
+                     "size_mm": list(r.size_mm), "recipe": map_fields(r.model_dump(mode="json"))}
         atomic_write_bytes(root / k / "kind.json", json.dumps(kind_json, indent=1, sort_keys=True).encode())
     hashes = {k: recipe_hash(cfg.kinds[k]) for k in names}
     for k, i in tqdm(jobs, desc="defect maps", unit="variant", disable=not progress, leave=False):

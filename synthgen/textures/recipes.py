@@ -296,6 +296,11 @@ class EncrustationMaterial(_Model):
         return self
 
 
+def map_fields(recipe: dict) -> dict:
+    """A dumped recipe without its label rule: what its maps are made from (library hashes)."""
+    return {k: v for k, v in recipe.items() if k != "label"}
+
+
 class DefectRecipe(_Model):
     """One defect kind: generator, types, map resolution, physical size and placement limits."""
 
@@ -319,6 +324,10 @@ class DefectRecipe(_Model):
     shape: ShapeParams = Field(
         description="generator-specific shape parameters (lengths in map units); omitted = the generator defaults")
     material: EncrustationMaterial = Field(EncrustationMaterial(), description="encrustation material ranges")
+    label: Literal["changed", "region"] = Field(
+        "changed", description="what a kept defect's label is: changed = the pixels its render changes (thin, sharp "
+        "defects); region = its whole footprint, holes filled, kept when its mean change reaches min_contrast x "
+        "min_changed_fraction (low-contrast areas such as uneven grinding)")
 
     @model_validator(mode="before")
     @classmethod

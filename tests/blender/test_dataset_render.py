@@ -182,3 +182,40 @@ def test_a_run_without_any_accepted_image_exits_non_zero_and_says_why(tmp_path):
     assert lines[-1].startswith(f"error: {cfg}: no image was accepted in 2 scenes (2 showed no visible defect")
     assert "too_few_pixels" in lines[-1] and "nan" not in res.stderr
     assert "done: 2 scenes tried this run (0 already done), 0 accepted (0 %), 2 rejected" in res.stderr
+
+
+def test_jpeg_output_changes_only_the_image_files(baseline, tmp_path):
+    """render.image_format: jpeg writes .jpg images that COCO and the plans point at; the masks
+    stay PNG and equal the PNG run's; the pixels are the PNG run's within JPEG error."""
+    _, png = baseline
+    d = yaml.safe_load(_cfg(tmp_path).read_text())
+    d["num_scenes"] = 2
+    d["render"].update(image_format="jpeg", jpeg_quality=95)
+    cfg = tmp_path / "jpeg.yaml"
+    cfg.write_text(yaml.safe_dump(d))
+    res = run_cli("render", str(cfg), "--out", str(tmp_path / "ds"))
+    assert res.returncode == 0, res.stderr
+    ds = tmp_path / "ds"
+    coco = json.loads((ds / "annotations" / "coco.json").read_text())
+    ref = json.loads((png / "annotations" / "coco.json").read_text())
+    names = [im["file_name"] for im in coco["images"]]
+    assert names and all(n.endswith(".jpg") for n in names)
+    assert sorted(p.name for p in (ds / "images").iterdir()) == sorted(names)
+    ref_imgs = {im["id"]: im for im in ref["images"]}
+    assert coco["annotations"] == [a for a in ref["annotations"] if a["image_id"] in {im["id"] for im in coco["images"]}]
+    for im in coco["images"]:
+        stem = im["file_name"][:-4]
+        assert ref_imgs[im["id"]]["file_name"] == f"{stem}.png"
+        for sub in ("instance", "semantic"):
+            assert (ds / "masks" / sub / f"{stem}.png").read_bytes() == (png / "masks" / sub / f"{stem}.png").read_bytes()
+        jpg = Image.open(ds / "images" / im["file_name"])
+        assert jpg.format == "JPEG"
+        a = np.asarray(jpg.convert("RGB"), np.float32)
+        b = np.asarray(Image.open(png / "images" / f"{stem}.png").convert("RGB"), np.float32)
+        assert np.abs(a - b).mean() < 3.0
+    for rec in (json.loads(p.read_text()) for p in (ds / "plans").glob("*.json")):
+        for cam in rec.get("accepted_cameras", []):
+            assert cam["image"].endswith(".jpg") and (ds / cam["image"]).is_file()
+    from synthgen.learn.common.sources import read_synthgen
+
+    assert sorted(e.image.name for e in read_synthgen(ds)) == sorted(names)

@@ -89,6 +89,30 @@ def test_contrast_check_drops_faint_defects_and_cuts_labels_to_what_changes():
     assert regions_of(ids, {1, 4}, margin=2) == [(3, 3, 18, 18)]
 
 
+def test_region_label_mode_labels_a_low_contrast_region_whole_and_in_one_piece():
+    """A region of different texture changes every pixel a little and none by min_contrast: the
+    default rule drops it, label: region keeps its whole footprint (holes filled) in one piece."""
+    import cv2
+
+    rng = np.random.default_rng(0)
+    ids = np.zeros((80, 80), np.int32)
+    ids[10:60, 10:70] = 1
+    ids[30:34, 30:34] = 0  # the ID pass missed a few pixels inside (a soft mask's threshold)
+    without = np.full((80, 80, 3), 100, np.uint8)
+    with_img = without.copy()
+    with_img[10:60, 10:70] = 100 + rng.choice([-4, 4], (50, 60, 1))  # 4 levels everywhere, never over 10
+    vis = [{"defect_id": 1, "kind": "Uneven"}]
+    kept, dropped, out = contrast_check(ids, with_img, without, vis, 10, 0.2, 5)
+    assert not kept and dropped[0]["reason"] == "low_contrast"
+    kept, dropped, out = contrast_check(ids, with_img, without, vis, 10, 0.2, 5, region_kinds=frozenset({"Uneven"}))
+    assert [k["defect_id"] for k in kept] == [1] and not dropped
+    assert (out[10:60, 10:70] == 1).all() and (out == 1).sum() == 50 * 60  # the missed pixels included
+    assert cv2.connectedComponents((out == 1).astype(np.uint8))[0] == 2  # background + one piece
+    # A region that does not change the image is still dropped.
+    kept, dropped, _ = contrast_check(ids, without, without, vis, 10, 0.2, 5, region_kinds=frozenset({"Uneven"}))
+    assert not kept and dropped[0]["reason"] == "low_contrast"
+
+
 def test_a_defect_facing_away_is_dropped_even_if_its_label_leaks_onto_a_visible_face():
     cfg = load_job_config(QS)
     plan = make_plan(cfg, 0, cache_dir=None)
