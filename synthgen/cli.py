@@ -1,4 +1,4 @@
-"""Command line entry point: ``synthgen render|plan|validate|schema|defects|seg|vqgen|bilevel|realism|fit``.
+"""Command line entry point: ``synthgen render|plan|validate|schema|defects|seg|vqgen|bilevel|realism|fit|hybrid``.
 
 Learning sub-commands are imported lazily so that rendering never imports torch, and the
 render commands import bpy only when they actually build a scene.
@@ -22,6 +22,7 @@ LAZY_GROUPS = {
     "bilevel": ("synthgen.learn.bilevel.cli:bilevel", "Bi-level Cut&Paste synthesis (Synth4Seg)."),
     "realism": ("synthgen.realism.cli:realism", "How far a rendered dataset is from real photos (report)."),
     "fit": ("synthgen.realism.cli:fit", "Calibrate a defect kind's ranges against real photos (Optuna)."),
+    "hybrid": ("synthgen.realism.cli:hybrid", "Rendered defects carried onto real healthy photos (a dataset)."),
 }
 
 

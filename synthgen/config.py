@@ -193,6 +193,9 @@ class VerificationConfig(_Model):
         "small dent looked 2-3x stronger than in the 16-sample final image")
     trim_to_change: bool = Field(
         True, description="cut each kept label to the pixels that change (a faint halo is not labelled)")
+    save_pairs: bool = Field(
+        False, description="write each kept defect's contrast renders (defect on, off) and label under pairs/, "
+        "for rendered defects carried onto real photos (synthgen hybrid); needs min_contrast > 0")
 
 
 class JobConfig(_Model):

@@ -156,6 +156,8 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
         defects.set_enabled(built, {v["defect_id"] for v in cv.visible})
         render.render_camera(built, cam_id, quiet=quiet, region=cv.crop)
         tb = time.perf_counter()
+        if cv.pair is not None:
+            ds.write_pairs(i, cam_id, cv.ids, cv.pair, [v["defect_id"] for v in cv.visible])
         ids = _save_image(ds.image_path(i, cam_id), cv.ids, plan, cv.camera, cfg.render.jpeg_quality)
         labels = camera_labels(i, cam_id, ids, cv.visible, cv.dropped, category_of, cv.crop, ds.image_ext)
         ds.write_masks(i, cam_id, labels.instance, labels.semantic)

@@ -35,6 +35,7 @@ class CameraVerdict:
     visible: list[dict]
     dropped: list[dict]
     crop: tuple[int, int, int, int] | None = None  # x0, y0, x1, y1 of the output image in the frame
+    pair: tuple[np.ndarray, np.ndarray] | None = None  # contrast renders (on, off), cut like ids (save_pairs)
 
 
 @dataclass
@@ -88,6 +89,7 @@ def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None,
             kept_ids = {v["defect_id"] for v in inside}
             vis, dropped = [v for v in vis if v["defect_id"] in kept_ids], dropped + cut
         keep = {v["defect_id"] for v in vis}
+        pair = None
         if vis and vc.min_contrast > 0:
             both = np.where(np.isin(ids, list(keep)), ids, foot)  # label pixels first, then footprints
             with_img, without_img = render_pair(built, cam.camera_id, keep, regions_of(both, keep),
@@ -96,17 +98,20 @@ def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None,
                                            vc.min_changed_fraction, vc.min_visible_pixels, vc.trim_to_change,
                                            footprint=foot, region_kinds=region_kinds)
             dropped = dropped + low
+            pair = (with_img, without_img) if vc.save_pairs else None
         else:
             ids = np.where(np.isin(ids, list(keep)), ids, 0)
         if rect is not None:
             ids, foot, vis, cut = crop_views(rect, ids, foot, vis, vc.min_visible_pixels)
             dropped = dropped + cut
+            if pair is not None:
+                pair = tuple(p[rect[1]:rect[3], rect[0]:rect[2]] for p in pair)
         out.reasons.update(d["reason"] for d in dropped)
         status = "accepted" if vis else ("healthy" if vc.render_without_defects else "no_defect")
         out.checks.append({"camera_id": cam.camera_id, "status": status, "visible_defects": vis,
                            "dropped_defects": dropped, **({"crop": list(rect)} if rect else {})})
         if status != "no_defect":
-            out.accepted.append(CameraVerdict(cam, ids, vis, dropped, rect))
+            out.accepted.append(CameraVerdict(cam, ids, vis, dropped, rect, pair))
     out.checks.sort(key=lambda c: c["camera_id"])
     out.seconds_contrast = time.perf_counter() - t1
     return out

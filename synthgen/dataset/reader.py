@@ -19,6 +19,7 @@ INSTANCE_MASKS = "masks/instance"
 SEMANTIC_MASKS = "masks/semantic"
 PLANS = "plans"
 COCO = "annotations/coco.json"
+PAIRS = "pairs"  # with verification.save_pairs: <stem>_<k>_{on,off,label}.png per kept defect
 IMAGE_EXTS = (".png", ".jpg")  # images are PNG, or JPEG with render.image_format: jpeg; masks are PNG
 
 

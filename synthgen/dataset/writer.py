@@ -6,6 +6,8 @@ Layout of a dataset folder::
     images/<scene>_<cam>.png     final renders (accepted cameras only; .jpg with render.image_format: jpeg)
     masks/instance/<same>.png    uint16: 0 background, k = k-th visible defect of the image
     masks/semantic/<same>.png    uint8: 0 background, c = category id of the defect kind
+    pairs/<same>_<k>_on.png ...  with verification.save_pairs: each kept defect's contrast renders
+                                 (on, off) and label, cut to its box (synthgen hybrid)
     plans/<scene>.json           the scene plan + status + accepted cameras + the scene's COCO
                                  records; written LAST, so its presence means "scene done"
     annotations/coco.json        assembled from plans/ (sorted by scene): identical for resumed,
@@ -27,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from synthgen import __version__
-from synthgen.dataset.reader import COCO, IMAGE_EXTS, IMAGES, INSTANCE_MASKS, PLANS, SEMANTIC_MASKS
+from synthgen.dataset.reader import COCO, IMAGE_EXTS, IMAGES, INSTANCE_MASKS, PAIRS, PLANS, SEMANTIC_MASKS
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_json, atomic_write_png
 
@@ -55,6 +57,8 @@ def config_hash(cfg) -> str:
     for kind in d.get("defects", {}).get("kinds", {}).values():
         if kind.get("label") == "changed":  # the default: datasets from before label modes keep their hash
             kind.pop("label")
+    if not d.get("verification", {}).get("save_pairs", True):  # off: datasets from before keep their hash
+        d["verification"].pop("save_pairs")
     if d.get("render", {}).get("image_format", "png") == "png":  # PNG datasets keep the hash they had
         d["render"].pop("image_format", None)
         d["render"].pop("jpeg_quality", None)
@@ -155,6 +159,22 @@ class Dataset:
         atomic_write_png(self.root / INSTANCE_MASKS / f"{s}.png", instance.astype(np.uint16))
         atomic_write_png(self.root / SEMANTIC_MASKS / f"{s}.png", semantic.astype(np.uint8))
 
+    def write_pairs(self, scene_index: int, camera_id: int, ids: np.ndarray, pair: tuple[np.ndarray, np.ndarray],
+                    defect_ids: list[int]) -> None:
+        """Per kept defect (instance k = its place in ``defect_ids``, as in the masks): its box of
+        the contrast renders, defect on and off, and its label, as ``pairs/<image stem>_<k>_{on,off,label}.png``
+        (the box: the label's plus 3 px, inside the rendered region)."""
+        s = stem(scene_index, camera_id)
+        h, w = ids.shape
+        for k, did in enumerate(defect_ids, start=1):
+            ys, xs = np.nonzero(ids == did)
+            if not len(ys):
+                continue
+            y0, y1, x0, x1 = max(0, ys.min() - 3), min(h, ys.max() + 4), max(0, xs.min() - 3), min(w, xs.max() + 4)
+            for name, arr in (("on", pair[0]), ("off", pair[1]),
+                              ("label", (ids == did).astype(np.uint8) * 255)):
+                atomic_write_png(self.root / PAIRS / f"{s}_{k:02d}_{name}.png", np.ascontiguousarray(arr[y0:y1, x0:x1]))
+
     def write_scene(self, scene_index: int, record: dict[str, Any]) -> None:
         """The scene's final record (plan, status, cameras, COCO entries): marks it done."""
         atomic_write_json(self.plan_path(scene_index), record)
@@ -212,7 +232,9 @@ def merge_datasets(sources: list[Path], out: Path) -> dict[str, Any]:
         man = json.loads((src.root / "manifest.json").read_text()) if (src.root / "manifest.json").is_file() else {}
         manifests.append(man)
         categories = categories or man.get("categories")
-        for sub in (IMAGES, INSTANCE_MASKS, SEMANTIC_MASKS, PLANS):
+        for sub in (IMAGES, INSTANCE_MASKS, SEMANTIC_MASKS, PAIRS, PLANS):
+            if not (src.root / sub).is_dir():
+                continue
             for f in sorted(p for p in (src.root / sub).iterdir() if p.suffix in (IMAGE_EXTS if sub != PLANS
                                                                                    else (".json",))):
                 target = dst.root / sub / f.name

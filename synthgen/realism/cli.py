@@ -116,3 +116,33 @@ def fit(config, real, kind, real_class, params, features, out, scenes, trials, s
     click.echo(f"fit {kind}: distance {res['distance_before']:.3f} -> {res['distance_after']:.3f} "
                f"(trial {res['best_trial']}); patch -> {fitter.out}/patch.yaml, report -> {fitter.out}/report.md",
                err=True)
+
+
+@click.command(name="hybrid")
+@click.argument("rendered", type=click.Path(file_okay=False, path_type=Path))
+@click.argument("healthy", type=click.Path(path_type=Path))
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="new folder to write")
+@click.option("--num", type=click.IntRange(min=1), default=200, show_default=True, help="composites to write")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
+@click.option("--per-image", type=click.IntRange(min=1), nargs=2, default=(1, 1), show_default=True,
+              help="defects per composite, min max")
+@click.option("--scale", type=click.FloatRange(min=0.05, max=20), nargs=2, default=(1.0, 1.0), show_default=True,
+              help="scale range of a carried defect")
+@click.option("--mode", type=click.Choice(["ratio", "difference"]), default="ratio", show_default=True,
+              help="ratio: the photo times on/off of the renders; difference: plus on - off")
+@click.option("--jpeg", type=click.IntRange(min=1, max=100), default=None, help="write JPEG images at this quality")
+@click.option("--quiet", is_flag=True, help="no progress bar")
+@_with(_src_opts)
+def hybrid(rendered, healthy, out, num, seed, per_image, scale, mode, jpeg, quiet, keys, mask_suffix):
+    """Carry RENDERED's defects onto HEALTHY real photos (a synthgen dataset to train on).
+
+    RENDERED: a synthgen dataset rendered with verification.save_pairs: true. HEALTHY: any image
+    source (split json, folder, COCO, synthgen dataset); its images without a defect are used.
+    """
+    from synthgen.realism.hybrid import make_hybrid
+    from synthgen.realism.sources import HEALTHY, read_side
+
+    photos = sorted({it.image for it in read_side(healthy, list(keys) or None, mask_suffix) if it.cls == HEALTHY})
+    s = make_hybrid(rendered, photos, out, num, seed, tuple(per_image), tuple(scale), mode, jpeg, progress=not quiet)
+    click.echo(f"hybrid: {s['images']} images with {s['defects']} defects from {s['pairs']} rendered pairs on "
+               f"{s['healthy_photos']} healthy photos -> {out}", err=True)

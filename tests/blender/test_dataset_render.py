@@ -219,3 +219,30 @@ def test_jpeg_output_changes_only_the_image_files(baseline, tmp_path):
     from synthgen.learn.common.sources import read_synthgen
 
     assert sorted(e.image.name for e in read_synthgen(ds)) == sorted(names)
+
+
+def test_saved_pairs_hold_each_kept_defect_on_and_off_with_its_label(tmp_path):
+    """verification.save_pairs: one on/off/label box per kept defect; the label box is the
+    instance mask there, and the defect changes the on render against the off one inside it."""
+    from synthgen.realism.hybrid import read_pairs
+
+    d = yaml.safe_load(_cfg(tmp_path).read_text())
+    d["num_scenes"] = 2
+    d["verification"] = {**d.get("verification", {}), "save_pairs": True}
+    cfg = tmp_path / "pairs.yaml"
+    cfg.write_text(yaml.safe_dump(d))
+    res = run_cli("render", str(cfg), "--out", str(tmp_path / "ds"))
+    assert res.returncode == 0, res.stderr
+    ds = tmp_path / "ds"
+    coco = json.loads((ds / "annotations" / "coco.json").read_text())
+    pairs = read_pairs(ds)
+    assert len(pairs) == len(coco["annotations"]) > 0
+    for p in pairs:
+        stem, k = p.label.name[:9], int(p.label.name[10:12])
+        inst = np.asarray(Image.open(ds / "masks" / "instance" / f"{stem}.png")) == k
+        label = np.asarray(Image.open(p.label)) > 127
+        ys, xs = np.nonzero(inst)
+        y0, x0 = max(0, ys.min() - 3), max(0, xs.min() - 3)
+        assert np.array_equal(inst[y0:y0 + label.shape[0], x0:x0 + label.shape[1]], label)
+        on, off = (np.asarray(Image.open(f).convert("L"), np.int16) for f in (p.on, p.off))
+        assert np.abs(on - off)[label].mean() > 5

@@ -35,13 +35,27 @@ def split_keys(data: dict, prefix: str = "") -> list[str]:
     return out
 
 
+class HybridConfig(_Model):
+    """Rendered defects on real photos (``synthgen.realism.hybrid``): composites are made once per
+    setting and kept under the rendered dataset's ``.hybrid/`` folder."""
+
+    healthy: SourceConfig = Field(description="the photos to carry defects onto (its images without a defect)")
+    num: int = Field(500, ge=1, description="composites to make")
+    seed: int = Field(0, ge=0, description="seed of the draws (photo, pairs, scale, flips, position)")
+    per_image: tuple[int, int] = Field((1, 1), description="defects per composite, min max")
+    scale: tuple[float, float] = Field((1.0, 1.0), description="scale range of a carried defect")
+    mode: Literal["ratio", "difference"] = Field("ratio", description="ratio: photo x on/off; difference: + on-off")
+
+
 class SourceConfig(_Model):
     """One dataset: a synthgen dataset, a folder of images + masks, a COCO file or a split file."""
 
-    kind: Literal["synthgen", "folder", "coco", "split"] = Field(
+    kind: Literal["synthgen", "folder", "coco", "split", "hybrid"] = Field(
         description="synthgen: a synthgen dataset root (images/, masks/semantic/, annotations/coco.json); "
                     "folder: images with same-named mask files; coco: a COCO json; split: a split json "
-                    "whose lists hold {image, mask, class} entries")
+                    "whose lists hold {image, mask, class} entries; hybrid: the defects of a synthgen dataset "
+                    "rendered with verification.save_pairs, carried onto the healthy photos of another source "
+                    "(see hybrid)")
     path: str = Field(description="dataset root (synthgen), image folder (folder), COCO json (coco) or split "
                                   "json (split); relative to the config file")
     keys: list[str] = Field(default_factory=list, description="split only: dotted keys of the lists to read, "
@@ -67,6 +81,8 @@ class SourceConfig(_Model):
                                                               "order)")
     optional: bool = Field(default=False, description="if the path does not exist, skip this source (and the "
                                                       "mixes and test sets that need it) instead of failing")
+    hybrid: HybridConfig | None = Field(default=None, description="hybrid only: the healthy photos and how the "
+                                                                  "composites are drawn")
 
     @field_validator("path", "images_root", "mask_dir")
     @classmethod
@@ -98,7 +114,9 @@ class SourceConfig(_Model):
                     raise ValueError(f"keys: '{k}' is not a list in {p.name} (available: {', '.join(avail)})")
         elif self.keys:
             raise ValueError("keys: only split sources take keys")
-        if self.kind in ("folder", "synthgen") and not p.is_dir():
+        if (self.kind == "hybrid") != (self.hybrid is not None):
+            raise ValueError("hybrid: a hybrid source needs a hybrid section (healthy photos), and only it takes one")
+        if self.kind in ("folder", "synthgen", "hybrid") and not p.is_dir():
             raise ValueError(f"path: not a folder: {p}")
         if self.kind in ("coco", "split") and not p.is_file():
             raise ValueError(f"path: not a file: {p}")
@@ -193,3 +211,6 @@ class EvalConfig(_Model):
         default="original", description="compare at the original image size (predictions resized back) or at "
                                         "the network input size")
     batch_size: int = Field(default=8, ge=1, description="images per inference batch")
+
+
+HybridConfig.model_rebuild()

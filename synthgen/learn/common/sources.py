@@ -187,12 +187,30 @@ def read_split(cfg: SourceConfig, source: str = "") -> list[Entry]:
     return out
 
 
+def hybrid_dataset(cfg: SourceConfig, name: str = "") -> Path:
+    """The composites of a hybrid source: made once per setting (and healthy photo list) under
+    ``<rendered>/.hybrid/<hash>``, reused after."""
+    import hashlib
+
+    from synthgen.realism.hybrid import make_hybrid
+
+    h = cfg.hybrid
+    photos = sorted(str(e.image) for e in read_source(h.healthy, f"{name}.hybrid.healthy")
+                    if e.mask is None and not e.coco_anns)
+    key = hashlib.sha256(json.dumps([h.model_dump(mode="json", exclude={"healthy"}), photos]).encode()).hexdigest()[:12]
+    out = Path(cfg.path) / ".hybrid" / key
+    if not (out / "manifest.json").is_file():
+        make_hybrid(Path(cfg.path), [Path(p) for p in photos], out, h.num, h.seed, h.per_image, h.scale, h.mode)
+    return out
+
+
 def read_source(cfg: SourceConfig, name: str = "") -> list[Entry]:
     """Entries of one configured source (sorted, ``limit`` applied)."""
     if not cfg.available:
         raise SynthgenError(f"source '{name}': path not found: {cfg.path}")
     reader = {"synthgen": lambda: read_synthgen(Path(cfg.path), name), "folder": lambda: read_folder(cfg, name),
-              "coco": lambda: read_coco(cfg, name), "split": lambda: read_split(cfg, name)}[cfg.kind]
+              "coco": lambda: read_coco(cfg, name), "split": lambda: read_split(cfg, name),
+              "hybrid": lambda: read_synthgen(hybrid_dataset(cfg, name), name)}[cfg.kind]
     entries = reader()
     if not entries:
         raise SynthgenError(f"source '{name}': no images found in {cfg.path}")
