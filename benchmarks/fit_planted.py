@@ -97,7 +97,7 @@ def main() -> int:
     print(f"planted mismatch, {KIND}: start {args.off:g}x too wide and {args.off:g}x too dark; "
           f"{len(done)} trials x {args.scenes} scenes in {t_fit / 60:.1f} min (REAL: {len(fitter.real_items)} "
           f"instances, rendered in {t_real / 60:.1f} min)")
-    print("| field | planted factor | fitted factor | fitted / planted | within x{:g} |".format(args.tolerance))
+    print(f"| field | planted factor | fitted factor | fitted / planted | within x{args.tolerance:g} |")
     print("|---|---:|---:|---:|---|")
     for r in rows:
         print(f"| {r['param']} | {r['planted_factor']:.3f} | {r['fitted_factor']:.3f} | {r['ratio']:.3f} | "

@@ -37,6 +37,19 @@ def decode_rle(rle: dict[str, Any]) -> np.ndarray:
     return mask_utils.decode(r).astype(bool)
 
 
+def decode_segmentation(seg, hw: tuple[int, int]) -> np.ndarray:
+    """A COCO segmentation of any form (polygons, uncompressed or compressed RLE) as a bool (H, W) mask."""
+    if isinstance(seg, list):
+        rle = mask_utils.merge(mask_utils.frPyObjects(seg, hw[0], hw[1]))
+    elif isinstance(seg.get("counts"), list):
+        rle = mask_utils.frPyObjects(seg, hw[0], hw[1])
+    else:
+        rle = dict(seg)
+        if isinstance(rle["counts"], str):
+            rle["counts"] = rle["counts"].encode("ascii")
+    return mask_utils.decode(rle).astype(bool)
+
+
 def instance_annotations(instance_map: np.ndarray, img_id: int, instances: list[dict[str, Any]],
                          category_of_kind: dict[str, int]) -> list[dict[str, Any]]:
     """COCO annotations for an instance-id map (H, W uint16; k = instance k).

@@ -26,6 +26,7 @@ import numpy as np
 from synthgen.annotate.coco import decode_rle
 from synthgen.dataset.reader import COCO, IMAGES
 from synthgen.errors import SynthgenError
+from synthgen.io import atomic_folder
 
 FORMATS = ("yolo-seg", "coco-polygons", "fiftyone")
 
@@ -83,15 +84,8 @@ def export_dataset(root: str | Path, out: str | Path, fmt: str) -> dict:
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise SynthgenError(f"{out}: exists and is not an empty folder; give a new --out")
     coco = json.loads(coco_path.read_text())
-    tmp = out.with_name(f".tmp_{out.name}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_folder(out) as tmp:
         counts = _write(root, coco, tmp, fmt)
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return counts
 
 

@@ -111,7 +111,7 @@ def run_seed(real: list[Item], rend: list[Item], classes: list[str], seed: int, 
         pred = model(torch.from_numpy(xte)[:, None]).argmax(1).numpy()
     ok = pred == yte
     cte = np.array(cte)
-    return {"seed": seed, "accuracy": float(ok.mean()), "train": int(len(ytr)), "test": int(len(yte)),
+    return {"seed": seed, "accuracy": float(ok.mean()), "train": len(ytr), "test": len(yte),
             "one_class": bool(len(set(pred.tolist())) == 1),
             "per_class": {c: float(ok[cte == c].mean()) for c in classes if (cte == c).any()}}
 

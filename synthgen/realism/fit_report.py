@@ -44,13 +44,14 @@ def write_fit_report(fitter, result: dict, sides: dict[str, list[Item]]) -> None
                           names=("real", f"rendered {name}"))
     _trace_figure(result, out / "trace.png")
     s = result["setup"]
-    lines = [f"# synthgen fit: {kind}", "", f"- config: `{s['config']}`", f"- real: `{s['real']}` (class "
-             f"{s['real_class']}, {len(fitter.real_items)} instances)",
-             f"- {len([t for t in result['trials'] if t['state'] == 'COMPLETE'])} complete trials of {s['scenes']} "
-             f"scenes each; factors searched in [1/{s['span']:g}, {s['span']:g}]; features: {', '.join(s['features'])}",
+    complete = len([t for t in result["trials"] if t["state"] == "COMPLETE"])
+    lines = [f"# synthgen fit: {kind}", "", f"- config: `{s['config']}`",
+             f"- real: `{s['real']}` (class {s['real_class']}, {len(fitter.real_items)} instances)",
+             f"- {complete} complete trials of {s['scenes']} scenes each; factors searched in "
+             f"[1/{s['span']:g}, {s['span']:g}]; features: {', '.join(s['features'])}",
              f"- statistic distance: before {_f(result['distance_before'])}, after {_f(result['distance_after'])} "
-             f"(best trial {result['best_trial']})", "", "## Fitted fields", "",
-             "| field | as written | fitted | factor |", "|---|---|---|---:|"]
+             f"(best trial {result['best_trial']})",
+             "", "## Fitted fields", "", "| field | as written | fitted | factor |", "|---|---|---|---:|"]
     for p in fitter.params:
         for path, vals in zip(p.fields, p.values):
             new = result["edits"][path]

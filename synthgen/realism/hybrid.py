@@ -18,20 +18,17 @@ dataset (images/, masks/, annotations/coco.json, manifest.json) that the learn s
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from synthgen.annotate.coco import image_id, instance_annotations
 from synthgen.annotate.coco import categories as coco_categories
+from synthgen.annotate.coco import image_id, instance_annotations
 from synthgen.dataset.reader import COCO, IMAGES, INSTANCE_MASKS, PAIRS, PLANS, SEMANTIC_MASKS
 from synthgen.errors import SynthgenError
-from synthgen.io import atomic_write_image, atomic_write_json, atomic_write_png
+from synthgen.io import atomic_folder, atomic_write_image, atomic_write_json, atomic_write_png
 
 EPS = 4.0  # grey levels added to both renders in the ratio, so near-black renders do not blow up
 
@@ -142,10 +139,8 @@ def make_hybrid(rendered: Path, healthy: list[Path], out: Path, num: int, seed: 
     pairs = read_pairs(rendered)
     cats = coco_categories(sorted({p.kind for p in pairs}))
     cat_of = {c["name"]: c["id"] for c in cats}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".hybrid_", dir=out.parent))
     images, anns, count = [], [], 0
-    try:
+    with atomic_folder(out) as tmp:
         for i in tqdm(range(num), unit="image", disable=not progress, desc="hybrid"):
             rng = np.random.default_rng([seed, i])  # one stream per composite: any subset is reproducible
             src = healthy[int(rng.integers(len(healthy)))]
@@ -173,9 +168,4 @@ def make_hybrid(rendered: Path, healthy: list[Path], out: Path, num: int, seed: 
                    "images": num, "defects": count, "seed": seed, "per_image": list(per_image), "scale": list(scale),
                    "mode": mode, "jpeg": jpeg}
         atomic_write_json(tmp / "manifest.json", {"hybrid": summary})
-        if out.exists():
-            out.rmdir()
-        os.replace(tmp, out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return summary

@@ -122,8 +122,8 @@ def markdown(rep: dict, real_src: str, rendered_src: str) -> str:
                      f"{', '.join(rep['only_rendered']) or '-'}")
     c = rep.get("classifier")
     if c and "overall" in c:
-        lines += ["", f"## {n0} vs {n1} classifier ({c['patch']} px patches, held-out halves; 0.5 = "
-                  f"indistinguishable)", "", "| class | accuracy, mean ± std over seeds |", "|---|---:|",
+        lines += ["", (f"## {n0} vs {n1} classifier ({c['patch']} px patches, held-out halves; 0.5 = "
+                       f"indistinguishable)"), "", "| class | accuracy, mean ± std over seeds |", "|---|---:|",
                   f"| all | {c['overall']['mean']:.3f} ± {c['overall']['std']:.3f} |"]
         lines += [f"| {k} | {v['mean']:.3f} ± {v['std']:.3f} |" for k, v in c["per_class"].items()]
         if c["one_class_seeds"]:

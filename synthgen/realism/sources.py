@@ -128,18 +128,9 @@ def item_mask(item: Item, hw: tuple[int, int]) -> np.ndarray | None:
     if item.mask is None:
         return None
     if isinstance(item.mask, dict):
-        from pycocotools import mask as mask_utils
+        from synthgen.annotate.coco import decode_segmentation
 
-        seg = item.mask["segmentation"]
-        if isinstance(seg, list):
-            rle = mask_utils.merge(mask_utils.frPyObjects(seg, hw[0], hw[1]))
-        elif isinstance(seg.get("counts"), list):
-            rle = mask_utils.frPyObjects(seg, hw[0], hw[1])
-        else:
-            rle = dict(seg)
-            if isinstance(rle["counts"], str):
-                rle["counts"] = rle["counts"].encode("ascii")
-        return mask_utils.decode(rle).astype(bool)
+        return decode_segmentation(item.mask["segmentation"], hw)
     m = _read_mask_file(Path(item.mask), item.threshold)
     if item.component < 0:
         return m

@@ -156,7 +156,7 @@ def feature_table(cls: str) -> dict[str, tuple[bool, str]]:
 def compare(real: list[dict], rendered: list[dict], cls: str) -> dict[str, dict]:
     """Per feature: real and rendered median and 10-90 % range, KS distance, counts."""
     out = {}
-    for key, (log, _) in feature_table(cls).items():
+    for key in feature_table(cls):
         a, b = column(real, key), column(rendered, key)
         q = (lambda v: [float(x) for x in np.percentile(v, [10, 50, 90])] if len(v) else None)
         out[key] = {"real": q(a), "rendered": q(b), "ks": ks(a, b), "n_real": len(a), "n_rendered": len(b)}

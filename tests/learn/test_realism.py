@@ -10,10 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from conftest import run_cli
 from synthgen.realism.classifier import run_seed
 from synthgen.realism.sources import read_side
 from synthgen.realism.stats import distance, instance_features, side_features
+
+from conftest import run_cli
 
 
 def _tile(rng: np.random.Generator, size=(96, 128), dark=60, width=None) -> tuple[np.ndarray, np.ndarray]:

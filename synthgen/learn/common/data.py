@@ -42,22 +42,14 @@ def class_index(name: str | None, classes: list[str], where: str) -> int:
 def load_label(e: Entry, classes: list[str], hw: tuple[int, int]) -> np.ndarray:
     """Label map (H, W) uint8 of an entry; ``hw`` is the image size (for healthy entries)."""
     if e.mask_kind == "coco":
-        from pycocotools import mask as mask_utils
+        from synthgen.annotate.coco import decode_segmentation
 
         lab = np.zeros(hw, np.uint8)
         for a in e.coco_anns or []:
             seg = a.get("segmentation")
             if not seg:
                 continue
-            if isinstance(seg, list):
-                rle = mask_utils.merge(mask_utils.frPyObjects(seg, hw[0], hw[1]))
-            elif isinstance(seg.get("counts"), list):
-                rle = mask_utils.frPyObjects(seg, hw[0], hw[1])
-            else:
-                rle = dict(seg)
-                if isinstance(rle["counts"], str):
-                    rle["counts"] = rle["counts"].encode("ascii")
-            m = mask_utils.decode(rle).astype(bool)
+            m = decode_segmentation(seg, hw)
             if m.shape != hw:
                 raise SynthgenError(f"{e.image}: COCO mask size {m.shape} != image size {hw}")
             lab[m] = class_index(e.category_names.get(int(a["category_id"])), classes, str(e.image))
