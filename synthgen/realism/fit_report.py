@@ -47,10 +47,10 @@ def write_fit_report(fitter, result: dict, sides: dict[str, list[Item]]) -> None
     complete = len([t for t in result["trials"] if t["state"] == "COMPLETE"])
     lines = [f"# synthgen fit: {kind}", "", f"- config: `{s['config']}`",
              f"- real: `{s['real']}` (class {s['real_class']}, {len(fitter.real_items)} instances)",
-             f"- {complete} complete trials of {s['scenes']} scenes each; factors searched in "
-             f"[1/{s['span']:g}, {s['span']:g}]; features: {', '.join(s['features'])}",
-             f"- statistic distance: before {_f(result['distance_before'])}, after {_f(result['distance_after'])} "
-             f"(best trial {result['best_trial']})",
+             (f"- {complete} complete trials of {s['scenes']} scenes each; factors searched in "
+              f"[1/{s['span']:g}, {s['span']:g}]; features: {', '.join(s['features'])}"),
+             (f"- statistic distance: before {_f(result['distance_before'])}, after "
+              f"{_f(result['distance_after'])} (best trial {result['best_trial']})"),
              "", "## Fitted fields", "", "| field | as written | fitted | factor |", "|---|---|---|---:|"]
     for p in fitter.params:
         for path, vals in zip(p.fields, p.values):
