@@ -38,8 +38,9 @@ def test_twin_renders_a_tiny_scene_with_masks_on_the_tile(tmp_path):
     for im in coco["images"]:
         img = Image.open(tmp_path / "twin" / "images" / im["file_name"])
         assert img.mode == "L" and img.size == (im["width"], im["height"])
+        assert img.format == "JPEG" and im["file_name"].endswith(".jpg")  # as the photos are
         x0, y0, x1, y1 = im["crop"]
         assert (x1 - x0, y1 - y0) == img.size and x1 <= 120 and y1 <= 160
-        inst = np.asarray(Image.open(tmp_path / "twin" / "masks" / "instance" / im["file_name"]))
+        inst = np.asarray(Image.open(tmp_path / "twin" / "masks" / "instance" / (im["file_name"][:-4] + ".png")))
         labelled += int(inst.any())
     assert labelled >= 1  # a defect on the tile is labelled in its crop
