@@ -58,16 +58,31 @@ class DistortionConfig(_Model):
         return _check_range(v, -1.0, 1.0, "distortion coefficient")
 
 
+class BlurConfig(_Model):
+    """Optical blur the renderer does not make: the lens's and the photo's softness, a Gaussian
+    on linear light before the sensor's noise."""
+
+    enabled: bool = Field(False, description="blur every image by a Gaussian of sigma_px")
+    sigma_px: Vec2 = Field((0.5, 1.0), description="Gaussian standard deviation range, pixels of the output image")
+
+    @field_validator("sigma_px")
+    @classmethod
+    def _s(cls, v):
+        return _check_range(v, 0.0, 20.0, "sigma_px")
+
+
 class SensorConfig(_Model):
-    """What the camera does to the rendered image (applied in this order: distortion, vignetting,
-    noise). Masks go through the distortion map too; noise and vignetting leave them alone."""
+    """What the camera does to the rendered image (applied in this order: distortion, blur,
+    vignetting, noise). Masks go through the distortion map too; blur, noise and vignetting
+    leave them alone."""
 
     noise: NoiseConfig = Field(NoiseConfig(), description="shot, read and fixed-pattern noise")
     vignetting: VignettingConfig = Field(VignettingConfig(), description="cos^4 corner falloff")
     distortion: DistortionConfig = Field(DistortionConfig(), description="Brown-Conrady lens distortion")
+    blur: BlurConfig = Field(BlurConfig(), description="optical blur (Gaussian) before the sensor")
 
     def any(self) -> bool:
-        return self.noise.enabled or self.vignetting.enabled or self.distortion.enabled
+        return self.noise.enabled or self.vignetting.enabled or self.distortion.enabled or self.blur.enabled
 
 
 class MotionBlurConfig(_Model):

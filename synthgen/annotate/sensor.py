@@ -1,8 +1,8 @@
 """Applying a camera's planned model to a rendered image and its label map (pure: numpy, OpenCV).
 
 Order: lens distortion (image and label map through the same map; labels by nearest neighbour,
-so a label stays exactly where its pixels went), then vignetting, then sensor noise. Vignetting
-and noise act on linear light: the 8-bit image is decoded with the sRGB curve, processed, and
+so a label stays exactly where its pixels went), then optical blur (a Gaussian), vignetting and
+sensor noise. Blur, vignetting and noise act on linear light: the 8-bit image is decoded with the sRGB curve, processed, and
 encoded again. Noise model of a linear sensor: a pixel at linear level L collects
 L x full_well electrons; shot noise is Poisson (sampled as a normal of variance equal to the
 mean), read noise is a normal of ``read_noise_e`` std, and the optional fixed pattern is a
@@ -76,9 +76,11 @@ def apply_camera_model(image: np.ndarray, labels: np.ndarray | None, sp: SensorP
         if labels is not None:
             src = labels.astype(np.int32) if labels.dtype != np.int32 else labels
             labels = cv2.remap(src, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-    if sp.vignetting is None and sp.full_well_e is None:
+    if sp.vignetting is None and sp.full_well_e is None and not sp.blur_sigma_px:
         return out, labels
     lin = srgb_to_linear(out / 255.0)
+    if sp.blur_sigma_px:
+        lin = cv2.GaussianBlur(lin, (0, 0), sp.blur_sigma_px, borderType=cv2.BORDER_REFLECT)
     if sp.vignetting is not None:
         g = vignetting_gain(K, (w, h), sp.vignetting)
         lin = lin * (g[..., None] if lin.ndim == 3 else g)

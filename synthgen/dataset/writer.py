@@ -59,6 +59,9 @@ def config_hash(cfg) -> str:
             kind.pop("label")
     if not d.get("verification", {}).get("save_pairs", True):  # off: datasets from before keep their hash
         d["verification"].pop("save_pairs")
+    sensor = d.get("render", {}).get("sensor", {})
+    if not sensor.get("blur", {}).get("enabled", True):  # off: datasets from before keep their hash
+        sensor.pop("blur")
     if d.get("render", {}).get("image_format", "png") == "png":  # PNG datasets keep the hash they had
         d["render"].pop("image_format", None)
         d["render"].pop("jpeg_quality", None)

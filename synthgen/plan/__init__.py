@@ -105,7 +105,8 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
         g = stream(seed, scene_index, "motion")
         motion = (float(g.uniform(*mb.belt_speed_m_s)), float(g.uniform(*mb.exposure_ms)) / 1000.0, mb.id_steps)
         plan = replace(plan, render=replace(plan.render, motion_blur=motion))
-    sensors = plan_sensors(cfg.render.sensor, plan.cameras, seed, stream(seed, scene_index, "sensor"))
+    sensors = plan_sensors(cfg.render.sensor, plan.cameras, seed, stream(seed, scene_index, "sensor"),
+                           stream(seed, scene_index, "sensor_blur"))
     if sensors:
         plan = replace(plan, sensors=sensors)
     return plan

@@ -120,6 +120,7 @@ class SensorPlan:
     fixed_pattern: float = 0.0
     vignetting: float | None = None
     distortion: tuple[float, float, float, float, float] | None = None  # k1, k2, p1, p2, k3 (OpenCV order)
+    blur_sigma_px: float | None = None
 
 
 @dataclass(frozen=True)
@@ -163,6 +164,9 @@ class ScenePlan:
         d = _round(asdict(self))
         if not d["sensors"]:
             del d["sensors"]  # plans without a camera model stay as they were
+        for s in d.get("sensors", []):
+            if s["blur_sigma_px"] is None:
+                del s["blur_sigma_px"]  # nor do camera models without blur
         if d["render"]["motion_blur"] is None:
             del d["render"]["motion_blur"]  # nor do plans without motion blur
         return d

@@ -107,3 +107,25 @@ def test_sensor_draws_are_planned_per_camera_and_off_by_default(tmp_path):
         bad = {**on, "render": {**on["render"], "crop": {}}}
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))
         load_job_config(tmp_path / "bad.yaml")
+
+
+def test_blur_softens_edges_keeps_the_mean_and_leaves_labels_and_other_draws_alone(tmp_path):
+    img = np.zeros((40, 60), np.uint8)
+    img[:, 30:] = 200                                      # a sharp vertical edge
+    labels = (img > 0).astype(np.int32)
+    sp = SensorPlan(camera_id=0, noise_seed=0, pattern_seed=0, blur_sigma_px=1.5)
+    out, lab = apply_camera_model(img, labels, sp, CAM)
+    assert np.array_equal(lab, labels)                     # blur moves no label
+    ramp = ((out[20] > 10) & (out[20] < 190)).sum()
+    assert ramp >= 4 and ((img[20] > 10) & (img[20] < 190)).sum() == 0    # the edge now spans pixels
+    lin = srgb_to_linear(out / 255.0)
+    assert abs(lin.mean() - srgb_to_linear(img / 255.0).mean()) < 2e-3   # light is moved, not made
+    base = smoke_dict(tmp_path / "o")
+    noise = {**base, "render": {**base["render"], "sensor": {"noise": {"enabled": True}}}}
+    both = {**base, "render": {**base["render"], "sensor": {"noise": {"enabled": True},
+                                                           "blur": {"enabled": True, "sigma_px": [0.8, 1.2]}}}}
+    a = make_plan(JobConfig.model_validate(noise), 0, cache_dir=None)
+    b = make_plan(JobConfig.model_validate(both), 0, cache_dir=None)
+    assert all(x.blur_sigma_px is None for x in a.sensors) and "blur_sigma_px" not in a.to_json()
+    assert all(0.8 <= x.blur_sigma_px <= 1.2 for x in b.sensors)
+    assert [x.noise_seed for x in a.sensors] == [x.noise_seed for x in b.sensors], "blur draws from its own stream"
