@@ -134,7 +134,7 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
                 else:
                     continue  # no point near an edge found: this defect is not placed
                 size = float(rng.uniform(*recipe.size_mm))
-                rot = float(rng.uniform(0.0, 360.0))
+                rot = float(rng.uniform(*recipe.rotation_deg))
                 nvar = len(library_variants.get(kind, [])) if library_variants else defects_cfg.variants_per_kind
                 variant = int(rng.integers(0, max(1, nvar)))
                 vdir = library_variants[kind][variant] if library_variants and library_variants.get(kind) else None

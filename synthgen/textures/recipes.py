@@ -115,6 +115,9 @@ class CrackShape(_Shape):
 
     generator: Literal["crack"] = Field("crack", description="generator these parameters belong to")
     arms: tuple[int, int] = Field((2, 2), description="main arms leaving the origin (2 = a through crack)")
+    heading_deg: Vec2 = Field((0.0, 360.0), description="direction range of the first arm in the map, degrees "
+                                                        "(0 = the map's +x; with the kind's rotation_deg it orients "
+                                                        "cracks on the part)")
     length: Vec2 = Field((0.3, 0.45), description="length range of each main arm, map units")
     width: Vec2 = Field((0.008, 0.016), description="width range at the origin, map units (tips taper to 0)")
     branch_prob: float = Field(0.045, ge=0, le=1, description="probability of a branch per step (step = 1/128 map)")
@@ -317,6 +320,9 @@ class DefectRecipe(_Model):
         30.0, ge=0, description="hole types: a wall at most this thick behind the footprint is opened on its far "
                                 "side too (see-through); thicker walls get a blind hole, mm")
     count_per_part: tuple[int, int] = Field((0, 1), description="defects of this kind per part instance, min/max")
+    rotation_deg: Vec2 = Field((0.0, 360.0), description="rotation range of the map about the surface normal, "
+                                                         "degrees (0 = the map's +x along the surface's reference "
+                                                         "tangent: -y on faces facing up)")
     surface: SurfaceFilter = Field(SurfaceFilter(), description="faces allowed to receive this kind")
     depth_mm: float = Field(0.2, ge=0, le=100, description="physical height at height = ±1 (deformation), mm")
     deform_roughness: Vec2 = Field(

@@ -234,7 +234,7 @@ def _crack_fields(res, strokes, w0, through):
 def crack(rng: np.random.Generator, res: int, sh) -> Fields:
     """A branching crack: jagged arms from an origin, width tapering to the tips."""
     arms = _i(rng, sh.arms)
-    theta = rng.uniform(0, 2 * np.pi)
+    theta = rng.uniform(*np.radians(sh.heading_deg))
     heads = [theta + 2 * np.pi * a / arms + rng.normal(0, 0.25) for a in range(arms)]
     if arms == 2:
         heads = [theta, theta + np.pi + rng.normal(0, 0.3)]

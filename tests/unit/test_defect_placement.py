@@ -150,3 +150,24 @@ def test_a_yaw_range_is_measured_from_the_parts_own_x_axis(tmp_path):
         else:                    # standing on an end: its y axis does
             assert R[0, 1] > 0.999
     assert lying >= 6
+
+
+def test_a_kinds_rotation_range_bounds_the_planned_rotation_and_orients_its_frame():
+    """rotation_deg [-5, 5] keeps every planned rotation in range; on a face facing up the map's
+    +x then lies along -y of the world within 5 degrees (the reference tangent)."""
+    from synthgen.config import JobConfig
+
+    data = load_job_config(QS).model_dump(mode="json")
+    for k in data["defects"]["kinds"].values():
+        k["surface"] = {"direction": [0, 0, 1], "max_angle_deg": 10}
+        k["count_per_part"] = [1, 1]
+        k["rotation_deg"] = [-5, 5]
+    cfg = JobConfig.model_validate(data, context={"config_dir": QS.parent})
+    n = 0
+    for plan in _plans(cfg, 4):
+        for d in plan.defects:
+            n += 1
+            assert -5 <= d.rotation_deg <= 5
+            x = decal_frame(d.position, d.normal, d.rotation_deg)[:3, 0]
+            assert x @ np.array([0.0, -1.0, 0.0]) > np.cos(np.radians(5 + 10))  # plus the face's tilt
+    assert n >= 8
