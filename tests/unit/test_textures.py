@@ -193,9 +193,10 @@ def test_crack_heading_orients_the_crack_in_the_map():
     """heading_deg [0, 0] with little wiggle: the crack runs along the map's x (its principal axis
     within 15 degrees of it), where the default draws any direction."""
     for seed in range(4):
-        m = _gen("crack", seed, resolution=256, shape={"heading_deg": [0, 0], "wiggle_deg": 2, "branch_prob": 0, "arms": [1, 1]})
+        m = _gen("crack", seed, resolution=256,
+                 shape={"heading_deg": [0, 0], "wiggle_deg": 2, "branch_prob": 0, "arms": [1, 1]})
         ys, xs = np.nonzero(m.mask)
-        w, v = np.linalg.eigh(np.cov(np.stack([xs, ys]).astype(float)))
+        _, v = np.linalg.eigh(np.cov(np.stack([xs, ys]).astype(float)))
         assert abs(v[1, -1]) < np.sin(np.radians(15)), f"seed {seed}: crack not along x"
 
 
