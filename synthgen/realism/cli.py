@@ -143,6 +143,7 @@ def hybrid(rendered, healthy, out, num, seed, per_image, scale, mode, jpeg, quie
     from synthgen.realism.sources import HEALTHY, read_side
 
     photos = sorted({it.image for it in read_side(healthy, list(keys) or None, mask_suffix) if it.cls == HEALTHY})
-    s = make_hybrid(rendered, photos, out, num, seed, tuple(per_image), tuple(scale), mode, jpeg, progress=not quiet)
+    s = make_hybrid(rendered, photos, out, num, seed, tuple(per_image), tuple(scale), mode, jpeg, progress=not quiet,
+                    healthy_source=str(healthy))
     click.echo(f"hybrid: {s['images']} images with {s['defects']} defects from {s['pairs']} rendered pairs on "
                f"{s['healthy_photos']} healthy photos -> {out}", err=True)

@@ -125,18 +125,20 @@ def compose(bg: np.ndarray, pairs: list[Pair], rng: np.random.Generator, n: int,
 
 def make_hybrid(rendered: Path, healthy: list[Path], out: Path, num: int, seed: int = 0,
                 per_image: tuple[int, int] = (1, 1), scale: tuple[float, float] = (1.0, 1.0), mode: str = "ratio",
-                jpeg: int | None = None, progress: bool = False) -> dict:
+                jpeg: int | None = None, progress: bool = False, healthy_source: str = "the healthy source") -> dict:
     """Write ``num`` composites into the new folder ``out`` (written aside and renamed in whole)."""
     from tqdm import tqdm
 
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise SynthgenError(f"--out {out}: folder is not empty")
-    if not healthy:
-        raise SynthgenError("no healthy photo to carry defects onto (the source has no image without a defect)")
-    if not (0 < per_image[0] <= per_image[1]) or not (0 < scale[0] <= scale[1]):
-        raise SynthgenError(f"--per-image {per_image} / --scale {scale}: need 0 < min <= max")
+    if not 0 < per_image[0] <= per_image[1]:
+        raise SynthgenError(f"--per-image {per_image[0]} {per_image[1]}: need 0 < min <= max")
+    if not 0 < scale[0] <= scale[1]:
+        raise SynthgenError(f"--scale {scale[0]:g} {scale[1]:g}: need 0 < min <= max")
     pairs = read_pairs(rendered)
+    if not healthy:
+        raise SynthgenError(f"{healthy_source}: no image without a defect to carry defects onto")
     cats = coco_categories(sorted({p.kind for p in pairs}))
     cat_of = {c["name"]: c["id"] for c in cats}
     images, anns, count = [], [], 0

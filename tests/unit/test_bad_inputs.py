@@ -157,6 +157,12 @@ CASES = [
     ("fit-unknown-param", ["fit", "{ws}/good.yaml", "{ws}/real_folder", "--kind", "dent", "--real-class", "defect",
                            "--param", "shape.wdth", "--out", "{ws}/o_f4"], ["good.yaml", "defects.kinds.dent.shape.wdth"],
      "o_f4"),
+    ("hybrid-no-pairs", ["hybrid", "{ws}/other_job", "{ws}/real_folder", "--out", "{ws}/o_h1"],
+     ["other_job", "save_pairs"], "o_h1"),
+    ("hybrid-out-not-empty", ["hybrid", "{ws}/other_job", "{ws}/real_folder", "--out", "{ws}/not_empty"],
+     ["not_empty", "not empty"], "not_empty"),
+    ("hybrid-scale-reversed", ["hybrid", "{ws}/other_job", "{ws}/real_folder", "--scale", "2", "1", "--out",
+                               "{ws}/o_h2"], ["--scale"], "o_h2"),
     ("vqgen-sample-no-checkpoint", ["vqgen", "sample", "{ws}/none.pt", "--out", "{ws}/o_vs", "--num", "2"],
      ["none.pt"], "o_vs"),
 ]
@@ -262,6 +268,7 @@ def _folders(ws: Path) -> None:
     img[30:40, 30:40] = 40
     cv2.imwrite(str(ws / "real_folder" / "a.jpg"), img)
     cv2.imwrite(str(ws / "real_folder" / "a.png"), (img < 80).astype(np.uint8) * 255)
+    cv2.imwrite(str(ws / "real_folder" / "b.jpg"), np.full((80, 80), 120, np.uint8))  # healthy: no mask
     (ws / "syntax.yaml").write_text("seed: 1\nrender:\n  samples: [1, 2\n")
     (ws / "list.yaml").write_text("- 1\n- 2\n")
     (ws / "binary.yaml").write_bytes(b"\xff\xfe\x00junk\x81")
@@ -304,7 +311,7 @@ def test_the_corpus_is_large_and_covers_every_command():
     assert len(CASES) >= 60 and len({c[0] for c in CASES}) == len(CASES)
     firsts = {" ".join(c[1][:2]) if c[1][0] in ("defects", "seg", "bilevel", "vqgen") else c[1][0] for c in CASES}
     assert {"validate", "render", "plan", "merge", "preview", "defects generate", "seg train", "bilevel train",
-            "vqgen train", "realism", "fit"} <= firsts
+            "vqgen train", "realism", "fit", "hybrid"} <= firsts
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c[0] for c in CASES])

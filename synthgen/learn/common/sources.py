@@ -200,7 +200,8 @@ def hybrid_dataset(cfg: SourceConfig, name: str = "") -> Path:
     key = hashlib.sha256(json.dumps([h.model_dump(mode="json", exclude={"healthy"}), photos]).encode()).hexdigest()[:12]
     out = Path(cfg.path) / ".hybrid" / key
     if not (out / "manifest.json").is_file():
-        make_hybrid(Path(cfg.path), [Path(p) for p in photos], out, h.num, h.seed, h.per_image, h.scale, h.mode)
+        make_hybrid(Path(cfg.path), [Path(p) for p in photos], out, h.num, h.seed, h.per_image, h.scale, h.mode,
+                    healthy_source=f"source '{name}': hybrid.healthy")
     return out
 
 
