@@ -73,6 +73,8 @@ def _distribution_figure(rep: dict, path: Path) -> None:
     from synthgen.learn.common.figures import pyplot, save_figure
 
     plt = pyplot()
+    from matplotlib.ticker import NullFormatter
+
     classes = rep["classes"]
     ncol = len(FIG_FEATURES)
     fig, axes = plt.subplots(len(classes), ncol, figsize=(2.4 * ncol, 2.0 * len(classes)), squeeze=False)
@@ -96,11 +98,13 @@ def _distribution_figure(rep: dict, path: Path) -> None:
                 lo, hi = (allv.min(), allv.max()) if len(allv) else (1e-3, 1.0)
                 bins = np.geomspace(lo, max(hi, lo * 1.01), 20)
                 ax.set_xscale("log")
+                ax.xaxis.set_minor_formatter(NullFormatter())
             else:
                 bins = np.linspace(allv.min(), max(allv.max(), allv.min() + 1e-6), 20)
             for v, name, col in zip(vals, rep["names"], ("C0", "C1")):
                 if len(v):
-                    ax.hist(v, bins=bins, density=True, alpha=0.5, color=col, label=f"{name} {len(v)}")
+                    ax.hist(v, bins=bins, weights=np.full(len(v), 1.0 / len(v)), alpha=0.5, color=col,
+                            label=f"{name} {len(v)}")
             ax.set_title(f"{cls} {key}: KS {rep['stats'][cls][key]['ks']:.2f}", fontsize=7)
             ax.tick_params(labelsize=6)
             if c == 0:

@@ -10,6 +10,8 @@ Per defect instance (``INSTANCE_FEATURES``):
   the ring: 1 = no sharper than the texture), ``width`` (2 x area / perimeter in pixels: the width
   of a thin defect), ``noise`` (noise level around it, grey levels: Immerkaer's estimator).
 
+Instances under ``MIN_INSTANCE_PX`` pixels (specks of a thresholded mask) are left out.
+
 Per healthy image (``HEALTHY_FEATURES``): ``brightness`` (mean grey level), ``noise`` (as above,
 whole image), ``texture`` (std of the image minus its blur at sigma 8 px / its mean: the
 grinding streaks' strength).
@@ -47,6 +49,7 @@ HEALTHY_FEATURES = {
     "texture": (True, "std of image - blur(8 px) / mean"),
 }
 GEOMETRY = ("area", "box", "border", "x", "y")
+MIN_INSTANCE_PX = 10  # smaller components are mask specks, not defects (a render keeps >= min_visible_pixels)
 LOOK = ("contrast", "rel_contrast", "edge", "width", "noise")
 RING_PX = 6
 
@@ -72,8 +75,9 @@ def _disk(r: int) -> np.ndarray:
 
 
 def instance_features(img: np.ndarray, mask: np.ndarray) -> dict[str, float] | None:
-    """The features of one instance (``mask`` bool, same size as the greyscale ``img``)."""
-    if mask is None or not mask.any():
+    """The features of one instance (``mask`` bool, same size as the greyscale ``img``); None for
+    an instance under ``MIN_INSTANCE_PX`` pixels."""
+    if mask is None or mask.sum() < MIN_INSTANCE_PX:
         return None
     H, W = mask.shape
     short = min(H, W)
