@@ -75,7 +75,7 @@ def realism(real, rendered, out, seeds, no_classifier, per_class, patch, epochs,
 @click.option("--real-class", default=None, help="REAL's class to fit against (default: the kind's name)")
 @click.option("--param", "params", multiple=True,
               help="a field to fit, relative to the kind (shape.width, material.base_color for its _min/_max pair) "
-                   "or from the config's root (render.sensor.read_noise); repeatable; default: the kind's size_mm, "
+                   "or from the config's root (render.sensor.noise.full_well_e); repeatable; default: the kind's size_mm, "
                    "depth_mm, shape.width, shape.radius, material.base_color, those the config declares")
 @click.option("--feature", "features", multiple=True, help="statistics compared (default: area, contrast, "
                                                            "rel_contrast, edge, width)")
