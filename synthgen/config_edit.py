@@ -131,6 +131,17 @@ def _rebase(doc, src_dir: Path, dst_dir: Path) -> None:
     fix(doc.get("defects") or {}, "library")
 
 
+def _flow(v):
+    """A list as a one-line YAML sequence ([a, b]), as synthgen's configs write ranges."""
+    if not isinstance(v, list):
+        return v
+    from ruamel.yaml.comments import CommentedSeq
+
+    seq = CommentedSeq(v)
+    seq.fa.set_flow_style()
+    return seq
+
+
 def save_config(source: str | Path, target: str | Path, edits: dict[str, tuple]) -> JobConfig:
     """Write ``source``'s YAML with ``edits`` to ``target``, keeping comments; a field the file
     leaves at its default is written out (a defaulted list section as a whole). Returns the
@@ -154,7 +165,7 @@ def save_config(source: str | Path, target: str | Path, edits: dict[str, tuple])
             else:  # absent from the file: write the section as the config has it (defaults)
                 node[s] = full if isinstance(full, list) else {}
                 node = node[s]
-        node[steps[-1]] = _value(v)
+        node[steps[-1]] = _flow(_value(v))
     target = Path(target)
     _rebase(doc, Path(source).resolve().parent, target.resolve().parent)
     buf = io.StringIO()
