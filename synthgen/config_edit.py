@@ -22,7 +22,8 @@ from synthgen.config import JobConfig, load_job_config
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text
 
-SECTIONS = ("cameras", "lights", "materials", "defects")
+SECTIONS = ("cameras", "lights", "materials", "defects")  # what the add-on's panel edits
+ALL_SECTIONS = ("render", "cameras", "lights", "materials", "defects", "stage")  # what save_config may write
 
 
 @dataclass(frozen=True)
@@ -176,7 +177,7 @@ def save_config(source: str | Path, target: str | Path, edits: dict[str, tuple])
         cfg = load_job_config(probe)
     finally:
         probe.unlink(missing_ok=True)
-    got = {f.path: f.value for f in editable_fields(cfg)}
+    got = {f.path: f.value for f in editable_fields(cfg, ALL_SECTIONS)}
     wrong = [p for p, v in edits.items() if tuple(got.get(p, ())) != tuple(v)]
     if wrong:
         raise SynthgenError(f"{target}: saved config does not hold the edited values of {wrong}")

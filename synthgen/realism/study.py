@@ -20,10 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from synthgen.config import JobConfig
-from synthgen.config_edit import editable_fields
+from synthgen.config_edit import ALL_SECTIONS, editable_fields
 from synthgen.errors import SynthgenError
 
-SECTIONS = ("render", "cameras", "lights", "materials", "defects", "stage")
+SECTIONS = ALL_SECTIONS
 # What ``fit --kind K`` moves when no --param is given: those of these the config declares.
 DEFAULT_KIND_PARAMS = ("size_mm", "depth_mm", "shape.width", "shape.radius", "material.base_color")
 

@@ -114,3 +114,10 @@ def test_fit_recovers_a_planted_setting_with_a_stand_in_renderer(tmp_path, monke
         {"0000", f"{res['best_trial']:04d}"})                              # the others were removed
     again = Fitter(tmp_path / "wrong.yaml", real, "Crack", tmp_path / "fit", opts).run()
     assert len(again.trials) == len(json.loads((tmp_path / "fit" / "fit.json").read_text())["trials"])  # resumed
+
+
+def test_a_fitted_camera_field_is_saved_too(tmp_path):
+    from synthgen.config_edit import save_config
+
+    cfg = save_config(TWIN, tmp_path / "fitted.yaml", {"render.sensor.blur.sigma_px": (0.2, 0.4)})
+    assert cfg.render.sensor.blur.sigma_px == (0.2, 0.4)
