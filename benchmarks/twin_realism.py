@@ -40,6 +40,8 @@ def main() -> int:
     ap.add_argument("--jpeg", type=int, default=None, help="recompress the rendered patches (PNG twins) at this "
                                                             "JPEG quality before the classifier sees them")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--classes", nargs="+", default=None, help="only these classes (a hybrid set has no healthy "
+                                                                "images: give its defect classes)")
     args = ap.parse_args()
     if not args.split.is_file():
         print(f"skipped: magnetic tile data not found at {args.split}")
@@ -49,7 +51,8 @@ def main() -> int:
     from synthgen.realism.sources import read_side
 
     real, rend = read_side(args.split, KEYS), read_side(args.dataset)
-    rep = measure(real, rend, Options(seeds=args.seeds, jpeg=args.jpeg, names=("real", "twin")))
+    rep = measure(real, rend, Options(seeds=args.seeds, jpeg=args.jpeg, names=("real", "twin"),
+                                            classes=args.classes))
     write_report(rep, real, rend, args.out, str(args.split), str(args.dataset))
     s = summary(rep)
     o = s["classifier_overall"]
@@ -64,7 +67,7 @@ def main() -> int:
               f"| {n['real']} / {n['rendered']} |")
     if args.json:
         atomic_write_json(args.json, dict(s, dataset=str(args.dataset), seeds=args.seeds, jpeg=args.jpeg,
-                                          real_keys=KEYS))
+                                          real_keys=KEYS, classes=rep["classes"]))
         print(f"-> {args.json}")
     return 0
 

@@ -11,7 +11,8 @@ defect makes is carried onto a real healthy photo of the same kind of surface:
 Outside the label nothing changes, so the label is exactly the changed pixels that the render's
 label holds; a neutral change (on == off) leaves the photo as it was. Each composite draws (from
 its own seeded stream) a healthy photo, how many defects, and for each a pair, a scale, flips
-and a position where it does not overlap an earlier one. The result is a synthgen-layout
+and a position where it does not overlap an earlier one (a pair that does not fit is drawn again,
+up to five draws per defect). The result is a synthgen-layout
 dataset (images/, masks/, annotations/coco.json, manifest.json) that the learn side reads.
 """
 
@@ -107,7 +108,9 @@ def compose(bg: np.ndarray, pairs: list[Pair], rng: np.random.Generator, n: int,
             mode: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``bg`` with ``n`` defects drawn from ``pairs``; returns (image, instance map uint16, kinds)."""
     img, inst, kinds = bg, np.zeros(bg.shape[:2], np.uint16), []
-    for _ in range(n):
+    for _ in range(5 * n):  # a pair larger than the photo, or with no room left, is drawn again
+        if len(kinds) == n:
+            break
         p = pairs[int(rng.integers(len(pairs)))]
         on, off, label = _load_pair(p, float(rng.uniform(*scale)), (bool(rng.random() < 0.5), bool(rng.random() < 0.5)))
         h, w = label.shape
