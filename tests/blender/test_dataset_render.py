@@ -184,18 +184,23 @@ def test_a_run_without_any_accepted_image_exits_non_zero_and_says_why(tmp_path):
     assert "done: 2 scenes tried this run (0 already done), 0 accepted (0 %), 2 rejected" in res.stderr
 
 
+def _render_two_scenes(tmp_path, section: str, **fields):
+    """The first two scenes of the baseline's config with ``fields`` set in ``section``, rendered."""
+    d = yaml.safe_load(_cfg(tmp_path).read_text())
+    d["num_scenes"] = 2
+    d[section] = {**d.get(section, {}), **fields}
+    cfg = tmp_path / "variant.yaml"
+    cfg.write_text(yaml.safe_dump(d))
+    res = run_cli("render", str(cfg), "--out", str(tmp_path / "ds"))
+    assert res.returncode == 0, res.stderr
+    return tmp_path / "ds"
+
+
 def test_jpeg_output_changes_only_the_image_files(baseline, tmp_path):
     """render.image_format: jpeg writes .jpg images that COCO and the plans point at; the masks
     stay PNG and equal the PNG run's; the pixels are the PNG run's within JPEG error."""
     _, png = baseline
-    d = yaml.safe_load(_cfg(tmp_path).read_text())
-    d["num_scenes"] = 2
-    d["render"].update(image_format="jpeg", jpeg_quality=95)
-    cfg = tmp_path / "jpeg.yaml"
-    cfg.write_text(yaml.safe_dump(d))
-    res = run_cli("render", str(cfg), "--out", str(tmp_path / "ds"))
-    assert res.returncode == 0, res.stderr
-    ds = tmp_path / "ds"
+    ds = _render_two_scenes(tmp_path, "render", image_format="jpeg", jpeg_quality=95)
     coco = json.loads((ds / "annotations" / "coco.json").read_text())
     ref = json.loads((png / "annotations" / "coco.json").read_text())
     names = [im["file_name"] for im in coco["images"]]
@@ -226,14 +231,7 @@ def test_saved_pairs_hold_each_kept_defect_on_and_off_with_its_label(tmp_path):
     instance mask there, and the defect changes the on render against the off one inside it."""
     from synthgen.realism.hybrid import read_pairs
 
-    d = yaml.safe_load(_cfg(tmp_path).read_text())
-    d["num_scenes"] = 2
-    d["verification"] = {**d.get("verification", {}), "save_pairs": True}
-    cfg = tmp_path / "pairs.yaml"
-    cfg.write_text(yaml.safe_dump(d))
-    res = run_cli("render", str(cfg), "--out", str(tmp_path / "ds"))
-    assert res.returncode == 0, res.stderr
-    ds = tmp_path / "ds"
+    ds = _render_two_scenes(tmp_path, "verification", save_pairs=True)
     coco = json.loads((ds / "annotations" / "coco.json").read_text())
     pairs = read_pairs(ds)
     assert len(pairs) == len(coco["annotations"]) > 0
