@@ -9,6 +9,7 @@ import math
 
 import cv2
 import numpy as np
+import pytest
 import yaml
 
 from synthgen.config import load_job_config
@@ -49,8 +50,10 @@ def test_patch_validates_and_changes_only_the_fitted_fields(tmp_path):
     cfg, raw = load_job_config(TWIN), read_yaml(TWIN)
     params = resolve_params(cfg, raw, "Crack", ["shape.width", "material.base_color"], str(TWIN))
     edits = edits_for(params, {"shape.width": 0.5, "material.base_color": 2.0})
-    assert edits["defects.kinds.Crack.shape.width"] == (0.0075, 0.015)
-    assert edits["defects.kinds.Crack.material.base_color_max"] == (0.024, 0.024, 0.024)
+    k = cfg.defects.kinds["Crack"]
+    assert edits["defects.kinds.Crack.shape.width"] == pytest.approx(tuple(0.5 * w for w in k.shape.width), rel=1e-3)
+    assert edits["defects.kinds.Crack.material.base_color_max"] == pytest.approx(
+        tuple(2.0 * c for c in k.material.base_color_max), rel=1e-3)
     fitted = save_config(TWIN, tmp_path / "fitted.yaml", edits)
     before = {f.path: f.value for f in editable_fields(cfg)}
     after = {f.path: f.value for f in editable_fields(fitted)}
@@ -90,6 +93,9 @@ def test_fit_recovers_a_planted_setting_with_a_stand_in_renderer(tmp_path, monke
     truth = yaml.safe_load(TWIN.read_text())
     for p in truth["parts"]:
         p["path"] = str((TWIN.parent / p["path"]).resolve())
+    t = truth["defects"]["kinds"]["Crack"]          # the planted look, whatever the bundled twin holds
+    t["shape"]["width"] = [0.015, 0.03]
+    t["material"]["base_color_min"], t["material"]["base_color_max"] = [0.003] * 3, [0.012] * 3
     wrong = json.loads(json.dumps(truth))
     k = wrong["defects"]["kinds"]["Crack"]
     k["shape"]["width"] = [w * 3 for w in k["shape"]["width"]]           # three times too wide
