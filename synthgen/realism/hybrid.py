@@ -11,7 +11,8 @@ defect makes is carried onto a real healthy photo of the same kind of surface:
 Outside the label nothing changes, so the label is exactly the changed pixels that the render's
 label holds; a neutral change (on == off) leaves the photo as it was. Each composite draws (from
 its own seeded stream) a healthy photo, how many defects, and for each a pair, a scale, flips
-and a position where it does not overlap an earlier one (a pair that does not fit is drawn again,
+and a position where it does not overlap an earlier one; a label cut by the render's image border
+(an edge defect) is put with that side on the photo's border (a pair that does not fit is drawn again,
 up to five draws per defect). The result is a synthgen-layout
 dataset (images/, masks/, annotations/coco.json, manifest.json) that the learn side reads.
 """
@@ -104,6 +105,21 @@ def _load_pair(p: Pair, scale: float, flips: tuple[bool, bool]):
     return on, off, label
 
 
+def _onto_cut_sides(label: np.ndarray, y: int, x: int, hw: tuple[int, int]) -> tuple[int, int]:
+    """A label that reaches a side of its box was cut there by the render's image border (a break
+    at the tile's edge): that side goes onto the photo's border, as in the render."""
+    h, w = label.shape
+    if label[0].any():
+        y = 0
+    elif label[-1].any():
+        y = hw[0] - h
+    if label[:, 0].any():
+        x = 0
+    elif label[:, -1].any():
+        x = hw[1] - w
+    return y, x
+
+
 def compose(bg: np.ndarray, pairs: list[Pair], rng: np.random.Generator, n: int, scale: tuple[float, float],
             mode: str) -> tuple[np.ndarray, np.ndarray, list[str]]:
     """``bg`` with ``n`` defects drawn from ``pairs``; returns (image, instance map uint16, kinds)."""
@@ -118,6 +134,7 @@ def compose(bg: np.ndarray, pairs: list[Pair], rng: np.random.Generator, n: int,
             continue
         for _ in range(20):
             y, x = int(rng.integers(bg.shape[0] - h + 1)), int(rng.integers(bg.shape[1] - w + 1))
+            y, x = _onto_cut_sides(label, y, x, bg.shape[:2])
             if not (inst[y:y + h, x:x + w] > 0)[label].any():
                 img, placed = carry(img, on, off, label, y, x, mode)
                 kinds.append(p.kind)

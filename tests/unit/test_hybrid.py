@@ -119,3 +119,17 @@ def test_hybrid_is_a_learn_source_kind(tmp_path):
     assert [e.image for e in again] == [e.image for e in entries] and list((rendered / ".hybrid").iterdir()) == made
     with pytest.raises(ValueError, match="hybrid"):
         SourceConfig.model_validate({"kind": "hybrid", "path": str(rendered)})
+
+
+def test_a_defect_cut_by_the_render_border_lands_on_the_photo_border():
+    from synthgen.realism.hybrid import _onto_cut_sides
+
+    label = np.zeros((10, 12), bool)
+    label[3:7, 0:5] = True                      # reaches the left side of its box: cut there
+    assert _onto_cut_sides(label, 20, 30, (100, 200)) == (20, 0)
+    label = np.zeros((10, 12), bool)
+    label[6:10, 4:8] = True                     # reaches the bottom
+    assert _onto_cut_sides(label, 20, 30, (100, 200)) == (90, 30)
+    inner = np.zeros((10, 12), bool)
+    inner[3:7, 3:7] = True                      # a defect inside its box goes anywhere
+    assert _onto_cut_sides(inner, 20, 30, (100, 200)) == (20, 30)
