@@ -54,18 +54,37 @@ def config_hash(cfg) -> str:
     d.get("render", {}).pop("device", None)
     d.get("render", {}).pop("fallback", None)
     d.get("render", {}).pop("threads", None)
-    for kind in d.get("defects", {}).get("kinds", {}).values():
-        if kind.get("label") == "changed":  # the default: datasets from before label modes keep their hash
-            kind.pop("label")
-    if not d.get("verification", {}).get("save_pairs", True):  # off: datasets from before keep their hash
-        d["verification"].pop("save_pairs")
-    sensor = d.get("render", {}).get("sensor", {})
-    if not sensor.get("blur", {}).get("enabled", True):  # off: datasets from before keep their hash
-        sensor.pop("blur")
-    if d.get("render", {}).get("image_format", "png") == "png":  # PNG datasets keep the hash they had
-        d["render"].pop("image_format", None)
-        d["render"].pop("jpeg_quality", None)
+    _drop_inert_new_fields(d)
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+
+
+# Fields added after datasets were written, with the value that leaves the output as it was.
+# While a field holds it, the hash leaves it out, so those datasets keep their hash (resume, merge).
+_INERT_RENDER = {"image_format": "png"}
+_INERT_KIND = {"label": "changed", "rotation_deg": [0.0, 360.0]}
+_INERT_SHAPE = {"heading_deg": [0.0, 360.0]}
+
+
+def _drop_inert_new_fields(d: dict) -> None:
+    """Remove, in place, late fields that hold their inert value (a dumped config, JSON mode)."""
+    def drop(node: dict, inert: dict) -> None:
+        for k, v in inert.items():
+            if k in node and node[k] == v:
+                del node[k]
+
+    render = d.get("render", {})
+    if render.get("image_format", "png") == "png":
+        render.pop("jpeg_quality", None)  # only a JPEG's pixels depend on it
+    drop(render, _INERT_RENDER)
+    sensor = render.get("sensor", {})
+    if not sensor.get("blur", {}).get("enabled", True):
+        sensor.pop("blur")
+    verification = d.get("verification", {})
+    if verification.get("save_pairs") is False:  # pairs are extra files; images and labels are the same
+        verification.pop("save_pairs")
+    for kind in d.get("defects", {}).get("kinds", {}).values():
+        drop(kind, _INERT_KIND)
+        drop(kind.get("shape", {}), _INERT_SHAPE)
 
 
 def parse_shard(spec: str | None, env: dict[str, str] | None = None) -> tuple[int, int]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 from pycocotools.coco import COCO
@@ -10,6 +12,8 @@ from synthgen.annotate.coco import categories, decode_rle, image_id, instance_an
 from synthgen.dataset.writer import Dataset, parse_shard
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_json
+
+from conftest import REPO
 
 
 def test_shard_from_flag_slurm_and_kubernetes():
@@ -88,3 +92,22 @@ def test_coco_rle_decodes_to_exactly_the_instance_pixels(tmp_path):
         assert a["area"] == int((inst == k).sum())
         ys, xs = np.nonzero(inst == k)
         assert a["bbox"] == [xs.min(), ys.min(), xs.max() - xs.min() + 1, ys.max() - ys.min() + 1]
+
+
+def test_fields_added_later_keep_the_hash_of_datasets_written_before_them():
+    """The smoke config's hash as datasets before JPEG output, pairs, blur, label modes and defect
+    orientation recorded it: they resume and merge; a field moved off its inert value counts."""
+    from synthgen.config import JobConfig, load_job_config
+    from synthgen.dataset.writer import config_hash
+
+    cfg = load_job_config(REPO / "configs" / "smoke.yaml")
+    assert config_hash(cfg) == "9fa8b0b6b0c3760f"
+    data = cfg.model_dump(mode="json")
+    for edit in (lambda d: d["render"].update(image_format="jpeg"),
+                 lambda d: d["verification"].update(save_pairs=True),
+                 lambda d: d["render"]["sensor"]["blur"].update(enabled=True),
+                 lambda d: d["defects"]["kinds"]["dent"].update(label="region"),
+                 lambda d: d["defects"]["kinds"]["dent"].update(rotation_deg=[0, 10])):
+        d = json.loads(json.dumps(data))
+        edit(d)
+        assert config_hash(JobConfig.model_validate(d, context={"config_dir": cfg.config_dir})) != config_hash(cfg)
