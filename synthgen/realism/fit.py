@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -26,7 +26,7 @@ from synthgen.configio import read_yaml
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_json, atomic_write_text
 from synthgen.realism.sources import Item, read_side
-from synthgen.realism.stats import compare, distance, side_features
+from synthgen.realism.stats import INSTANCE_FEATURES, compare, distance, side_features
 from synthgen.realism.study import Param, edits_for, resolve_params, run_study
 
 DEFAULT_FEATURES = ("area", "contrast", "rel_contrast", "edge", "width")
@@ -91,15 +91,18 @@ class Fitter:
         self.config, self.kind, self.out, self.opts = Path(config), kind, Path(out), opts
         self.cfg = load_job_config(config)
         self.params: list[Param] = resolve_params(self.cfg, read_yaml(config), kind, opts.params, str(config))
-        unknown = [f for f in opts.features if f not in DEFAULT_FEATURES + ("box", "border", "x", "y", "noise")]
+        unknown = [f for f in opts.features if f not in INSTANCE_FEATURES]
         if unknown:
-            raise SynthgenError(f"--feature: unknown feature {', '.join(unknown)}")
+            raise SynthgenError(f"--feature: unknown feature {', '.join(unknown)} (known: "
+                                f"{', '.join(INSTANCE_FEATURES)})")
         cls = opts.real_class or kind
         self.real_items = [it for it in read_side(real, keys, mask_suffix) if it.cls == cls]
         if not self.real_items:
             raise SynthgenError(f"{real}: no instance of class '{cls}' (the kind's name; map another class with "
                                 f"--real-class)")
         self.real_src = str(real)
+        # REAL's instances named after the kind, to stand beside the renders in sheets and the classifier
+        self.real_as_kind = [replace(it, cls=kind) for it in self.real_items]
         self.real_feats = side_features(self.real_items, opts.max_instances, np.random.default_rng(0)).get(cls, [])
         self.cls = cls
         self.setup = {"config": str(self.config.resolve()), "real": str(Path(real).resolve()), "kind": kind,
@@ -209,7 +212,7 @@ def finish(fitter: Fitter, study, confirm: bool = True) -> dict:
 def _confirm(fitter: Fitter, sides: dict[str, list[Item]]) -> dict:
     from synthgen.realism import classifier as clf
 
-    real = [Item(fitter.kind, it.image, it.mask, it.component, it.threshold) for it in fitter.real_items]
+    real = fitter.real_as_kind
     out = {}
     for name, items in sides.items():
         runs = [r for s in fitter.opts.confirm_seeds if (r := clf.run_seed(real, items, [fitter.kind], s)) is not None]

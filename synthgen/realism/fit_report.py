@@ -37,7 +37,7 @@ def _trace_figure(result: dict, path) -> None:
 
 def write_fit_report(fitter, result: dict, sides: dict[str, list[Item]]) -> None:
     out, kind = fitter.out, fitter.kind
-    real = [Item(kind, it.image, it.mask, it.component, it.threshold) for it in fitter.real_items]
+    real = fitter.real_as_kind
     for name, items in sides.items():
         if items:
             contact_sheet(real, items, [kind], out / f"contact_sheet_{name}.png", per_side=8,

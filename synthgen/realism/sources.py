@@ -42,6 +42,8 @@ def source_config(path: Path, keys: list[str] | None = None, mask_suffix: str = 
     path = Path(path)
     if not path.exists():
         raise SynthgenError(f"{path}: not found")
+    if keys and (path.is_dir() or path.suffix.lower() != ".json"):
+        raise SynthgenError(f"--keys: {path} is not a split file; keys pick the lists of a split json")
     if path.is_dir():
         kind = "synthgen" if (path / "images").is_dir() else "folder"
         return SourceConfig(kind=kind, path=str(path), mask_suffix=mask_suffix, missing_mask="healthy")
@@ -67,13 +69,17 @@ def source_config(path: Path, keys: list[str] | None = None, mask_suffix: str = 
 def read_side(path: Path, keys: list[str] | None = None, mask_suffix: str = ".png",
               default_class: str = "defect") -> list[Item]:
     """Instances and healthy images of one side (see the module docstring)."""
-    from synthgen.learn.common.sources import read_source
+    return source_items(source_config(path, keys, mask_suffix), str(path), default_class)
 
-    cfg = source_config(path, keys, mask_suffix)
-    if cfg.kind == "synthgen":
-        return _synthgen_items(Path(cfg.path))
+
+def source_items(cfg, name: str = "", default_class: str = "defect") -> list[Item]:
+    """Instances and healthy images of a learn-side ``SourceConfig``."""
+    from synthgen.learn.common.sources import hybrid_dataset, read_source
+
+    if cfg.kind in ("synthgen", "hybrid"):
+        return _synthgen_items(Path(cfg.path) if cfg.kind == "synthgen" else hybrid_dataset(cfg, name))
     out: list[Item] = []
-    for e in read_source(cfg, str(path)):
+    for e in read_source(cfg, name):
         if e.mask_kind == "coco":
             anns = [a for a in e.coco_anns or [] if a.get("segmentation")]
             out += [Item(e.category_names.get(int(a["category_id"]), default_class), e.image, a) for a in anns]

@@ -147,6 +147,8 @@ CASES = [
                                    "--no-classifier", "--out", "{ws}/o_q2"], ["--class", "Crack"], "o_q2"),
     ("realism-seeds-not-numbers", ["realism", "{ws}/real_folder", "{ws}/real_folder", "--seeds", "a,b",
                                    "--out", "{ws}/o_q3"], ["--seeds", "a,b"], "o_q3"),
+    ("realism-keys-on-a-folder", ["realism", "{ws}/real_folder", "{ws}/real_folder", "--keys", "defective.train",
+                                  "--no-classifier", "--out", "{ws}/o_q4"], ["--keys", "real_folder"], "o_q4"),
     ("fit-unknown-kind", ["fit", "{ws}/good.yaml", "{ws}/real_folder", "--kind", "wart", "--out", "{ws}/o_f1"],
      ["good.yaml", "defects.kinds.wart"], "o_f1"),
     ("fit-real-lacks-class", ["fit", "{ws}/good.yaml", "{ws}/real_folder", "--kind", "dent", "--out", "{ws}/o_f2"],

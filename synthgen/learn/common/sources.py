@@ -193,10 +193,10 @@ def hybrid_dataset(cfg: SourceConfig, name: str = "") -> Path:
     import hashlib
 
     from synthgen.realism.hybrid import make_hybrid
+    from synthgen.realism.sources import HEALTHY, source_items
 
     h = cfg.hybrid
-    photos = sorted(str(e.image) for e in read_source(h.healthy, f"{name}.hybrid.healthy")
-                    if e.mask is None and not e.coco_anns)
+    photos = sorted({str(it.image) for it in source_items(h.healthy, f"{name}.hybrid.healthy") if it.cls == HEALTHY})
     key = hashlib.sha256(json.dumps([h.model_dump(mode="json", exclude={"healthy"}), photos]).encode()).hexdigest()[:12]
     out = Path(cfg.path) / ".hybrid" / key
     if not (out / "manifest.json").is_file():
