@@ -378,9 +378,14 @@ def test_cli_trains_baselines_and_writes_reports(noise_toy, tmp_path, capsys):
     out = tmp_path / "out"
     res = json.loads((out / "results.json").read_text())
     assert set(res) == {"random_s0", "both_s0"}
-    for r in res.values():
+    for key, r in res.items():
         assert 0 <= r["test"]["val"]["iou_dataset"] <= 1
+        # the operating point is chosen on learn.val and travels with the model
+        dec = torch.load(out / "runs" / key / "model.pt", weights_only=False)["decision"]
+        assert dec == r["decision"] and dec["validation"]["decision_recall"] >= dec["recall"]
+        assert r["test"]["val"]["decision_threshold"] == dec["threshold"]
     table = (out / "results.md").read_text()
+    assert "NG recall @ op" in table
     assert "| random |" in table and "| both |" in table
     # the learned run's final source weights are in the results, not only in the figure
     assert "final_weights" not in res["random_s0"] and set(res["both_s0"]["final_weights"]) == {"good", "noise"}

@@ -167,13 +167,15 @@ def test_predict_writes_overlays_masks_and_one_score_row_per_image(items, tmp_pa
     assert r.exit_code == 0, r.output
     out = tmp_path / "pred"
     r = CliRunner().invoke(cli, ["seg", "predict", str(tmp_path / "run" / "checkpoints" / "best.pt"),
-                                 str(items / "kos01"), "--out", str(out)])
-    assert r.exit_code == 0, r.output
+                                 str(items / "kos01"), "--out", str(out), "--threshold", "0.5"])
+    assert r.exit_code == 0, r.output  # no validation sources: no saved decision, so a threshold by hand
     rows = list(csv.DictReader((out / "scores.csv").open()))
     assert [row["image"] for row in rows] == [f"Part{j}{s}" for j in range(4) for s in (".jpg", "_label.bmp")]
     for row in rows:
         png = Path(row["image"]).with_suffix(".png")
-        assert (out / "overlays" / png).is_file() and (out / "masks" / png).is_file()
+        assert (out / "masks" / png).is_file()
+        assert (out / "overlays" / png).is_file() == (row["decision"] == "NG")  # an overlay per rejected part
+        assert row["rule"] == "max" and row["decision"] == ("NG" if float(row["score"]) >= 0.5 else "OK")
         assert 0.0 <= float(row["score"]) <= 1.0
         mask = np.array(Image.open(out / "masks" / png))
         assert mask.shape == (40, 40) and int(row["defect_pixels"]) == int((mask > 0).sum())

@@ -140,6 +140,13 @@ class BilevelConfig(_Model):
         return _resolve(v, info)
 
     @model_validator(mode="after")
+    def _no_decision_head(self):
+        if self.model.decision_head:
+            raise ValueError("model.decision_head: the bi-level trainer does not train a decision head; its runs "
+                             "decide with the map-based rules of eval.decision")
+        return self
+
+    @model_validator(mode="after")
     def _refs(self):
         def check(names: list[str], where: str):
             for i, n in enumerate(names):

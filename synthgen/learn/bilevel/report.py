@@ -12,6 +12,7 @@ from torch import nn
 from synthgen.learn.bilevel.config import BilevelConfig
 from synthgen.learn.bilevel.hypergrad import HeatmapNet
 from synthgen.learn.common.data import SegDataset, available, build_dataset
+from synthgen.learn.common.decision import Decision
 from synthgen.learn.common.figures import pyplot, save_figure
 from synthgen.learn.common.io import atomic_png
 from synthgen.learn.common.loop import evaluate_model
@@ -35,13 +36,15 @@ def test_datasets(cfg: BilevelConfig) -> dict[str, SegDataset]:
 
 
 def evaluate_run(cfg: BilevelConfig, model: nn.Module, dev: torch.device, tests: dict[str, SegDataset],
-                 progress: bool = False) -> dict:
+                 progress: bool = False, decision: Decision | None = None) -> dict:
+    """Test figures of one run; image-level ones at ``decision``'s operating point (chosen on learn.val)."""
     out = {}
     for name, ds in tests.items():
         m = evaluate_model(model, ds, cfg.eval, dev, cfg.eval.resolution, progress, f"eval {name}")
-        s = m.summary()
+        s = m.summary(decision)
         out[name] = {k: s.get(k) for k in ("iou_dataset", "dice_dataset", "miou", "miou_custom", "map", "map50",
-                                           "image_ap", "image_auroc", "defect_recall", "healthy_fp_rate")}
+                                           "image_ap", "image_auroc", "defect_recall", "healthy_fp_rate",
+                                           "decision_recall", "decision_healthy_fp", "decision_threshold")}
     return out
 
 
@@ -94,7 +97,8 @@ def _fmt(vals: list[float | None]) -> str:
 
 
 TABLE_METRICS = [("iou_dataset", "IoU"), ("miou_custom", "mIoU custom"), ("map", "mAP"), ("map50", "mAP50"),
-                 ("image_ap", "image AP"), ("healthy_fp_rate", "healthy FP rate")]
+                 ("image_ap", "image AP"), ("healthy_fp_rate", "healthy FP rate (any pixel)"),
+                 ("decision_recall", "NG recall @ op"), ("decision_healthy_fp", "healthy FP @ op")]
 
 
 def results_table(results: dict, cfg: BilevelConfig) -> str:

@@ -44,6 +44,7 @@ from synthgen.learn.common.checkpoint import build_model
 from synthgen.learn.common.data import SegDataset, available, build_dataset
 from synthgen.learn.common.io import atomic_json, atomic_text, atomic_torch_save, ensure_out
 from synthgen.learn.common.loop import resolve_device
+from synthgen.learn.common.operating import choose_on_validation, describe
 from synthgen.rng import stream
 
 LEARNS = {"no_paste": (False, False), "random": (False, False), "learned_locations": (True, False),
@@ -199,6 +200,7 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
     heatmaps: dict[str, list[np.ndarray]] = {}
     tests: dict[str, SegDataset] | None = None
     val_ds: SegDataset | None = None
+    dec_val: SegDataset | None = None  # learn.val at eval.resolution: the operating point
     trajectories: dict[str, list[dict]] = {}
     for run in cfg.runs:
         for sd in cfg.seeds:
@@ -217,10 +219,15 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
                 if val_ds is None and t.eval_every:
                     val_ds = build_dataset(available(cfg.learn.val, cfg.sources), cfg.sources, cfg.data)
                 r = train_run(cfg, run, seed, pools, dev, progress, log, val_ds)
+                if dec_val is None:
+                    dec_val = build_dataset(available(cfg.learn.val, cfg.sources), cfg.sources, cfg.data)
+                decision = choose_on_validation(r.model, dec_val, cfg.eval, dev, cfg.eval.resolution)
+                log(f"{key}: operating point on learn.val: {describe(decision)}")
                 if tests is None:
-                    tests = test_datasets(cfg)
-                test = evaluate_run(cfg, r.model, dev, tests, progress)
+                    tests = test_datasets(cfg)  # read once the decision is fixed
+                test = evaluate_run(cfg, r.model, dev, tests, progress, decision)
                 res = {"run": run, "seed": seed, "config_key": ckey, "test": test, "timing": r.timing,
+                       "decision": decision.to_dict(),
                        "history": r.history, "curve": r.curve,
                        "source_names": [b.name for b in pools.banks]}
                 if r.heatmap is not None:
@@ -232,7 +239,7 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
                 atomic_torch_save(rdir / "model.pt", {
                     "unet": r.model.state_dict(), "heatmap": None if r.heatmap is None else r.heatmap.state_dict(),
                     "weight_logits": r.weight_logits, "config": cfg.model_dump(mode="json"), "run": run,
-                    "seed": seed})
+                    "seed": seed, "decision": decision.to_dict()})
                 atomic_json(done, res)
                 summ = ", ".join(f"{k} IoU {v['iou_dataset']:.3f} mAP {v['map']:.3f}" for k, v in test.items()
                                  if v.get("iou_dataset") is not None)

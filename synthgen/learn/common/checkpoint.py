@@ -21,7 +21,8 @@ def build_model(model: ModelConfig, data: DataConfig, seed: int) -> UNet:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         return UNet(data.channels, 1 if data.binary else data.num_classes, model.depth, model.width,
-                    thin=model.thin, max_width=model.max_width)
+                    thin=model.thin, max_width=model.max_width,
+                    decision_head=model.decision_head)
 
 
 def read_checkpoint(path: Path | str) -> dict:

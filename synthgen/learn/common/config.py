@@ -174,6 +174,9 @@ class ModelConfig(_Model):
     max_width: int = Field(default=512, ge=2, description="cap on channels per stage")
     thin: bool = Field(default=False, description="depthwise-separable convolutions: the thin, fast variant "
                                                   "for high-resolution real-time inference")
+    decision_head: bool = Field(default=False, description="add an image-level OK/NG classifier on the U-Net's "
+                                                           "features, trained jointly with the segmentation loss "
+                                                           "(its score is the decision rule `head`)")
 
 
 class AugmentConfig(_Model):
@@ -199,6 +202,27 @@ class AugmentConfig(_Model):
     cutout_size: tuple[float, float] = Field(default=(0.05, 0.15), description="hole side, fraction of size")
 
 
+class DecisionConfig(_Model):
+    """The image-level OK/NG call (``synthgen.learn.common.decision``)."""
+
+    rule: Literal["auto", "head", "top_k", "smooth_max", "largest_area", "max"] = Field(
+        default="auto", description="image score: head (the decision head), top_k (mean of the top_k highest "
+                                    "pixel probabilities), smooth_max (max of the map smoothed by sigma px), "
+                                    "largest_area (pixels of the largest component above eval.threshold), max; "
+                                    "auto: the rule with the best validation image AP")
+    recall: float = Field(default=0.95, description="the operating point keeps this recall of the defective "
+                                                    "validation images (0 < recall <= 1)")
+    top_k: int = Field(default=64, ge=1, description="pixels averaged by the top_k rule")
+    sigma: float = Field(default=2.0, gt=0, description="Gaussian sigma (pixels) of the smooth_max rule")
+
+    @field_validator("recall")
+    @classmethod
+    def _recall(cls, v):
+        if not 0 < v <= 1:
+            raise ValueError(f"{v} is outside (0, 1]")
+        return v
+
+
 class EvalConfig(_Model):
     test_sets: dict[str, list[str]] = Field(default_factory=dict, description="test-set name -> sources")
     threshold: float = Field(default=0.5, gt=0, lt=1, description="binary: probability above which a pixel is "
@@ -211,6 +235,8 @@ class EvalConfig(_Model):
         default="original", description="compare at the original image size (predictions resized back) or at "
                                         "the network input size")
     batch_size: int = Field(default=8, ge=1, description="images per inference batch")
+    decision: DecisionConfig = Field(default_factory=DecisionConfig, description="the OK/NG call: image score "
+                                     "rule and the validation recall its threshold keeps")
 
 
 HybridConfig.model_rebuild()

@@ -44,13 +44,16 @@ def plot_learning_curve(history: list[dict], path: Path) -> None:
     ep = [h["epoch"] for h in history]
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 4))
     a.plot(ep, [h["train_loss"] for h in history], "o-", label="train loss")
+    if any("decision_loss" in h for h in history):
+        a.plot(ep, [h.get("decision_loss", np.nan) for h in history], "s-", ms=3, label="decision head BCE")
     a.set_xlabel("epoch")
     a.set_ylabel("loss (BCE/CE + Dice)")
     a.set_title("training loss")
     a.grid(alpha=0.3)
     a.legend()
     keys = [("iou_dataset", "IoU"), ("dice_dataset", "Dice"), ("miou", "mIoU standard"),
-            ("miou_custom", "mIoU customized"), ("map", "mAP (boxes)"), ("image_ap", "image AP"),
+            ("miou_custom", "mIoU customized"), ("map", "mAP (boxes)"), ("image_ap", "image AP (max)"),
+            ("image_ap_top_k", "image AP (top-k)"), ("image_ap_head", "image AP (head)"),
             ("healthy_fp_rate", "healthy FP rate")]
     plotted = False
     for k, lab in keys:
@@ -85,6 +88,27 @@ def plot_pr(curves: dict[str, dict], path: Path, title: str = "box-level precisi
     ax.set_ylim(0, 1.02)
     ax.grid(alpha=0.3)
     ax.set_title(title)
+    if ax.lines:
+        ax.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    save_figure(fig, path, dpi=100)
+
+
+def plot_decision_pr(curves: dict[str, dict], path: Path, decision=None) -> None:
+    """Image-level PR curves (``decision_figures``'s ``decision_pr``), the operating point marked."""
+    plt = pyplot()
+
+    fig, ax = plt.subplots(figsize=(5.5, 4.5))
+    for i, (label, c) in enumerate(curves.items()):
+        ax.step([0.0] + c["recall"], [c["precision"][0]] + c["precision"], where="post", color=f"C{i}", label=label)
+        ax.plot(*c["point"], "o", color=f"C{i}", ms=7, mfc="none", mew=2)
+    ax.set_xlabel("recall (defective images called NG)")
+    ax.set_ylabel("precision (NG calls on defective images)")
+    ax.set_xlim(0, 1.0)
+    ax.set_ylim(0, 1.02)
+    ax.grid(alpha=0.3)
+    rule = f"rule {decision.rule}, threshold {decision.threshold:.3g}" if decision else ""
+    ax.set_title(f"image-level OK/NG ({rule}; o = operating point)", fontsize=9)
     if ax.lines:
         ax.legend(fontsize=8, loc="lower left")
     fig.tight_layout()

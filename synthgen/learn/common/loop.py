@@ -72,10 +72,12 @@ def _resize_prob(prob: np.ndarray, hw: tuple[int, int]) -> np.ndarray:
 
 @torch.no_grad()
 def predict_dataset(model: UNet, ds: SegDataset, batch_size: int, resolution: str, device: torch.device,
-                    progress: bool = False, desc: str = "predict") -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
-    """Yield (name, ground-truth label map, probabilities) per image.
+                    progress: bool = False, desc: str = "predict"
+                    ) -> Iterator[tuple[str, np.ndarray, np.ndarray, float | None]]:
+    """Yield (name, ground-truth label map, probabilities, decision-head probability) per image.
 
-    Probabilities are (H, W) defect probability (binary) or (K+1, H, W) softmax. Padding is cropped
+    Probabilities are (H, W) defect probability (binary) or (K+1, H, W) softmax; the head's
+    probability is None for a model without a decision head. Padding is cropped
     away; with ``resolution == "original"`` predictions are resized back to the original image
     size and compared with the original mask."""
     model.eval()
@@ -84,8 +86,9 @@ def predict_dataset(model: UNet, ds: SegDataset, batch_size: int, resolution: st
     bar = tqdm(total=len(ds), desc=desc, unit="img", disable=not progress, leave=False)
     for start in range(0, len(ds), bs):
         items = [ds[i] for i in range(start, min(start + bs, len(ds)))]
-        logits = model(to_tensor([s.image for s in items], device))
+        logits, dec = model.forward_with_decision(to_tensor([s.image for s in items], device))
         probs = (torch.sigmoid(logits[:, 0]) if binary else torch.softmax(logits, 1)).float().cpu().numpy()
+        heads = [None] * len(items) if dec is None else torch.sigmoid(dec.float()).cpu().tolist()
         for k, s in enumerate(items):
             th, tw = s.content_hw
             prob = probs[k][..., :th, :tw]
@@ -93,7 +96,7 @@ def predict_dataset(model: UNet, ds: SegDataset, batch_size: int, resolution: st
             if resolution == "original" and (th, tw) != tuple(s.orig_hw):
                 prob = _resize_prob(np.ascontiguousarray(prob), s.orig_hw)
                 gt = ds.original_label(start + k)
-            yield s.name, gt, prob
+            yield s.name, gt, prob, heads[k]
         bar.update(len(items))
     bar.close()
 
@@ -101,8 +104,9 @@ def predict_dataset(model: UNet, ds: SegDataset, batch_size: int, resolution: st
 def evaluate_model(model: UNet, ds: SegDataset, ev: EvalConfig, device: torch.device, resolution: str,
                    progress: bool = False, desc: str = "eval") -> DatasetMetrics:
     """Metrics of ``model`` on ``ds``; each defective image is grouped under its entry's class."""
-    m = DatasetMetrics(ds.data.num_classes, ev.tolerance, ev.threshold, ev.min_box_pixels)
+    m = DatasetMetrics(ds.data.num_classes, ev.tolerance, ev.threshold, ev.min_box_pixels,
+                       ev.decision.top_k, ev.decision.sigma)
     preds = predict_dataset(model, ds, ev.batch_size, resolution, device, progress, desc)
-    for e, (name, gt, prob) in zip(ds.entries, preds):
-        m.add(name, gt, prob, group=e.class_name)
+    for e, (name, gt, prob, head) in zip(ds.entries, preds):
+        m.add(name, gt, prob, group=e.class_name, head=head)
     return m

@@ -43,7 +43,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage
 
-from synthgen.learn.common.decision import decision_metrics, image_score
+from synthgen.learn.common.decision import RULES, Decision, decision_figures, decision_metrics, rule_scores
 
 DEFAULT_TOLERANCE = 20
 SMALL_FRACTION = 0.005  # a defect smaller than 0.5 % of its image is "small"
@@ -214,6 +214,8 @@ class DatasetMetrics:
     tolerance: int = DEFAULT_TOLERANCE
     threshold: float = 0.5
     min_box_pixels: int = 1
+    top_k: int = 64  # settings of the image score rules (eval.decision)
+    sigma: float = 2.0
 
     def __post_init__(self):
         self.rows: list[dict] = []
@@ -225,8 +227,10 @@ class DatasetMetrics:
         self.union = 0
         self.sum_gp = 0
 
-    def add(self, name: str, gt: np.ndarray, prob: np.ndarray, group: str | None = None) -> dict:
-        """Add one image. ``prob``: (H, W) defect probability (binary) or (K+1, H, W)."""
+    def add(self, name: str, gt: np.ndarray, prob: np.ndarray, group: str | None = None,
+            head: float | None = None) -> dict:
+        """Add one image. ``prob``: (H, W) defect probability (binary) or (K+1, H, W); ``head``: the
+        decision head's probability, where the model has one."""
         if prob.ndim == 2:
             pred = (prob >= self.threshold).astype(np.int64)
             scores = {1: prob}
@@ -256,10 +260,12 @@ class DatasetMetrics:
                "miou": miou_standard(gt, pred, self.num_classes),
                "miou_custom": miou_customized(gt, pred, self.num_classes, self.tolerance),
                "healthy": bool(not g.any()), "false_positive_image": bool(not g.any() and n_pred_boxes > 0),
-               "pred_boxes": n_pred_boxes, "score": image_score(prob),
+               "pred_boxes": n_pred_boxes,
+               "scores": rule_scores(prob, head, self.top_k, self.sigma, self.threshold),
                "defects": len(comps), "defects_found": sum(h for _, h in comps),
                "small_defects": sum(a < small for a, _ in comps),
                "small_found": sum(h for a, h in comps if a < small), "inter": inter, "union": union}
+        row["score"] = row["scores"]["max"]
         self.rows.append(row)
         return row
 
@@ -293,7 +299,21 @@ class DatasetMetrics:
                         "mean_score": _mean(rows, "score")}
         return out
 
-    def summary(self) -> dict:
+    def image_figures(self, decision: Decision | None = None) -> dict:
+        """Image-level figures: AP and AUROC of every rule (``image_ap_<rule>``); with a decision,
+        the figures at its operating point, and ``image_ap`` / ``image_auroc`` of its rule (else of
+        ``max``)."""
+        y = [not r["healthy"] for r in self.rows]
+        out = {}
+        for rule in RULES:
+            if self.rows and all(rule in r["scores"] for r in self.rows):
+                out[f"image_ap_{rule}"] = decision_metrics([r["scores"][rule] for r in self.rows], y)["image_ap"]
+        rule = decision.rule if decision else "max"
+        s = [r["scores"].get(rule, float("nan")) for r in self.rows]
+        out.update(decision_figures(s, y, decision) if decision else decision_metrics(s, y))
+        return out
+
+    def summary(self, decision: Decision | None = None) -> dict:
         rows = self.rows
         healthy = [r for r in rows if r["healthy"]]
         curves: dict = {}
@@ -313,7 +333,7 @@ class DatasetMetrics:
             "map": float(np.mean(finite)) if finite else float("nan"),
             "ap50_per_class": {str(c): v for c, v in aps50.items()},
             "map50": float(np.mean(finite50)) if finite50 else float("nan"),
-            **decision_metrics([r["score"] for r in rows], [not r["healthy"] for r in rows]),
+            **self.image_figures(decision),
             "defect_recall": self._recall(rows, "defects_found", "defects"),
             "small_defects": sum(r["small_defects"] for r in rows),
             "small_recall": self._recall(rows, "small_found", "small_defects"),

@@ -11,8 +11,17 @@ to ``width // 2`` channels concatenated with the input image and one 3x3 conv. A
 2-core CPU it is several times faster than the standard net of the same width (see
 ``benchmarks/seg_throughput.py``); fine detail of one-pixel-wide defects suffers somewhat.
 
+``decision_head=True`` adds the image-level OK/NG classifier of the segmentation-based decision
+networks (Tabernik et al. 2020; mixed supervision, Bozic et al. 2021): the last decoder features
+and the segmentation logits pass three (max-pool, 3x3 conv) stages and a 1x1 conv to a coarse map
+of decision logits, whose global maximum is the image's logit. The maximum makes it independent
+of the image size (trained on crops, applied to whole photos). Its input is detached, as in the
+mixed-supervision paper's gradient-flow adjustment: the decision loss does not move the
+segmentation features, so pixel accuracy is what the segmentation loss alone makes it.
+
 Inputs of any size work: they are padded to a multiple of the total stride and cropped back.
 Output logits (B, num_classes, H, W); for binary segmentation use num_classes = 1.
+``forward_with_decision`` also returns the decision logits (B,) (None without a head).
 """
 
 from __future__ import annotations
@@ -34,7 +43,7 @@ class _Block(nn.Sequential):
 
 class UNet(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 1, depth: int = 4, width: int = 32,
-                 thin: bool = False, max_width: int = 512):
+                 thin: bool = False, max_width: int = 512, decision_head: bool = False):
         super().__init__()
         if depth < 1 or width < 2:
             raise ValueError("depth must be >= 1 and width >= 2")
@@ -60,6 +69,10 @@ class UNet(nn.Module):
             self.head = nn.Conv2d(half, num_classes, 1)
         else:
             self.head = nn.Conv2d(chans[0], num_classes, 1)
+        feat = max(width // 2, 2) if thin else chans[0]
+        self.decision = nn.Sequential(
+            nn.MaxPool2d(2), _conv(feat + num_classes, 16), nn.MaxPool2d(2), _conv(16, 32), nn.MaxPool2d(2),
+            _conv(32, 32), nn.Conv2d(32, 1, 1)) if decision_head else None
 
     @property
     def stride(self) -> int:
@@ -68,6 +81,10 @@ class UNet(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, C, H, W) -> logits (B, num_classes, H, W)."""
+        return self.forward_with_decision(x, decision=False)[0]
+
+    def forward_with_decision(self, x: torch.Tensor, decision: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, C, H, W) -> (logits (B, num_classes, H, W), decision logits (B,) or None)."""
         h, w = x.shape[-2:]
         m = self.stride
         ph, pw = (-h) % m, (-w) % m
@@ -86,7 +103,13 @@ class UNet(nn.Module):
             x = block(torch.cat([up(x), skip], dim=1))
         if self.thin:
             x = self.full(torch.cat([self.full_up(x), inp], dim=1))
-        return self.head(x)[..., :h, :w]
+        logits = self.head(x)
+        dec = None
+        if decision and self.decision is not None:
+            # padded rows and columns are left out; a crop smaller than 8 px still keeps one cell
+            feats = torch.cat([x, logits], dim=1)[..., :max(h, 8), :max(w, 8)].detach()
+            dec = self.decision(feats).amax(dim=(1, 2, 3))
+        return logits[..., :h, :w], dec
 
 
 def count_parameters(model: nn.Module) -> int:

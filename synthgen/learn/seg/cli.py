@@ -137,15 +137,18 @@ def schema():
 @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="folder for overlays/, masks/ and scores.csv")
-@click.option("--threshold", type=click.FloatRange(0, 1, min_open=True, max_open=True), default=0.5,
-              show_default=True, help="defect probability of a predicted pixel, and of a defective image")
+@click.option("--threshold", type=float, default=None,
+              help="image score at and above which an image is NG (default: the checkpoint's saved operating point)")
+@click.option("--rule", default=None, help="image score rule with --threshold: head, top_k, smooth_max, largest_area "
+                                           "or max (default: the saved rule, else max)")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @_device
-def predict(checkpoint, inputs, out, threshold, batch_size, device):
-    """Predict defects in images (files or folders): overlays, masks and per-image scores (CSV)."""
+def predict(checkpoint, inputs, out, threshold, rule, batch_size, device):
+    """OK/NG per image (files or folders) at the checkpoint's operating point: scores.csv, an overlay
+    of each NG image, and the predicted masks."""
     from synthgen.learn.seg.predict import predict as run
 
-    run(checkpoint, list(inputs), out, threshold, device or "auto", batch_size, log=click.echo)
+    run(checkpoint, list(inputs), out, threshold, device or "auto", batch_size, rule, log=click.echo)
 
 
 @seg.command()

@@ -38,6 +38,9 @@ class TrainConfig(_Model):
     cosine: bool = Field(default=True, description="cosine learning-rate decay to 0 over the epochs")
     dice_weight: float = Field(default=1.0, ge=0, description="weight of the soft Dice loss added to BCE/CE")
     pos_weight: float = Field(default=1.0, gt=0, description="binary: BCE weight of defect pixels")
+    decision_weight: float = Field(default=1.0, ge=0, description="weight of the decision head's image-level BCE "
+                                                                  "(model.decision_head; a crop with a defect pixel "
+                                                                  "is NG, one without is OK)")
     seed: int = Field(default=0, ge=0, description="seed of weights, sampling and augmentation")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto = cuda if available")
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: torch's choice)")

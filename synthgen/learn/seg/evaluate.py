@@ -10,6 +10,14 @@ Output folder (default ``<out>/eval``)::
     metrics.md         the same figures as a markdown table
     <set>.json         per-image rows and PR curves of one test set
     pr_curve.png       box-level precision-recall curves, one line per test set (and class)
+    decision_pr.png    image-level precision-recall of the decision's score on each test set that
+                       holds defective and healthy images, its operating point marked
+
+The OK/NG decision (``eval.decision``) is the checkpoint's saved one when it was chosen with the
+config's settings; otherwise it is chosen now on the validation sources (``train.val``) before any
+test image is read. Each test set then reports, at that operating point, the recall of its
+defective images and the false-positive rate of its healthy images, with the rule's image AP and
+AUROC.
 
 NaN figures (AP of a test set without defects, FP rate without healthy images) are written as
 ``null`` in JSON and ``-`` in markdown.
@@ -22,9 +30,10 @@ from pathlib import Path
 from synthgen.errors import SynthgenError
 from synthgen.learn.common.checkpoint import load_checkpoint, model_from_checkpoint
 from synthgen.learn.common.data import available, build_dataset
-from synthgen.learn.common.figures import fmt, plot_pr
+from synthgen.learn.common.figures import fmt, plot_decision_pr, plot_pr
 from synthgen.learn.common.io import atomic_json, atomic_text, clean, ensure_out
 from synthgen.learn.common.loop import evaluate_model, resolve_device
+from synthgen.learn.common.operating import decision_for, describe
 from synthgen.learn.seg.config import SegConfig
 
 COLUMNS = [("images", "images"), ("healthy_images", "healthy"), ("iou_dataset", "IoU"),
@@ -32,13 +41,15 @@ COLUMNS = [("images", "images"), ("healthy_images", "healthy"), ("iou_dataset", 
            ("miou", "mIoU std"), ("miou_custom", "mIoU custom"), ("map", "mAP (intersect)"),
            ("map50", "mAP50"), ("image_ap", "image AP"), ("image_auroc", "image AUROC"),
            ("defect_recall", "defect recall"), ("small_recall", "small recall"),
-           ("healthy_fp_rate", "healthy FP rate")]
+           ("healthy_fp_rate", "healthy FP rate (any pixel)"), ("decision_recall", "NG recall @ op"),
+           ("decision_healthy_fp", "healthy FP @ op")]
 CLASS_COLUMNS = [("images", "images"), ("iou_dataset", "IoU"), ("defect_recall", "defect recall"),
                  ("image_recall", "image recall"), ("mean_score", "mean score")]
 
 
 SMALL_NOTE = ("\nmAP (intersect): a predicted box counts when it touches a defect box; mAP50: box IoU >= 0.5. "
-              "image AP / AUROC: defective-vs-healthy ranking by each image's max defect probability. "
+              "image AP / AUROC: defective-vs-healthy ranking by the decision rule's image score. "
+              "@ op: at the operating point chosen on validation (NG when score >= threshold). "
               "Small: defects under 0.5 % of the image.\n")
 
 
@@ -66,6 +77,17 @@ def class_table(results: dict[str, dict]) -> str:
 
 
 
+def decision_line(dec) -> str:
+    if dec is None:
+        return "No operating point (no saved decision and no validation sources).\n\n"
+    v = dec.validation
+    return (f"Decision: rule `{dec.rule}`"
+            + (" (auto: best validation image AP)" if dec.requested == "auto" else "")
+            + f", NG when score >= {dec.threshold:.4g}, chosen on {v.get('images', '?')} validation images to keep "
+            f"recall {dec.recall:g} (validation: recall {fmt(v.get('decision_recall'))}, healthy FP "
+            f"{fmt(v.get('decision_healthy_fp'))}).\n\n")
+
+
 def test_set_sources(cfg: SegConfig, names: list[str]) -> dict[str, list]:
     """What each test set reads: its sources' settings (paths, keys, limits)."""
     return {n: [cfg.sources[s].model_dump(mode="json") for s in cfg.eval.test_sets[n]] for n in names}
@@ -87,8 +109,18 @@ def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = 
     out = ensure_out(Path(out or Path(cfg.out) / "eval"))
     model, data = model_from_checkpoint(ck, dev)
     res = resolution or cfg.eval.resolution
+
+    def validation():
+        names_val = available(cfg.train.val, cfg.sources)
+        return build_dataset(names_val, cfg.sources, data) if names_val else None
+
+    # fixed before any test image is read
+    decision = decision_for(ck, str(checkpoint), model, cfg.eval, dev, validation, res, progress, log)
+    if decision is not None:
+        log(f"decision: {describe(decision)}")
     results: dict[str, dict] = {}
     curves: dict[str, dict] = {}
+    image_curves: dict[str, dict] = {}
     for n in names:
         srcs = cfg.eval.test_sets[n]
         missing = [s for s in srcs if s not in available(srcs, cfg.sources)]
@@ -98,8 +130,10 @@ def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = 
             continue
         ds = build_dataset(srcs, cfg.sources, data)
         m = evaluate_model(model, ds, cfg.eval, dev, res, progress, f"eval {n}")
-        s = m.summary()
+        s = m.summary(decision)
         pr = s.pop("pr_curves")
+        if "decision_pr" in s:
+            image_curves[n] = s.pop("decision_pr")
         results[n] = s
         atomic_json(out / f"{n}.json", clean({"summary": s, "pr_curves": pr, "per_image": m.rows}))
         for c, cv in pr.items():
@@ -107,15 +141,20 @@ def evaluate(cfg: SegConfig, checkpoint: Path | None = None, out: Path | None = 
             curves[label] = {**cv, "ap": s["ap_per_class"][c]}
         log(f"{n}: {len(ds)} images, IoU {fmt(s['iou_dataset'])}, mIoU custom {fmt(s['miou_custom'])}, "
             f"mAP {fmt(s['map'])}, mAP50 {fmt(s['map50'])}, image AP {fmt(s['image_ap'])}, "
-            f"healthy FP rate {fmt(s['healthy_fp_rate'])}")
+            f"healthy FP rate {fmt(s['healthy_fp_rate'])}"
+            + (f"; at the operating point: NG recall {fmt(s['decision_recall'])}, healthy FP "
+               f"{fmt(s['decision_healthy_fp'])}" if decision else ""))
     meta = {"checkpoint": str(checkpoint), "epoch": ck.get("epoch"), "resolution": res,
             "threshold": cfg.eval.threshold, "tolerance": cfg.eval.tolerance,
             "min_box_pixels": cfg.eval.min_box_pixels, "classes": data.classes,
-            "test_sets": test_set_sources(cfg, names)}
+            "test_sets": test_set_sources(cfg, names),
+            "decision": decision.to_dict() if decision else None}
     atomic_json(out / "metrics.json", clean({"meta": meta, "results": results}))
     md = (f"# Segmentation evaluation\n\ncheckpoint `{checkpoint}` (epoch {ck.get('epoch')}), resolution "
           f"{res}, threshold {cfg.eval.threshold}, customized-mIoU tolerance {cfg.eval.tolerance} px\n\n"
-          + markdown_table(results) + SMALL_NOTE + "\n" + class_table(results))
+          + decision_line(decision) + markdown_table(results) + SMALL_NOTE + "\n" + class_table(results))
     atomic_text(out / "metrics.md", md)
     plot_pr(curves, out / "pr_curve.png")
+    if image_curves:
+        plot_decision_pr(image_curves, out / "decision_pr.png", decision)
     return results

@@ -18,8 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from synthgen.errors import SynthgenError
+from synthgen.learn.common.decision import Decision
 from synthgen.learn.common.figures import fmt
 from synthgen.learn.common.io import atomic_json, atomic_text, clean, ensure_out
+from synthgen.learn.common.operating import settings_of
 from synthgen.learn.seg.config import ExperimentConfig
 from synthgen.learn.seg.evaluate import evaluate, test_set_sources
 from synthgen.learn.seg.train import train
@@ -61,8 +63,13 @@ def results_markdown(table: dict[str, dict], sets: list[str]) -> str:
     return ("# Training-mix experiment\n\nCells: box mAP (pixel IoU over the test set); for test sets of healthy "
             "images only, the image-level false-positive rate. Rows = training mix, columns = test sets." + note
             + "\n\n" + head + rows(map_iou)
-            + "\n## Image-level AP (defective vs healthy, test sets holding both)\n\n" + head
-            + rows(lambda s, sd: _cell(s, sd, "image_ap"))
+            + "\n## Image-level AP (defective vs healthy, test sets holding both; the decision rule's score)\n\n"
+            + head + rows(lambda s, sd: _cell(s, sd, "image_ap"))
+            + "\n## OK/NG at the operating point chosen on validation (eval.decision): NG recall of defective "
+              "images / false-positive rate of healthy images\n\n" + head
+            + rows(lambda s, sd: "-" if s.get("decision_threshold") is None else
+                   f"{_cell(s, sd, 'decision_recall')} / {_cell(s, sd, 'decision_healthy_fp')}")
+            + decision_rules(table)
             + "\n## Dice (pixel Dice over the test set)\n\n" + head + rows(lambda s, sd: "-" if _healthy_only(s) else _cell(s, sd, "dice_dataset"))
             + "\n## Defect recall (small defects, under 0.5 % of the image)\n\n" + head
             + rows(lambda s, sd: "-" if s.get("defect_recall") is None else
@@ -71,6 +78,17 @@ def results_markdown(table: dict[str, dict], sets: list[str]) -> str:
             + "\n## Customized mIoU\n\n" + head + rows(lambda s, sd: _cell(s, sd, "miou_custom"))
             + "\n## Healthy-image false-positive rate (test sets with healthy images)\n\n" + head
             + rows(lambda s, sd: _cell(s, sd, "healthy_fp_rate")) + per_class_markdown(table, sets))
+
+
+def decision_rules(table: dict[str, dict]) -> str:
+    """The rule each run's decision uses (``auto`` picks it on validation)."""
+    lines = []
+    for mix, r in table.items():
+        rules = [f"s{sd}: {next((v.get('decision_rule') for v in run.get('sets', {}).values() if v.get('decision_rule')), '-')}"
+                 for sd, run in r.get("runs", {}).items()]
+        if rules:
+            lines.append(f"- {mix}: " + ", ".join(rules))
+    return ("\nDecision rule per run: \n" + "\n".join(lines) + "\n") if lines else ""
 
 
 def per_class_markdown(table: dict[str, dict], sets: list[str]) -> str:
@@ -129,8 +147,13 @@ def _reused_eval(mcfg, mdir: Path) -> dict | None:
     same = (meta.get("checkpoint") == str(ck) and meta.get("resolution") == e.resolution
             and meta.get("threshold") == e.threshold and meta.get("tolerance") == e.tolerance
             and meta.get("min_box_pixels") == e.min_box_pixels
-            and meta.get("test_sets") == test_set_sources(mcfg, list(e.test_sets)))
+            and meta.get("test_sets") == test_set_sources(mcfg, list(e.test_sets))
+            and _decision_settings(meta.get("decision")) == settings_of(e))
     return m["results"] if same else None
+
+
+def _decision_settings(d: dict | None) -> dict | None:
+    return None if not isinstance(d, dict) else Decision.from_dict(d, "metrics.json").settings()
 
 
 def _merge_previous(path: Path, table: dict, sets: list[str], all_seeds: list[int]) -> dict:

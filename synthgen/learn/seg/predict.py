@@ -1,15 +1,18 @@
 """``synthgen seg predict``: look at what a model sees in your images.
 
 For every image (files, or folders searched recursively) the checkpoint's U-Net predicts a
-defect probability map at the image's original size. Written to ``--out``:
+defect probability map at the image's original size, and the checkpoint's saved decision
+(``synthgen.learn.common.decision``: score rule and threshold chosen on validation) calls it OK
+or NG. Written to ``--out``:
 
-    overlays/<image>.png   the image with the predicted defect pixels tinted red and outlined,
-                           the image's defect score in the corner
-    masks/<image>.png      predicted mask, 0 / 255
-    scores.csv             image, score (max defect probability: the image-level decision
-                           value), defect pixels, components, decision at ``--threshold``
+    scores.csv             image, score, rule, threshold, decision (OK / NG), predicted defect
+                           pixels and components
+    overlays/<image>.png   for each NG image (<image>.<ext>.png where two inputs share a stem): the image with the predicted defect pixels tinted
+                           red and outlined, "NG" and the score in the corner
+    masks/<image>.png      predicted mask of every image, 0 / 255
 
-Rows follow the sorted input order; files are written atomically.
+``--threshold`` (and ``--rule``) replace the saved decision, for a checkpoint without one or to
+move the operating point by hand. Rows follow the sorted input order; files are written atomically.
 """
 
 from __future__ import annotations
@@ -25,9 +28,10 @@ from scipy import ndimage
 from synthgen.errors import SynthgenError
 from synthgen.learn.common.checkpoint import load_checkpoint, model_from_checkpoint
 from synthgen.learn.common.data import SegDataset, load_image
-from synthgen.learn.common.decision import image_score
+from synthgen.learn.common.decision import RULES, Decision
 from synthgen.learn.common.io import atomic_png, atomic_text, ensure_out
 from synthgen.learn.common.loop import predict_dataset, resolve_device
+from synthgen.learn.common.operating import require_decision, saved_decision
 from synthgen.learn.common.sources import IMAGE_EXTS, Entry
 
 
@@ -46,43 +50,65 @@ def collect(inputs: list[Path]) -> list[Entry]:
     return out
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, score: float) -> np.ndarray:
+def overlay(image: np.ndarray, mask: np.ndarray, score: float, label: str = "") -> np.ndarray:
     bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.shape[2] == 1 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     out = bgr.astype(np.float32)
     out[mask] = 0.5 * out[mask] + 0.5 * np.array([0, 0, 255], np.float32)
     out = out.astype(np.uint8)
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     cv2.drawContours(out, contours, -1, (0, 0, 255), 1)
-    cv2.putText(out, f"{score:.2f}", (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
-    cv2.putText(out, f"{score:.2f}", (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1, cv2.LINE_AA)
+    text = f"{label} {score:.3g}".strip()
+    cv2.putText(out, text, (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(out, text, (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1, cv2.LINE_AA)
     return out
 
 
-def predict(checkpoint: Path, inputs: list[Path], out: Path, threshold: float = 0.5, device: str = "auto",
-            batch_size: int = 8, log=print) -> list[dict]:
+def resolve(ck: dict, where: str, threshold: float | None, rule: str | None) -> Decision:
+    """The saved decision, or one made of ``--threshold`` / ``--rule``."""
+    if threshold is None:
+        dec = require_decision(ck, where)
+        if rule is not None and rule != dec.rule:
+            raise SynthgenError(f"--rule {rule}: the saved threshold belongs to rule {dec.rule}; pass --threshold too")
+        return dec
+    if rule is not None and rule not in RULES:
+        raise SynthgenError(f"--rule: unknown score rule '{rule}' ({', '.join(RULES)})")
+    base = saved_decision(ck, where) or Decision("max", 0.5, 1.0)
+    return Decision(rule or base.rule, threshold, base.recall, base.top_k, base.sigma, base.pixel_threshold,
+                    rule or base.rule)
+
+
+def predict(checkpoint: Path, inputs: list[Path], out: Path, threshold: float | None = None, device: str = "auto",
+            batch_size: int = 8, rule: str | None = None, log=print) -> list[dict]:
     ck = load_checkpoint(checkpoint)
+    dec = resolve(ck, str(checkpoint), threshold, rule)
     entries = collect(inputs)
     dev = resolve_device(device)
     model, data = model_from_checkpoint(ck, dev)
+    if dec.rule == "head" and model.decision is None:
+        raise SynthgenError(f"{checkpoint}: decision rule 'head' needs a model with a decision head")
     out = ensure_out(out)
     ds = SegDataset(entries, data.model_copy(update={"cache": False}))
     rows = []
-    for e, (_name, _gt, prob) in zip(entries, predict_dataset(model, ds, batch_size, "original", dev)):
-        mask = prob >= threshold if prob.ndim == 2 else prob.argmax(0) > 0  # as seg eval predicts
-        score = image_score(prob)
-        img = load_image(e.image, data.channels)
-        stem = Path(e.rel).with_suffix(".png")
-        atomic_png(out / "overlays" / stem, overlay(img, mask, score))
+    stems = [Path(e.rel).with_suffix(".png") for e in entries]
+    if len(set(stems)) < len(stems):  # img.jpg and img.png both given: keep the extensions apart
+        stems = [Path(e.rel + ".png") for e in entries]
+    for e, stem, (_name, _gt, prob, head) in zip(entries, stems, predict_dataset(model, ds, batch_size, "original",
+                                                                                  dev)):
+        mask = prob >= dec.pixel_threshold if prob.ndim == 2 else prob.argmax(0) > 0  # as seg eval predicts
+        score = dec.score(prob, head)
+        ng = bool(score >= dec.threshold)
+        if ng:
+            atomic_png(out / "overlays" / stem, overlay(load_image(e.image, data.channels), mask, score, "NG"))
         atomic_png(out / "masks" / stem, mask.astype(np.uint8) * 255)
-        rows.append({"image": e.rel, "score": round(score, 6), "defect_pixels": int(mask.sum()),
-                     "components": int(ndimage.label(mask, structure=np.ones((3, 3), bool))[1]),
-                     "defective": bool(score >= threshold)})
+        rows.append({"image": e.rel, "score": round(score, 6), "rule": dec.rule, "threshold": round(dec.threshold, 6),
+                     "decision": "NG" if ng else "OK", "defect_pixels": int(mask.sum()),
+                     "components": int(ndimage.label(mask, structure=np.ones((3, 3), bool))[1])})
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
     w.writerows(rows)
     atomic_text(out / "scores.csv", buf.getvalue())
-    n = sum(r["defective"] for r in rows)
-    log(f"{len(rows)} images: {n} predicted defective at threshold {threshold}; wrote {out}")
+    n = sum(r["decision"] == "NG" for r in rows)
+    log(f"{len(rows)} images: {n} NG, {len(rows) - n} OK (rule {dec.rule}, NG when score >= {dec.threshold:.4g}); "
+        f"wrote {out}")
     return rows
-

@@ -7,6 +7,11 @@ Output folder (``out`` of the config or ``--out``)::
     checkpoints/best.pt        the epoch with the best validation ``train.select_metric``
     history.json               per epoch: train loss, learning rate, validation metrics, seconds
     learning_curve.png         loss and validation metrics per epoch
+    decision.json              the OK/NG operating point chosen on the validation images with
+                               best.pt (``eval.decision``), also saved in both checkpoints
+
+With ``model.decision_head`` the head's image-level BCE (``train.decision_weight``) is added to
+the segmentation loss: a training crop with a defect pixel is NG, one without is OK.
 
 Determinism: weights are initialised from ``train.seed`` (under a forked torch RNG, so the
 global torch state is left alone); each epoch's sample order and per-sample augmentation seeds
@@ -23,6 +28,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn import functional as F
 from tqdm import tqdm
 
 from synthgen.errors import SynthgenError
@@ -35,11 +41,12 @@ from synthgen.learn.common.batches import (
     grad_scaler,
     make_loader,
 )
-from synthgen.learn.common.checkpoint import build_model, load_checkpoint
+from synthgen.learn.common.checkpoint import build_model, load_checkpoint, model_from_checkpoint
 from synthgen.learn.common.data import MixSampler, available, build_dataset
 from synthgen.learn.common.figures import plot_learning_curve
 from synthgen.learn.common.io import atomic_json, atomic_torch_save, clean, ensure_out
 from synthgen.learn.common.loop import evaluate_model, normalise, resolve_device, seg_loss
+from synthgen.learn.common.operating import decision_for, describe, save_decision, saved_decision, settings_of
 from synthgen.learn.seg.config import SegConfig
 from synthgen.rng import stream
 
@@ -114,7 +121,7 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
         order = sampler.epoch(rng)
         seeds = rng.integers(0, 2**31 - 1, size=len(order))
         model.train()
-        total, count = 0.0, 0
+        total, count, dec_total = 0.0, 0, 0.0
         bar = tqdm(total=n_batches, desc=f"epoch {epoch + 1}/{t.epochs}", unit="batch", disable=not progress,
                    leave=False)
         plan.set_epoch(order, seeds)
@@ -123,8 +130,13 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
             y = yb.to(dev, non_blocking=True)
             v = vb.to(dev, non_blocking=True)
             with autocast(dev, amp_on, amp_dtype):
-                logits = model(x)
+                logits, dec = model.forward_with_decision(x)
             loss = seg_loss(logits.float(), y, v, cfg.data.binary, t.dice_weight, t.pos_weight)
+            if dec is not None:
+                ng = ((y > 0) & (v > 0)).flatten(1).any(1).float()
+                dec_loss = F.binary_cross_entropy_with_logits(dec.float(), ng)
+                dec_total += dec_loss.item() * len(x)
+                loss = loss + t.decision_weight * dec_loss
             opt.zero_grad(set_to_none=True)
             scaler.scale(loss).backward()
             scaler.step(opt)
@@ -135,6 +147,8 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
             bar.set_postfix(loss=f"{total / max(count, 1):.4f}")
         bar.close()
         entry = {"epoch": epoch + 1, "lr": lr, "train_loss": total / max(count, 1)}
+        if model.decision is not None:
+            entry["decision_loss"] = dec_total / max(count, 1)
         if val_ds is not None:
             m = evaluate_model(model, val_ds, cfg.eval, dev, "network", progress, "validate")
             entry["val"] = _scalar_metrics(m.summary())
@@ -156,4 +170,26 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
                f"mAP {val['map']:.3f}" if val else "") + f" ({entry['seconds']:.1f} s)")
         if stop_after is not None and epoch + 1 >= stop_after:
             break
+    if history and history[-1]["epoch"] >= t.epochs and val_ds is not None:
+        _operating_point(cfg, ck_dir, out, dev, progress, log)
     return history[-1] if history else {}
+
+
+def _operating_point(cfg: SegConfig, ck_dir: Path, out: Path, dev: torch.device, progress: bool, log) -> None:
+    """Choose the OK/NG decision with best.pt on the validation sources (once per setting) and save
+    it in both checkpoints and decision.json."""
+    best = ck_dir / "best.pt"
+    ck = load_checkpoint(best)
+    model, _ = model_from_checkpoint(ck, dev)
+
+    def validation():
+        return build_dataset(available(cfg.train.val, cfg.sources), cfg.sources, cfg.data)
+
+    saved = saved_decision(ck, str(best))
+    if saved is not None and saved.settings() == settings_of(cfg.eval):
+        return
+    dec = decision_for(ck, str(best), model, cfg.eval, dev, validation, cfg.eval.resolution, progress, log=lambda s: None)
+    if dec is not None:
+        save_decision([best, ck_dir / "last.pt"], dec)
+        atomic_json(out / "decision.json", clean(dec.to_dict()))
+        log(f"operating point (validation, best.pt): {describe(dec)}")
