@@ -223,3 +223,21 @@ def test_the_decision_head_leaves_the_segmentation_exactly_as_without_it(blobs, 
     assert any(k.startswith("decision.") for k in with_head)
     assert set(plain) == {k for k in with_head if not k.startswith("decision.")}
     assert all(torch.equal(plain[k], with_head[k]) for k in plain)
+
+
+def test_a_checkpoint_saved_before_decisions_existed_still_resumes_and_gains_one(blobs, tmp_path):  # noqa: F811
+    cfg = toy_config(blobs, tmp_path / "out", epochs=2)
+    p = tmp_path / "seg.yaml"
+    p.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    assert CliRunner().invoke(cli, ["seg", "train", str(p), "--quiet", "--stop-after", "1"]).exit_code == 0
+    last = tmp_path / "out" / "checkpoints" / "last.pt"
+    ck = torch.load(last, weights_only=False)
+    for section in (ck["compat"]["model"], ck["config"]["model"]):  # as written before the fields existed
+        section.pop("decision_head", None)
+        section.pop("decision_detach", None)
+    ck.pop("decision", None)
+    torch.save(ck, last)
+    r = CliRunner().invoke(cli, ["seg", "train", str(p), "--quiet", "--resume"])
+    assert r.exit_code == 0, r.output
+    assert torch.load(last, weights_only=False)["epoch"] == 2
+    assert (tmp_path / "out" / "decision.json").is_file()  # chosen on train.val once training finished

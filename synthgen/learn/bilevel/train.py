@@ -41,6 +41,7 @@ from synthgen.learn.bilevel.report import (
 )
 from synthgen.learn.bilevel.synth import Pools, Synthesizer, build_pools, to_batch
 from synthgen.learn.common.checkpoint import build_model
+from synthgen.learn.common.config import DecisionConfig, model_key
 from synthgen.learn.common.data import SegDataset, available, build_dataset
 from synthgen.learn.common.io import atomic_json, atomic_text, atomic_torch_save, ensure_out
 from synthgen.learn.common.loop import resolve_device
@@ -179,6 +180,9 @@ def run_key(cfg: BilevelConfig) -> str:
         d["train"].pop(k, None)
     if d["learn"].get("location_samples") == 1:  # added later; 1 is the behaviour runs had before
         d["learn"].pop("location_samples")
+    d["model"] = model_key(d["model"])
+    if d["eval"].get("decision") == DecisionConfig().model_dump(mode="json"):  # added later: decides no weight
+        d["eval"].pop("decision")
     return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
 
 

@@ -22,7 +22,7 @@ def build_model(model: ModelConfig, data: DataConfig, seed: int) -> UNet:
         torch.manual_seed(seed)
         return UNet(data.channels, 1 if data.binary else data.num_classes, model.depth, model.width,
                     thin=model.thin, max_width=model.max_width,
-                    decision_head=model.decision_head)
+                    decision_head=model.decision_head, decision_detach=model.decision_detach)
 
 
 def read_checkpoint(path: Path | str) -> dict:

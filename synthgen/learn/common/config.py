@@ -177,6 +177,17 @@ class ModelConfig(_Model):
     decision_head: bool = Field(default=False, description="add an image-level OK/NG classifier on the U-Net's "
                                                            "features, trained jointly with the segmentation loss "
                                                            "(its score is the decision rule `head`)")
+    decision_detach: bool = Field(default=True, description="the decision loss does not move the segmentation "
+                                                            "features (gradient-flow adjustment); false: it does")
+
+
+LATER_MODEL_DEFAULTS = {"decision_head": False, "decision_detach": True}  # added after models were saved
+
+
+def model_key(model: dict) -> dict:
+    """A model section as identities compare it: fields added later are left out at their defaults,
+    so a checkpoint saved before they existed still matches its config."""
+    return {k: v for k, v in model.items() if k not in LATER_MODEL_DEFAULTS or v != LATER_MODEL_DEFAULTS[k]}
 
 
 class AugmentConfig(_Model):

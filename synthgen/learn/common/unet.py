@@ -17,7 +17,8 @@ and the segmentation logits pass three (max-pool, 3x3 conv) stages and a 1x1 con
 of decision logits, whose global maximum is the image's logit. The maximum makes it independent
 of the image size (trained on crops, applied to whole photos). Its input is detached, as in the
 mixed-supervision paper's gradient-flow adjustment: the decision loss does not move the
-segmentation features, so pixel accuracy is what the segmentation loss alone makes it.
+segmentation features, so pixel accuracy is what the segmentation loss alone makes it
+(``decision_detach=False`` lets it shape them).
 
 Inputs of any size work: they are padded to a multiple of the total stride and cropped back.
 Output logits (B, num_classes, H, W); for binary segmentation use num_classes = 1.
@@ -43,11 +44,12 @@ class _Block(nn.Sequential):
 
 class UNet(nn.Module):
     def __init__(self, in_channels: int = 1, num_classes: int = 1, depth: int = 4, width: int = 32,
-                 thin: bool = False, max_width: int = 512, decision_head: bool = False):
+                 thin: bool = False, max_width: int = 512, decision_head: bool = False,
+                 decision_detach: bool = True):
         super().__init__()
         if depth < 1 or width < 2:
             raise ValueError("depth must be >= 1 and width >= 2")
-        self.depth, self.thin = depth, thin
+        self.depth, self.thin, self.decision_detach = depth, thin, decision_detach
         convs = 1 if thin else 2
         chans = [min(width * 2**i, max_width) for i in range(depth + 1)]
         self.stem = _conv(in_channels, chans[0], stride=2) if thin else None
@@ -107,7 +109,8 @@ class UNet(nn.Module):
         dec = None
         if decision and self.decision is not None:
             # padded rows and columns are left out; a crop smaller than 8 px still keeps one cell
-            feats = torch.cat([x, logits], dim=1)[..., :max(h, 8), :max(w, 8)].detach()
+            feats = torch.cat([x, logits], dim=1)[..., :max(h, 8), :max(w, 8)]
+            feats = feats.detach() if self.decision_detach else feats
             dec = self.decision(feats).amax(dim=(1, 2, 3))
         return logits[..., :h, :w], dec
 

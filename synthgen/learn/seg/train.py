@@ -42,6 +42,7 @@ from synthgen.learn.common.batches import (
     make_loader,
 )
 from synthgen.learn.common.checkpoint import build_model, load_checkpoint, model_from_checkpoint
+from synthgen.learn.common.config import model_key
 from synthgen.learn.common.data import MixSampler, available, build_dataset
 from synthgen.learn.common.figures import plot_learning_curve
 from synthgen.learn.common.io import atomic_json, atomic_torch_save, clean, ensure_out
@@ -58,7 +59,7 @@ def _scalar_metrics(summary: dict) -> dict:
 def _compat_key(cfg: SegConfig) -> dict:
     """Parts of the config a resumed run must share with the checkpoint (epochs may change)."""
     d = cfg.model_dump(mode="json")
-    return {"model": d["model"], "data": d["data"], "mix": d["train"]["mix"], "seed": d["train"]["seed"],
+    return {"model": model_key(d["model"]), "data": d["data"], "mix": d["train"]["mix"], "seed": d["train"]["seed"],
             "batch_size": d["train"]["batch_size"]}
 
 
