@@ -179,3 +179,19 @@ def test_predict_writes_overlays_masks_and_one_score_row_per_image(items, tmp_pa
         assert 0.0 <= float(row["score"]) <= 1.0
         mask = np.array(Image.open(out / "masks" / png))
         assert mask.shape == (40, 40) and int(row["defect_pixels"]) == int((mask > 0).sum())
+    assert "warning: 4 input(s) are named like the masks" in r.output and "--mask-suffix _label.bmp" in r.output
+
+
+def test_predict_leaves_masks_out_and_keeps_photos_of_several_folders_apart(items, tmp_path):
+    cfg = tmp_path / "seg.yaml"
+    cfg.write_text(yaml.safe_dump(_config(items, tmp_path / "run", mask_suffix="_label.bmp")))
+    assert CliRunner().invoke(cli, ["seg", "train", str(cfg), "--quiet"]).exit_code == 0
+    out = tmp_path / "pred"
+    r = CliRunner().invoke(cli, ["seg", "predict", str(tmp_path / "run" / "checkpoints" / "best.pt"),
+                                 str(items / "kos01"), str(items / "kos02"), "--out", str(out), "--threshold", "0.5",
+                                 "--mask-suffix", "_label.bmp"])
+    assert r.exit_code == 0, r.output
+    rows = list(csv.DictReader((out / "scores.csv").open()))
+    # 8 photos, no masks; Part0.jpg of kos01 and of kos02 are two rows with two outputs
+    assert [row["image"] for row in rows] == [f"kos0{k}/Part{j}.jpg" for k in (1, 2) for j in range(4)]
+    assert len(list((out / "masks").rglob("*.png"))) == 8 and "warning" not in r.output

@@ -93,19 +93,25 @@ def find_mask(cfg: SourceConfig, image: Path, mask_dir: Path) -> Path | None:
 MASK_WORDS = ("label", "mask", "gt", "seg", "annotation", "defect")
 
 
+def mask_lookalike(p: Path, stems: set[tuple[Path, str]]) -> str | None:
+    """The suffix (``_label.bmp``) when ``p`` is named like the mask of another file of ``stems``
+    ((folder, stem) pairs): ``<stem><sep><mask word>.<ext>``; else None."""
+    for sep in ("_", "-", "."):
+        base, _, word = p.stem.rpartition(sep)
+        if base and word.lower() in MASK_WORDS and (p.parent, base) in stems:
+            return f"{sep}{word}{p.suffix}"
+    return None
+
+
 def _refuse_mask_lookalikes(files: list[Path], masks: set[Path], cfg: SourceConfig, source: str) -> None:
     """``Part0_label.bmp`` beside ``Part0.jpg`` is a mask whatever ``mask_suffix`` says: reading it
     as an image (and both as healthy) silently trains on nothing, so say which suffix to set."""
     stems = {(p.parent, p.stem) for p in files}
     for p in files:
-        if p in masks:
-            continue
-        for sep in ("_", "-", "."):
-            base, _, word = p.stem.rpartition(sep)
-            if base and word.lower() in MASK_WORDS and (p.parent, base) in stems:
-                raise SynthgenError(f"{p}: looks like the mask of {base}.*, but mask_suffix is "
-                                    f"'{cfg.mask_suffix}' (source '{source}': set mask_suffix: "
-                                    f"{sep}{word}{p.suffix})")
+        suffix = None if p in masks else mask_lookalike(p, stems)
+        if suffix:
+            raise SynthgenError(f"{p}: looks like the mask of {p.name[:-len(suffix)]}.*, but mask_suffix is "
+                                f"'{cfg.mask_suffix}' (source '{source}': set mask_suffix: {suffix})")
 
 
 def read_folder(cfg: SourceConfig, source: str = "") -> list[Entry]:

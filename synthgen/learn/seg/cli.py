@@ -141,14 +141,16 @@ def schema():
               help="image score at and above which an image is NG (default: the checkpoint's saved operating point)")
 @click.option("--rule", default=None, help="image score rule with --threshold: head, top_k, smooth_max, largest_area "
                                            "or max (default: the saved rule, else max)")
+@click.option("--mask-suffix", default=None, help="leave out files named <photo stem><suffix> beside a photo (its "
+                                                 "mask, e.g. _label.bmp)")
 @click.option("--batch-size", type=click.IntRange(min=1), default=8, show_default=True)
 @_device
-def predict(checkpoint, inputs, out, threshold, rule, batch_size, device):
+def predict(checkpoint, inputs, out, threshold, rule, mask_suffix, batch_size, device):
     """OK/NG per image (files or folders) at the checkpoint's operating point: scores.csv, an overlay
     of each NG image, and the predicted masks."""
     from synthgen.learn.seg.predict import predict as run
 
-    run(checkpoint, list(inputs), out, threshold, device or "auto", batch_size, rule, log=click.echo)
+    run(checkpoint, list(inputs), out, threshold, device or "auto", batch_size, rule, mask_suffix, log=click.echo)
 
 
 @seg.command()

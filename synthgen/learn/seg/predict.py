@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 from pathlib import Path
 
 import cv2
@@ -32,22 +33,38 @@ from synthgen.learn.common.decision import RULES, Decision
 from synthgen.learn.common.io import atomic_png, atomic_text, ensure_out
 from synthgen.learn.common.loop import predict_dataset, resolve_device
 from synthgen.learn.common.operating import require_decision, saved_decision
-from synthgen.learn.common.sources import IMAGE_EXTS, Entry
+from synthgen.learn.common.sources import IMAGE_EXTS, Entry, mask_lookalike
 
 
-def collect(inputs: list[Path]) -> list[Entry]:
-    out = []
+def collect(inputs: list[Path], mask_suffix: str | None = None, log=print) -> list[Entry]:
+    """The images of ``inputs`` (files, and folders searched recursively). Each keeps
+    its path relative to the inputs' common folder, so outputs of photos with the same name in
+    different folders stay apart. ``mask_suffix``: files named ``<stem><suffix>`` after another
+    input are masks and are left out; without it, files that look like masks are named in a warning."""
+    files: list[Path] = []
     for p in inputs:
         if p.is_dir():
-            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
-            out += [Entry(f, None, rel=str(f.relative_to(p))) for f in files]
+            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
         elif p.is_file():
-            out.append(Entry(p, None, rel=p.name))
+            files.append(p)
         else:
             raise SynthgenError(f"{p}: no such file or folder")
-    if not out:
+    names = {(f.parent, f.stem) for f in files}
+    if mask_suffix:
+        files = [f for f in files if not (f.name.endswith(mask_suffix)
+                                          and (f.parent, f.name[:-len(mask_suffix)]) in names)]
+    else:
+        lookalikes = [(f, sfx) for f in files if (sfx := mask_lookalike(f, names))]
+        if lookalikes:
+            f, sfx = lookalikes[0]
+            log(f"warning: {len(lookalikes)} input(s) are named like the masks of other inputs ({f.name}); they are "
+                f"predicted as photos. Pass --mask-suffix {sfx} to leave them out")
+    if not files:
         raise SynthgenError(f"{', '.join(map(str, inputs))}: no images found ({', '.join(IMAGE_EXTS)})")
-    return out
+    roots = [p if p.is_dir() else p.parent for p in inputs]
+    base = Path(os.path.commonpath([r.resolve() for r in roots])) if len(inputs) > 1 else roots[0].resolve()
+    return [Entry(f, None, rel=str(f.resolve().relative_to(base)) if f.resolve().is_relative_to(base) else f.name)
+            for f in files]
 
 
 def overlay(image: np.ndarray, mask: np.ndarray, score: float, label: str = "") -> np.ndarray:
@@ -78,10 +95,10 @@ def resolve(ck: dict, where: str, threshold: float | None, rule: str | None) -> 
 
 
 def predict(checkpoint: Path, inputs: list[Path], out: Path, threshold: float | None = None, device: str = "auto",
-            batch_size: int = 8, rule: str | None = None, log=print) -> list[dict]:
+            batch_size: int = 8, rule: str | None = None, mask_suffix: str | None = None, log=print) -> list[dict]:
     ck = load_checkpoint(checkpoint)
     dec = resolve(ck, str(checkpoint), threshold, rule)
-    entries = collect(inputs)
+    entries = collect(inputs, mask_suffix, log)
     dev = resolve_device(device)
     model, data = model_from_checkpoint(ck, dev)
     if dec.rule == "head" and model.decision is None:
