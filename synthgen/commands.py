@@ -10,7 +10,7 @@ from pathlib import Path
 import click
 
 from synthgen.cli import cli
-from synthgen.errors import SynthgenError
+from synthgen.errors import ConfigError, SynthgenError
 
 DEVICE_CHOICES = click.Choice(["CPU", "CUDA", "OPTIX", "HIP", "ONEAPI", "METAL"], case_sensitive=False)
 
@@ -26,7 +26,7 @@ def _setup_logging(verbose: bool) -> None:
 @click.option("--num-scenes", type=click.IntRange(min=1), help="number of scenes (overrides config)")
 @click.option("--seed", type=click.IntRange(min=0), help="master seed (overrides config)")
 @click.option("--device", type=DEVICE_CHOICES, help="Cycles device (overrides render.device)")
-@click.option("--shard", help="render only scenes with index %% N == K, as K/N (default: from Slurm array or "
+@click.option("--shard", help="render only scenes with index % N == K, as K/N (default: from Slurm array or "
               "Kubernetes Indexed Job env, else 0/1)")
 @click.option("--from-plan", "from_plans", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="re-render the scene of this written plan (plans/NNNNNN.json of a dataset made with CONFIG) "
@@ -148,8 +148,8 @@ def _not_a_render_config(config: Path) -> None:
     if not hits and "defects" in data and data.keys() <= {"seed", "defects"}:
         hits = ["defects"]  # a standalone defect-library config
     if hits:
-        raise SynthgenError(f"{config}: not a render config (it has '{hits[0]}', no 'parts'): it is read by "
-                            f"'synthgen {OTHER_CONFIGS[hits[0]]}'; validate checks render configs")
+        raise ConfigError([(f"{config}: not a render config (it has '{hits[0]}', no 'parts'): it is read by "
+                           f"'synthgen {OTHER_CONFIGS[hits[0]]}'; validate checks render configs")])
 
 
 @cli.command()

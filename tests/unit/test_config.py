@@ -97,3 +97,8 @@ def test_cross_field_errors_name_their_field(write_config, tmp_path):
     d["parts"][0]["materials"] = ["unobtainium"]
     p = write_config(d)
     _check_error(run_cli("validate", str(p)), f"{p}: parts: part 'bracket' uses unknown material preset")
+
+
+def test_validate_on_a_learning_config_is_a_config_error_exit_2():
+    res = run_cli("validate", str(REPO / "configs" / "seg_magnetic_tile_cpu.yaml"))
+    assert res.returncode == 2 and "not a render config" in res.stderr and "seg train" in res.stderr

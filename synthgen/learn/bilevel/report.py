@@ -109,7 +109,7 @@ def results_table(results: dict, cfg: BilevelConfig) -> str:
         for m, label in TABLE_METRICS:
             if any(_finite(r["test"].get(tname, {}).get(m)) for r in results.values()):
                 cols.append((tname, m, label))
-    head = "| run | " + " | ".join(f"{t} {label}" for t, _, label in cols) + " | seeds |"
+    head = "| run | " + " | ".join(label if label.startswith(t) else f"{t} {label}" for t, _, label in cols) + " | seeds |"
     sep = "|---|" + "---:|" * len(cols) + "---:|"
     rows = [head, sep]
     for run in cfg.runs:

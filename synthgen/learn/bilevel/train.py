@@ -43,6 +43,7 @@ from synthgen.learn.bilevel.synth import Pools, Synthesizer, build_pools, to_bat
 from synthgen.learn.common.checkpoint import build_model
 from synthgen.learn.common.config import DecisionConfig, model_key
 from synthgen.learn.common.data import SegDataset, available, build_dataset
+from synthgen.learn.common.figures import fmt
 from synthgen.learn.common.io import atomic_json, atomic_text, atomic_torch_save, ensure_out
 from synthgen.learn.common.loop import resolve_device
 from synthgen.learn.common.operating import choose_on_validation, describe
@@ -245,7 +246,7 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
                     "weight_logits": r.weight_logits, "config": cfg.model_dump(mode="json"), "run": run,
                     "seed": seed, "decision": decision.to_dict()})
                 atomic_json(done, res)
-                summ = ", ".join(f"{k} IoU {v['iou_dataset']:.3f} mAP {v['map']:.3f}" for k, v in test.items()
+                summ = ", ".join(f"{k} IoU {fmt(v['iou_dataset'])} mAP {fmt(v['map'])}" for k, v in test.items()
                                  if v.get("iou_dataset") is not None)
                 log(f"{key}: {summ} ({r.timing['inner_s'] + r.timing['outer_s']:.0f} s)")
             results[key] = res

@@ -172,8 +172,9 @@ class ModelConfig(_Model):
     depth: int = Field(default=4, ge=1, le=7, description="number of 2x down-sampling stages")
     width: int = Field(default=32, ge=2, le=256, description="channels at full resolution (doubled per stage)")
     max_width: int = Field(default=512, ge=2, description="cap on channels per stage")
-    thin: bool = Field(default=False, description="depthwise-separable convolutions: the thin, fast variant "
-                                                  "for high-resolution real-time inference")
+    thin: bool = Field(default=False, description="the thin, fast variant for high-resolution inference: a "
+                                                  "stride-2 stem (every stage at half resolution) and one conv per "
+                                                  "stage instead of two")
     decision_head: bool = Field(default=False, description="add an image-level OK/NG classifier on the U-Net's "
                                                            "features, trained jointly with the segmentation loss "
                                                            "(its score is the decision rule `head`)")
