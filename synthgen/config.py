@@ -149,7 +149,7 @@ class PartConfig(_Model):
     """A CAD part and how many of it appear per scene."""
 
     name: str = Field(description="part name used in plans and labels")
-    path: str = Field(description="CAD file: .stl .obj .ply .glb .gltf .step .stp (relative to this config)")
+    path: str = Field(description="CAD file: .stl .obj .ply .glb .gltf .step .stp .off .dae (relative to this config)")
     units: Literal["m", "cm", "mm", "in", "ft"] = Field(
         description="length unit of the file's coordinates (declared, never guessed)"
     )

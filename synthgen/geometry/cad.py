@@ -50,12 +50,17 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
-def _load_raw(path: Path) -> trimesh.Trimesh:
+def _load_raw(path: Path, units: str) -> tuple[trimesh.Trimesh, float, list[str]]:
+    """(mesh in the file's numbers, factor to metres, notes)."""
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         raise SynthgenError(f"{path}: unsupported CAD format '{suffix}' (supported: {sorted(SUPPORTED)})")
     if path.stat().st_size == 0:
         raise SynthgenError(f"{path}: CAD file is empty (0 bytes)")
+    if suffix == ".dae":
+        from synthgen.geometry.collada_io import load_collada
+
+        return load_collada(path, units, UNIT_SCALE)
     try:
         # OpenCASCADE (STEP) prints parse errors straight to the terminal: keep them off it.
         with quiet_stdout(fds=(1, 2)):
@@ -64,7 +69,7 @@ def _load_raw(path: Path) -> trimesh.Trimesh:
         raise SynthgenError(f"{path}: cannot read it as {suffix[1:].upper()}: {_load_problem(suffix, exc)}") from None
     if not isinstance(loaded, trimesh.Trimesh) or len(loaded.faces) == 0:
         raise SynthgenError(f"{path}: CAD file holds no triangles (not a {suffix[1:].upper()} mesh, or empty)")
-    return loaded
+    return loaded, UNIT_SCALE[units], []
 
 
 def _load_problem(suffix: str, exc: Exception) -> str:
@@ -103,10 +108,12 @@ def repair(mesh: trimesh.Trimesh) -> tuple[trimesh.Trimesh, list[str]]:
 
 @lru_cache(maxsize=64)
 def _load_cached(path: str, units: str, digest: str) -> PartMesh:
-    mesh = _load_raw(Path(path)).copy()
-    mesh.apply_scale(UNIT_SCALE[units])
+    mesh, scale, file_notes = _load_raw(Path(path), units)
+    mesh = mesh.copy()
+    mesh.apply_scale(scale)
     mesh.merge_vertices()
     mesh, notes = repair(mesh)
+    notes = file_notes + notes
     if len(mesh.faces) == 0:
         raise SynthgenError(f"{path}: CAD file holds only degenerate (zero-area) triangles")
     com = center_of_mass(mesh)
