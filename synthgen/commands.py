@@ -188,10 +188,13 @@ def preview(dataset: Path, out: Path, max_images: int, columns: int, thumb_width
               help="yolo-seg (Ultralytics), coco-polygons (COCO with polygon segmentations) or fiftyone "
               "(COCODetectionDataset layout)")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="new folder to write")
-def export(dataset: Path, fmt: str, out: Path):
-    """Export a synthgen dataset with polygon labels (OpenCV contours of each instance mask)."""
+@click.option("--val-fraction", type=float, default=0.2, show_default=True,
+              help="yolo-seg: share of the scenes (every view of each) in images/val")
+def export(dataset: Path, fmt: str, out: Path, val_fraction: float):
+    """Export a synthgen dataset with polygon labels (the outline of each instance mask)."""
     from synthgen.dataset.export import export_dataset
 
-    c = export_dataset(dataset, out, fmt)
-    click.echo(f"exported {c['images']} images, {c['instances']} instances ({c['polygons']} polygons) as {fmt} "
-               f"-> {out}", err=True)
+    c = export_dataset(dataset, out, fmt, val_fraction)
+    split = f"; {c['val_images']} of them in images/val" if fmt == "yolo-seg" else ""
+    click.echo(f"exported {c['images']} images{split}, {c['instances']} instances ({c['polygons']} polygons) as "
+               f"{fmt} -> {out}", err=True)
