@@ -21,6 +21,7 @@ of synthgen stays importable without bpy.
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from pathlib import Path
@@ -32,7 +33,7 @@ from synthgen.annotate.coco import categories as coco_categories
 from synthgen.annotate.labels import camera_labels
 from synthgen.annotate.visibility import reasons_text
 from synthgen.config import JobConfig
-from synthgen.dataset.writer import Dataset, config_hash
+from synthgen.dataset.writer import JOB_FILE, Dataset, config_hash
 from synthgen.errors import SynthgenError
 from synthgen.plan import PlacementError, make_plan
 from synthgen.plan.library import library_root, resolve_library
@@ -67,6 +68,13 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
     job = {"config_hash": config_hash(cfg), "seed": seed, "shard": [k_shard, n_shard]}
     ds.check_job(job)  # nothing is written until the folder, the device and the library are usable
     cats = coco_categories(sorted(cfg.defects.kinds))
+    wanted = sorted(d["scene_index"] for d in plans) if plans else [i for i in range(n) if i % n_shard == k_shard]
+    if (out / JOB_FILE).is_file() and (out / "manifest.json").is_file() and all(ds.scene_done(i) for i in wanted):
+        # a finished run: nothing to render, and the record of the run that made it stays as it is
+        manifest = json.loads((out / "manifest.json").read_text())
+        return RunStats(scenes_in_shard=len(wanted), scenes_resumed=len(wanted), already_done=True,
+                        dataset_images=int(manifest.get("counts", {}).get("cameras_accepted", 0)),
+                        wall=time.perf_counter() - t_start)
 
     blender.start_session()
     stats = RunStats()
@@ -81,7 +89,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
     ds.open_for_job(job)
     log.info("Cycles device: requested %s, rendering on %s (%s)", stats.device["requested"],
              stats.device["used"], ", ".join(stats.device["devices"]))
-    indices = sorted(given) if given else [i for i in range(n) if i % n_shard == k_shard]
+    indices = wanted
     stats.scenes_in_shard = len(indices)
     bar = tqdm(total=len(indices), unit="scene", disable=not progress, dynamic_ncols=True)
     rendered_this_run = 0

@@ -25,9 +25,11 @@ class RunStats:
     drop_reasons: Counter = field(default_factory=Counter)  # dropped defect views by reason
     device: dict = field(default_factory=dict)
     wall: float = 0.0
+    already_done: bool = False  # every scene of the run was finished before it started
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
+        d.pop("already_done")  # a finished run is not recorded again
         d["seconds"] = {k: round(v, 4) for k, v in self.seconds.items()}
         d["drop_reasons"] = dict(sorted(self.drop_reasons.items()))
         d["defects_dropped"] = sum(self.drop_reasons.values())
@@ -49,6 +51,9 @@ def no_images_reasons(stats: RunStats) -> str:
 
 def summary_line(stats: RunStats, out) -> str:
     """End-of-run summary for people."""
+    if stats.already_done:
+        return (f"nothing to do: {stats.scenes_resumed} of {stats.scenes_in_shard} scenes already done "
+                f"({stats.dataset_images} images in the dataset) -> {out}")
     s = stats.seconds
     tried = stats.scenes_done
     rate = 100.0 * stats.scenes_accepted / tried if tried else 0.0

@@ -92,6 +92,15 @@ def test_sigkill_then_rerun_gives_the_same_dataset(baseline, tmp_path):
     assert not list(out.rglob(".tmp_*")), "no temp files left after a completed resume"
 
 
+def test_rerunning_a_finished_render_says_so_and_keeps_the_record(baseline):
+    cfg, base = baseline
+    before = {p: p.read_bytes() for p in base.rglob("*") if p.is_file()}
+    res = run_cli("render", str(cfg), "--out", str(base))
+    assert res.returncode == 0, res.stderr
+    assert f"nothing to do: {N_SCENES} of {N_SCENES} scenes already done" in res.stderr
+    assert {p: p.read_bytes() for p in base.rglob("*") if p.is_file()} == before  # manifest.json included
+
+
 def test_two_shards_merged_equal_one_run(baseline, tmp_path):
     cfg, base = baseline
     for k in (0, 1):
