@@ -130,6 +130,8 @@ CASES = [
     ("seg-train-epochs-negative", ["seg", "train", "{ws}/s_epochs.yaml"], ["s_epochs.yaml", "train.epochs"], "o_s"),
     ("seg-train-source-missing", ["seg", "train", "{ws}/s_src.yaml"], ["s_src.yaml", "sources.real_train.path"], "o_s"),
     ("seg-train-epochs-flag-zero", ["seg", "train", "{ws}/s_ok.yaml", "--epochs", "0"], ["--epochs", "0"], "o_s"),
+    ("seg-eval-bilevel-config", ["seg", "eval", "{repo}/configs/bilevel_magnetic_tile.yaml"],
+     ["bilevel_magnetic_tile.yaml", "not a seg config", "bilevel train"], None),
     ("seg-eval-no-checkpoint", ["seg", "eval", "{ws}/s_ok.yaml", "--checkpoint", "{ws}/none.pt"], ["none.pt"], "o_s"),
     ("seg-experiment-unknown-mix", ["seg", "experiment", "{ws}/e_ok.yaml", "--only", "nonsense"], ["nonsense"], "o_e"),
     ("seg-predict-missing-input", ["seg", "predict", "{ws}/none.pt", "{ws}/nope.png", "--out", "{ws}/o_p"],

@@ -9,6 +9,25 @@ import click
 
 from synthgen.configio import load_config
 
+# top-level keys of the other configs, and the command that reads them
+OTHER = {"synthesis": "bilevel train", "learn": "bilevel train", "vqvae": "vqgen train", "parts": "render"}
+
+
+def _seg_config(config: Path, model):
+    """A seg config; another command's config gets one line naming that command (a bi-level run's
+    model.pt is evaluated with a seg config that lists the test sets: --checkpoint)."""
+    from synthgen.configio import read_yaml
+    from synthgen.errors import ConfigError
+
+    data = read_yaml(config)
+    hit = next((k for k in OTHER if isinstance(data, dict) and k in data), None)
+    if hit:
+        tip = (" (to evaluate a bi-level run: a seg config with its sources and test sets, and --checkpoint "
+               "<out>/runs/<run>_s<seed>/model.pt)" if OTHER[hit] == "bilevel train" else "")
+        raise ConfigError([f"{config}: not a seg config (it has '{hit}'): it is read by 'synthgen {OTHER[hit]}'{tip}"])
+    return load_config(config, model)
+
+
 _device = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
                        help="override train.device")
 _quiet = click.option("--quiet", is_flag=True, help="no progress bars")
@@ -35,7 +54,7 @@ def train(config, out, resume, epochs, stop_after, mix, device, quiet):
     from synthgen.learn.seg.config import SegConfig
     from synthgen.learn.seg.train import train as run
 
-    cfg = load_config(config, SegConfig)
+    cfg = _seg_config(config, SegConfig)
     update = {}
     if epochs:
         update["epochs"] = epochs
@@ -82,7 +101,7 @@ def eval_(config, checkpoint, out, sets, resolution, device, quiet):
     from synthgen.learn.seg.config import SegConfig
     from synthgen.learn.seg.evaluate import evaluate
 
-    cfg = load_config(config, SegConfig)
+    cfg = _seg_config(config, SegConfig)
     evaluate(cfg, checkpoint, out, device=device, sets=list(sets) or None, resolution=resolution,
              progress=not quiet, log=click.echo)
     click.echo(f"wrote {out or Path(cfg.out) / 'eval'}")
@@ -107,7 +126,7 @@ def experiment(config, out, epochs, only, only_seeds, device, quiet):
     from synthgen.learn.seg.config import ExperimentConfig
     from synthgen.learn.seg.experiment import experiment as run
 
-    cfg = load_config(config, ExperimentConfig)
+    cfg = _seg_config(config, ExperimentConfig)
     if epochs:
         cfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"epochs": epochs})})
     if only:
