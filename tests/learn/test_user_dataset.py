@@ -137,6 +137,37 @@ def test_split_keeps_item_folders_whole_and_separates_healthy_from_defective(ite
     assert len(got) == len(s["defective"]["train"]) and all(e.mask.is_file() for e in got)
 
 
+def test_split_follows_symlinked_folders_and_keeps_byte_identical_copies_in_one_subset(items, tmp_path):
+    import shutil
+
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    for k in range(4):
+        (tree / f"kos{k:02d}").symlink_to(items / f"kos{k:02d}", target_is_directory=True)
+    # a photo copied into another item folder (its mask with it): a leak waiting to happen
+    shutil.copytree(items / "kos00", tree / "kos09")
+    out = tmp_path / "split.json"
+    r = CliRunner().invoke(cli, ["seg", "split", str(tree), "--out", str(out), "--mask-suffix", "_label.bmp",
+                                 "--val", "0.25", "--test", "0.25", "--seed", "1"])
+    assert r.exit_code == 0, r.output
+    assert "8 images are byte-identical copies in 4 set(s)" in r.output and "kept in one subset" in r.output
+    s = json.loads(out.read_text())
+    where: dict[str, set] = {}
+    for kind in ("defective", "healthy"):
+        for part in ("train", "val", "test"):
+            for rec in s[kind][part]:
+                where.setdefault(Path(rec["image"]).name + Path(rec["image"]).parent.name.replace("kos09", "kos00"),
+                                 set()).add(part)
+    assert sum(len(v) for k in ("defective", "healthy") for v in s[k].values()) == 20  # 16 linked + 4 copies
+    assert all(len(v) == 1 for v in where.values())  # each photo and its copy on one side
+
+
+def test_split_with_the_wrong_mask_suffix_names_the_option(items, tmp_path):
+    r = run_cli("seg", "split", str(items), "--out", str(tmp_path / "s.json"))
+    assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1
+    assert "pass --mask-suffix _label.bmp" in r.stderr and "source ''" not in r.stderr
+
+
 def test_split_by_item_pattern_groups_near_duplicates(tmp_path):
     from PIL import Image as _I
 
@@ -144,7 +175,7 @@ def test_split_by_item_pattern_groups_near_duplicates(tmp_path):
     d.mkdir()
     for num in range(6):
         for exp in range(1, 4):   # the same tile at three exposures
-            _I.fromarray(np.full((8, 8), 40 * exp, np.uint8)).save(d / f"exp{exp}_num_{num}.jpg")
+            _I.fromarray(np.full((8, 8), 40 * exp + num, np.uint8)).save(d / f"exp{exp}_num_{num}.jpg")
     out = tmp_path / "s.json"
     r = CliRunner().invoke(cli, ["seg", "split", str(d), "--out", str(out), "--by", "item",
                                  "--item-pattern", r"num_(\d+)", "--val", "0.3", "--test", "0.3"])

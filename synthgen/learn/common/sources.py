@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -66,13 +67,28 @@ def _mask_pattern(suffix: str) -> tuple[str, str | None]:
     return suffix, None
 
 
+def walk_files(root: Path, recursive: bool = True) -> list[Path]:
+    """Files under ``root``, sorted, following symlinked folders (each real folder once)."""
+    if not recursive:
+        return sorted(p for p in root.iterdir() if p.is_file())
+    out, seen = [], set()
+    for top, dirs, names in os.walk(root, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:  # a link back up the tree
+            dirs[:] = []
+            continue
+        seen.add(real)
+        out += [Path(top) / n for n in names]
+    return sorted(p for p in out if p.is_file())
+
+
 def list_images(cfg: SourceConfig) -> tuple[list[Path], Path]:
-    """Image files of a folder source (recursive unless ``recursive: false``) and the mask folder."""
+    """Image files of a folder source (recursive unless ``recursive: false``; symlinked folders
+    followed) and the mask folder."""
     root = Path(cfg.path)
     mask_dir = Path(cfg.mask_dir) if cfg.mask_dir else root
-    walk = root.rglob("*") if cfg.recursive else root.iterdir()
-    files = sorted(p for p in walk if p.is_file() and p.suffix.lower() in cfg.extensions
-                   and not p.name.startswith("."))
+    files = [p for p in walk_files(root, cfg.recursive) if p.suffix.lower() in cfg.extensions
+             and not p.name.startswith(".")]
     if mask_dir != root:
         files = [p for p in files if not p.is_relative_to(mask_dir)]
     return files, mask_dir
@@ -103,18 +119,20 @@ def mask_lookalike(p: Path, stems: set[tuple[Path, str]]) -> str | None:
     return None
 
 
-def _refuse_mask_lookalikes(files: list[Path], masks: set[Path], cfg: SourceConfig, source: str) -> None:
+def _refuse_mask_lookalikes(files: list[Path], masks: set[Path], cfg: SourceConfig, source: str,
+                            option: str | None = None) -> None:
     """``Part0_label.bmp`` beside ``Part0.jpg`` is a mask whatever ``mask_suffix`` says: reading it
     as an image (and both as healthy) silently trains on nothing, so say which suffix to set."""
     stems = {(p.parent, p.stem) for p in files}
     for p in files:
         suffix = None if p in masks else mask_lookalike(p, stems)
         if suffix:
-            raise SynthgenError(f"{p}: looks like the mask of {p.name[:-len(suffix)]}.*, but mask_suffix is "
-                                f"'{cfg.mask_suffix}' (source '{source}': set mask_suffix: {suffix})")
+            fix = f"pass {option} {suffix}" if option else f"source '{source}': set mask_suffix: {suffix}"
+            raise SynthgenError(f"{p}: looks like the mask of {p.name[:-len(suffix)]}.*, but the mask suffix is "
+                                f"'{cfg.mask_suffix}' ({fix})")
 
 
-def read_folder(cfg: SourceConfig, source: str = "") -> list[Entry]:
+def read_folder(cfg: SourceConfig, source: str = "", option: str | None = None) -> list[Entry]:
     """Images in a folder tree with same-named mask files; an image without a mask file is an
     error, healthy or skipped (``missing_mask``); an empty mask is healthy too."""
     root = Path(cfg.path)
@@ -122,7 +140,7 @@ def read_folder(cfg: SourceConfig, source: str = "") -> list[Entry]:
     tail, ext = _mask_pattern(cfg.mask_suffix)
     mask_of = {p: find_mask(cfg, p, mask_dir) for p in files}
     masks = set(mask_of.values()) - {None}
-    _refuse_mask_lookalikes(files, masks, cfg, source)
+    _refuse_mask_lookalikes(files, masks, cfg, source, option)
     out = []
     for p in files:
         if p in masks or (tail and p.stem.endswith(tail) and (ext is None or p.suffix.lower() == ext)):

@@ -33,7 +33,7 @@ from synthgen.learn.common.decision import RULES, Decision
 from synthgen.learn.common.io import atomic_png, atomic_text, ensure_out
 from synthgen.learn.common.loop import predict_dataset, resolve_device
 from synthgen.learn.common.operating import require_decision, saved_decision
-from synthgen.learn.common.sources import IMAGE_EXTS, Entry, mask_lookalike
+from synthgen.learn.common.sources import IMAGE_EXTS, Entry, mask_lookalike, walk_files
 
 
 def collect(inputs: list[Path], mask_suffix: str | None = None, log=print) -> list[Entry]:
@@ -44,7 +44,7 @@ def collect(inputs: list[Path], mask_suffix: str | None = None, log=print) -> li
     files: list[Path] = []
     for p in inputs:
         if p.is_dir():
-            files += sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in IMAGE_EXTS)
+            files += [f for f in walk_files(p) if f.suffix.lower() in IMAGE_EXTS]
         elif p.is_file():
             files.append(p)
         else:

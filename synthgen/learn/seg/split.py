@@ -5,7 +5,8 @@ never sit on both sides of a split, or test figures measure memory. Images are g
 folder, by a regular expression on the file name, or not at all), the groups are shuffled with
 the seed, and whole groups are dealt to train / val / test so that each split gets its share of
 the defective images and of the healthy ones. An image is healthy when it has no mask file or an
-empty mask (the folder source's rules, ``synthgen.learn.common.sources``).
+empty mask (the folder source's rules, ``synthgen.learn.common.sources``). Byte-identical image
+files (a photo copied into two folders) join their groups, and are reported.
 
 The split file has the layout of ``magnetic_tile/split.json`` (``defective.train``,
 ``healthy.test``, ... lists of ``{"image", "mask"}`` paths relative to the split file), so a
@@ -14,6 +15,7 @@ config reads it with ``kind: split`` sources.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from collections import Counter
@@ -73,9 +75,10 @@ def make_split(folder: Path, out: Path, mask_suffix: str = ".png", mask_dir: Pat
             raise SynthgenError(f"--item-pattern: not a regular expression: {exc}") from None
     src = SourceConfig(kind="folder", path=str(folder), mask_suffix=mask_suffix, missing_mask="healthy",
                        mask_dir=str(mask_dir) if mask_dir else None, mask_threshold=threshold)
-    entries = read_folder(src, "")
+    entries = read_folder(src, "", option="--mask-suffix")
     if not entries:
         raise SynthgenError(f"{folder}: no images found")
+    dupes = duplicate_sets([e.image for e in entries])
     data = DataConfig()
     defective = []
     for e in entries:
@@ -89,6 +92,13 @@ def make_split(folder: Path, out: Path, mask_suffix: str = ".png", mask_dir: Pat
     # Whole groups go to one split. Groups holding defective images are dealt first, by their
     # defective images; the healthy-only groups then fill each split's healthy share.
     group = [group_of(e.rel, by, pattern) for e in entries]
+    # byte-identical images are one photo: their groups become one, so no copy leaks across subsets
+    join = {}
+    for d in dupes:
+        gs = sorted({group[i] for i in d})
+        for g in gs[1:]:
+            join[g] = join.get(gs[0], gs[0])
+    group = [join.get(g, g) for g in group]
     n_def = Counter(g for g, d in zip(group, defective) if d)
     n_ok = Counter(g for g, d in zip(group, defective) if not d)
     assign = deal(n_def, fractions, rng)
@@ -108,5 +118,17 @@ def make_split(folder: Path, out: Path, mask_suffix: str = ".png", mask_dir: Pat
     atomic_json(out, split)
     log(f"wrote {out}: defective {counts['defective']}, healthy {counts['healthy']} "
         f"({len(assign)} groups by {by})")
+    if dupes:
+        e0 = [entries[i].rel for i in dupes[0]]
+        log(f"warning: {sum(len(d) for d in dupes)} images are byte-identical copies in {len(dupes)} set(s) (e.g. "
+            f"{' = '.join(e0[:2])}); each set was kept in one subset")
     return counts
+
+
+def duplicate_sets(paths: list[Path]) -> list[list[int]]:
+    """Indices of byte-identical files, one list per set of two or more."""
+    by_hash: dict[str, list[int]] = {}
+    for i, p in enumerate(paths):
+        by_hash.setdefault(hashlib.sha256(p.read_bytes()).hexdigest(), []).append(i)
+    return [v for v in by_hash.values() if len(v) > 1]
 
