@@ -39,7 +39,7 @@ from synthgen.plan import PlacementError, make_plan
 from synthgen.plan.library import library_root, resolve_library
 from synthgen.plan.portable import localize, portable
 from synthgen.plan.types import ScenePlan, plan_from_dict
-from synthgen.stats import RunStats
+from synthgen.stats import NO_DEFECT_WHY, RunStats
 
 log = logging.getLogger("synthgen")
 
@@ -111,7 +111,13 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
                       "coco": {"images": [], "annotations": []}}
         else:
             stats.seconds["plan"] += time.perf_counter() - t0
-            record = _render_scene(cfg, ds, plan, {c["name"]: c["id"] for c in cats}, stats, quiet)
+            if plan.defects:
+                record = _render_scene(cfg, ds, plan, {c["name"]: c["id"] for c in cats}, stats, quiet)
+            else:  # nothing to label: not built, not rendered
+                stats.scenes_without_defects += 1
+                record = {"scene_index": i, "seed": plan.seed, "status": "rejected", "counts": {},
+                          "reason": f"no defect could be placed on any part ({NO_DEFECT_WHY})",
+                          "coco": {"images": [], "annotations": []}}
             record["plan"] = portable(plan.to_dict(), cfg.config_dir, lib_root)
         if record["status"] == "rejected":
             log.warning("scene %d rejected: %s", i, record["reason"])

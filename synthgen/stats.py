@@ -16,6 +16,7 @@ class RunStats:
     scenes_accepted: int = 0
     scenes_rejected: int = 0
     scenes_unplaceable: int = 0  # of the rejected: no overlap-free placement
+    scenes_without_defects: int = 0  # of the rejected: no defect could be placed on any part
     images: int = 0
     dataset_images: int = 0  # images in the whole dataset after this run (resumed scenes included)
     cameras_checked: int = 0
@@ -37,13 +38,19 @@ class RunStats:
         return d
 
 
+NO_DEFECT_WHY = ("every kind's count_per_part drew 0, or no face of the parts passed its surface filter: "
+                 "direction and max_angle_deg, visible_from_cameras, max_incidence_deg, max_edge_distance_mm")
+
+
 def no_images_reasons(stats: RunStats) -> str:
     """Why a run made no image, counted: '3 scenes could not be placed, 2 saw no visible defect
     (12 dropped: 9 too_few_pixels, 3 facing_away)'."""
     parts = []
     if stats.scenes_unplaceable:
         parts.append(f"{stats.scenes_unplaceable} could not be placed")
-    no_defect = stats.scenes_rejected - stats.scenes_unplaceable
+    if stats.scenes_without_defects:
+        parts.append(f"{stats.scenes_without_defects} had no defect placed on any part ({NO_DEFECT_WHY})")
+    no_defect = stats.scenes_rejected - stats.scenes_unplaceable - stats.scenes_without_defects
     if no_defect:
         parts.append(f"{no_defect} showed no visible defect from any camera ({reasons_text(stats.drop_reasons)})")
     return ", ".join(parts) or "no scene was rendered"

@@ -193,6 +193,22 @@ def test_a_run_without_any_accepted_image_exits_non_zero_and_says_why(tmp_path):
     assert "done: 2 scenes tried this run (0 already done), 0 accepted (0 %), 2 rejected" in res.stderr
 
 
+def test_a_scene_where_no_defect_can_be_placed_says_so_and_is_not_rendered(tmp_path):
+    data = smoke_dict(tmp_path / "ds", num_scenes=2)
+    for kind in data["defects"]["kinds"].values():  # only faces pointing down: none is free
+        kind["surface"] = {"direction": [0, 0, -1], "max_angle_deg": 5}
+    cfg = tmp_path / "job.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    res = run_cli("render", str(cfg))
+    assert res.returncode == 1, res.stderr
+    lines = [ln.split("\r")[-1] for ln in res.stderr.splitlines()]
+    assert sum("rejected: no defect could be placed on any part" in ln for ln in lines) == 2, res.stderr
+    assert "2 had no defect placed on any part" in lines[-1] and "surface filter" in lines[-1]
+    assert not list((tmp_path / "ds" / "images").glob("*"))
+    records = [json.loads(f.read_text()) for f in sorted((tmp_path / "ds" / "plans").glob("*.json"))]
+    assert len(records) == 2 and all(r["status"] == "rejected" and r["plan"]["defects"] == [] for r in records)
+
+
 def _render_two_scenes(tmp_path, section: str, **fields):
     """The first two scenes of the baseline's config with ``fields`` set in ``section``, rendered."""
     d = yaml.safe_load(_cfg(tmp_path).read_text())
