@@ -162,6 +162,24 @@ def test_split_follows_symlinked_folders_and_keeps_byte_identical_copies_in_one_
     assert all(len(v) == 1 for v in where.values())  # each photo and its copy on one side
 
 
+def test_split_puts_fixed_groups_where_asked_and_names_an_unknown_one(items, tmp_path):
+    out = tmp_path / "split.json"
+    r = CliRunner().invoke(cli, ["seg", "split", str(items), "--out", str(out), "--mask-suffix", "_label.bmp",
+                                 "--fixed", "test:kos02", "--fixed", "val:kos00", "--val", "0.25", "--test", "0.25"])
+    assert r.exit_code == 0, r.output
+    s = json.loads(out.read_text())
+    for kind in ("defective", "healthy"):
+        for part in ("train", "val", "test"):
+            for rec in s[kind][part]:
+                grp = Path(rec["image"]).parent.name
+                assert {"kos02": "test", "kos00": "val"}.get(grp, part) == part
+    r = run_cli("seg", "split", str(items), "--out", str(tmp_path / "x.json"), "--mask-suffix", "_label.bmp",
+                "--fixed", "test:kos77")
+    assert r.returncode != 0 and "--fixed: no group 'kos77'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    r = run_cli("seg", "split", str(items), "--out", str(tmp_path / "x.json"), "--fixed", "holdout:kos00")
+    assert r.returncode != 0 and "SUBSET:GROUP" in r.stderr and not (tmp_path / "x.json").exists()
+
+
 def test_split_with_the_wrong_mask_suffix_names_the_option(items, tmp_path):
     r = run_cli("seg", "split", str(items), "--out", str(tmp_path / "s.json"))
     assert r.returncode != 0 and len(r.stderr.strip().splitlines()) == 1

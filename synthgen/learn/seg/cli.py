@@ -188,8 +188,19 @@ def predict(checkpoint, inputs, out, threshold, rule, mask_suffix, batch_size, d
 @click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--threshold", type=click.IntRange(0, 254), default=127, show_default=True,
               help="mask grey value above which a pixel is defect (0/1 masks are read as 0/1)")
-def split(folder, out, mask_suffix, mask_dir, by, item_pattern, val, test, seed, threshold):
+@click.option("--fixed", multiple=True, metavar="SUBSET:GROUP",
+              help="put a group in a subset (train, val or test) before the rest are dealt, e.g. test:kos03 "
+                   "(repeatable)")
+def split(folder, out, mask_suffix, mask_dir, by, item_pattern, val, test, seed, threshold, fixed):
     """Grouped train/val/test split of FOLDER (defective and healthy lists), for `kind: split` sources."""
-    from synthgen.learn.seg.split import make_split
+    from synthgen.errors import SynthgenError
+    from synthgen.learn.seg.split import SPLITS, make_split
 
-    make_split(folder, out, mask_suffix, mask_dir, by, item_pattern, val, test, seed, threshold, log=click.echo)
+    pinned = {}
+    for f in fixed:
+        sub, _, grp = f.partition(":")
+        if sub not in SPLITS or not grp:
+            raise SynthgenError(f"--fixed {f}: expected SUBSET:GROUP with SUBSET one of {', '.join(SPLITS)}")
+        pinned[grp] = sub
+    make_split(folder, out, mask_suffix, mask_dir, by, item_pattern, val, test, seed, threshold, pinned,
+               log=click.echo)

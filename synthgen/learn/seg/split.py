@@ -60,8 +60,9 @@ def deal(groups: dict[str, int], fractions: tuple[float, float, float], rng: np.
 
 def make_split(folder: Path, out: Path, mask_suffix: str = ".png", mask_dir: Path | None = None,
                by: str = "folder", item_pattern: str | None = None, val: float = 0.15, test: float = 0.2,
-               seed: int = 0, threshold: int = 127, log=print) -> dict:
-    """Write the split json ``out``; returns its counts."""
+               seed: int = 0, threshold: int = 127, fixed: dict[str, str] | None = None, log=print) -> dict:
+    """Write the split json ``out``; returns its counts. ``fixed``: group -> subset, placed as
+    given before the other groups are dealt (a held-out line, a customer's parts in test)."""
     if not (0 <= val < 1 and 0 <= test < 1 and val + test < 1):
         raise SynthgenError(f"--val {val} / --test {test}: need 0 <= val, test and val + test < 1")
     pattern = None
@@ -101,7 +102,15 @@ def make_split(folder: Path, out: Path, mask_suffix: str = ".png", mask_dir: Pat
     group = [join.get(g, g) for g in group]
     n_def = Counter(g for g, d in zip(group, defective) if d)
     n_ok = Counter(g for g, d in zip(group, defective) if not d)
-    assign = deal(n_def, fractions, rng)
+    fixed = dict(fixed or {})
+    unknown = sorted(set(fixed) - set(group))
+    if unknown:
+        raise SynthgenError(f"--fixed: no group '{unknown[0]}' (groups by {by}: {', '.join(sorted(set(group))[:8])}"
+                            f"{', ...' if len(set(group)) > 8 else ''})")
+    have = dict.fromkeys(SPLITS, 0)
+    for g, sub in fixed.items():
+        have[sub] += n_def.get(g, 0)
+    assign = {**fixed, **deal({g: n for g, n in n_def.items() if g not in fixed}, fractions, rng, have)}
     placed = dict.fromkeys(SPLITS, 0)
     for g, n in n_ok.items():
         if g in assign:
