@@ -111,6 +111,12 @@ def test_training_on_images_that_are_all_healthy_stops_with_one_line(items, tmp_
     assert len(err) == 1 and "no image of kos has a defect pixel" in err[0] and "mask_suffix" in err[0]
 
 
+def _records(split: dict):
+    """(kind, subset, record) of every entry of a split file."""
+    return [(kind, part, rec) for kind in ("defective", "healthy") for part in ("train", "val", "test")
+            for rec in split[kind][part]]
+
+
 def test_split_keeps_item_folders_whole_and_separates_healthy_from_defective(items, tmp_path):
     out = tmp_path / "split.json"
     r = CliRunner().invoke(cli, ["seg", "split", str(items), "--out", str(out), "--mask-suffix", "_label.bmp",
@@ -118,11 +124,9 @@ def test_split_keeps_item_folders_whole_and_separates_healthy_from_defective(ite
     assert r.exit_code == 0, r.output
     s = json.loads(out.read_text())
     folder_split: dict[str, set] = {}
-    for kind in ("defective", "healthy"):
-        for part in ("train", "val", "test"):
-            for rec in s[kind][part]:
-                folder_split.setdefault(Path(rec["image"]).parent.name, set()).add(part)
-                assert (kind == "defective") == (int(Path(rec["image"]).stem[-1]) < 2)
+    for kind, part, rec in _records(s):
+        folder_split.setdefault(Path(rec["image"]).parent.name, set()).add(part)
+        assert (kind == "defective") == (int(Path(rec["image"]).stem[-1]) < 2)
     assert all(len(v) == 1 for v in folder_split.values())      # no item on two sides
     assert len(folder_split) == 4 and {p for v in folder_split.values() for p in v} == {"train", "val", "test"}
     assert sum(len(v) for v in s["defective"].values()) == 8
@@ -153,11 +157,9 @@ def test_split_follows_symlinked_folders_and_keeps_byte_identical_copies_in_one_
     assert "8 images are byte-identical copies in 4 set(s)" in r.output and "kept in one subset" in r.output
     s = json.loads(out.read_text())
     where: dict[str, set] = {}
-    for kind in ("defective", "healthy"):
-        for part in ("train", "val", "test"):
-            for rec in s[kind][part]:
-                where.setdefault(Path(rec["image"]).name + Path(rec["image"]).parent.name.replace("kos09", "kos00"),
-                                 set()).add(part)
+    for _, part, rec in _records(s):
+        where.setdefault(Path(rec["image"]).name + Path(rec["image"]).parent.name.replace("kos09", "kos00"),
+                         set()).add(part)
     assert sum(len(v) for k in ("defective", "healthy") for v in s[k].values()) == 20  # 16 linked + 4 copies
     assert all(len(v) == 1 for v in where.values())  # each photo and its copy on one side
 
@@ -168,11 +170,8 @@ def test_split_puts_fixed_groups_where_asked_and_names_an_unknown_one(items, tmp
                                  "--fixed", "test:kos02", "--fixed", "val:kos00", "--val", "0.25", "--test", "0.25"])
     assert r.exit_code == 0, r.output
     s = json.loads(out.read_text())
-    for kind in ("defective", "healthy"):
-        for part in ("train", "val", "test"):
-            for rec in s[kind][part]:
-                grp = Path(rec["image"]).parent.name
-                assert {"kos02": "test", "kos00": "val"}.get(grp, part) == part
+    for _, part, rec in _records(s):
+        assert {"kos02": "test", "kos00": "val"}.get(Path(rec["image"]).parent.name, part) == part
     r = run_cli("seg", "split", str(items), "--out", str(tmp_path / "x.json"), "--mask-suffix", "_label.bmp",
                 "--fixed", "test:kos77")
     assert r.returncode != 0 and "--fixed: no group 'kos77'" in r.stderr and len(r.stderr.strip().splitlines()) == 1
