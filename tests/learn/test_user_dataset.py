@@ -117,12 +117,17 @@ def _records(split: dict):
             for rec in split[kind][part]]
 
 
+def _split(folder: Path, out: Path, *options: str) -> dict:
+    """``seg split FOLDER --mask-suffix _label.bmp --val 0.25 --test 0.25 OPTIONS``: the split file."""
+    r = CliRunner().invoke(cli, ["seg", "split", str(folder), "--out", str(out), "--mask-suffix", "_label.bmp",
+                                 "--val", "0.25", "--test", "0.25", *options])
+    assert r.exit_code == 0, r.output
+    return json.loads(out.read_text())
+
+
 def test_split_keeps_item_folders_whole_and_separates_healthy_from_defective(items, tmp_path):
     out = tmp_path / "split.json"
-    r = CliRunner().invoke(cli, ["seg", "split", str(items), "--out", str(out), "--mask-suffix", "_label.bmp",
-                                 "--by", "folder", "--val", "0.25", "--test", "0.25", "--seed", "3"])
-    assert r.exit_code == 0, r.output
-    s = json.loads(out.read_text())
+    s = _split(items, out, "--by", "folder", "--seed", "3")
     folder_split: dict[str, set] = {}
     for kind, part, rec in _records(s):
         folder_split.setdefault(Path(rec["image"]).parent.name, set()).add(part)
@@ -165,11 +170,7 @@ def test_split_follows_symlinked_folders_and_keeps_byte_identical_copies_in_one_
 
 
 def test_split_puts_fixed_groups_where_asked_and_names_an_unknown_one(items, tmp_path):
-    out = tmp_path / "split.json"
-    r = CliRunner().invoke(cli, ["seg", "split", str(items), "--out", str(out), "--mask-suffix", "_label.bmp",
-                                 "--fixed", "test:kos02", "--fixed", "val:kos00", "--val", "0.25", "--test", "0.25"])
-    assert r.exit_code == 0, r.output
-    s = json.loads(out.read_text())
+    s = _split(items, tmp_path / "split.json", "--fixed", "test:kos02", "--fixed", "val:kos00")
     for _, part, rec in _records(s):
         assert {"kos02": "test", "kos00": "val"}.get(Path(rec["image"]).parent.name, part) == part
     r = run_cli("seg", "split", str(items), "--out", str(tmp_path / "x.json"), "--mask-suffix", "_label.bmp",
