@@ -241,3 +241,16 @@ def test_a_checkpoint_saved_before_decisions_existed_still_resumes_and_gains_one
     assert r.exit_code == 0, r.output
     assert torch.load(last, weights_only=False)["epoch"] == 2
     assert (tmp_path / "out" / "decision.json").is_file()  # chosen on train.val once training finished
+
+
+def test_the_head_hotspot_box_is_drawn_where_the_heads_hottest_cell_lies_in_the_original_image():
+    from types import SimpleNamespace
+
+    from synthgen.learn.seg.predict import hotspot
+
+    dmap = np.zeros((6, 8))
+    dmap[2, 5] = 3.0  # cell (row 2, column 5): network pixels x 40..47, y 16..23
+    same = SimpleNamespace(content_hw=(48, 64), orig_hw=(48, 64))
+    assert hotspot(dmap, same) == (32, 8, 56, 32)  # the cell and one cell around it
+    resized = SimpleNamespace(content_hw=(48, 64), orig_hw=(96, 128))  # a photo resized to half for the network
+    assert hotspot(dmap, resized) == (64, 16, 112, 64)

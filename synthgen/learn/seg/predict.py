@@ -7,8 +7,10 @@ or NG. Written to ``--out``:
 
     scores.csv             image, score, rule, threshold, decision (OK / NG), predicted defect
                            pixels and components
-    overlays/<image>.png   for each NG image (<image>.<ext>.png where two inputs share a stem): the image with the predicted defect pixels tinted
-                           red and outlined, "NG" and the score in the corner
+    overlays/<image>.png   for each NG image (<image>.<ext>.png where two inputs share a
+                           stem): the image with the predicted defect pixels tinted red and
+                           outlined, "NG" and the score in the corner, and, under the `head`
+                           rule, a yellow box where the decision head's score came from
     masks/<image>.png      predicted mask of every image, 0 / 255
 
 ``--threshold`` (and ``--rule``) replace the saved decision, for a checkpoint without one or to
@@ -67,17 +69,32 @@ def collect(inputs: list[Path], mask_suffix: str | None = None, log=print) -> li
             for f in files]
 
 
-def overlay(image: np.ndarray, mask: np.ndarray, score: float, label: str = "") -> np.ndarray:
+def overlay(image: np.ndarray, mask: np.ndarray, score: float, label: str = "",
+            box: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The image, predicted defect pixels tinted red and outlined, the label and score in the
+    corner; ``box`` (x0, y0, x1, y1): where the decision head's score came from, in yellow."""
     bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.shape[2] == 1 else cv2.cvtColor(image, cv2.COLOR_RGB2BGR)
     out = bgr.astype(np.float32)
     out[mask] = 0.5 * out[mask] + 0.5 * np.array([0, 0, 255], np.float32)
     out = out.astype(np.uint8)
     contours, _ = cv2.findContours(mask.astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     cv2.drawContours(out, contours, -1, (0, 0, 255), 1)
+    if box is not None:
+        cv2.rectangle(out, box[:2], box[2:], (0, 255, 255), 1)
     text = f"{label} {score:.3g}".strip()
     cv2.putText(out, text, (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 3, cv2.LINE_AA)
     cv2.putText(out, text, (3, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 255, 255), 1, cv2.LINE_AA)
     return out
+
+
+def hotspot(dmap: np.ndarray, sample) -> tuple[int, int, int, int]:
+    """The decision head's hottest cell (8 x 8 network pixels), with one cell around it, as a box
+    in original image pixels."""
+    r, c = np.unravel_index(int(np.argmax(dmap)), dmap.shape)
+    (th, tw), (oh, ow) = sample.content_hw, sample.orig_hw
+    sy, sx = oh / th, ow / tw
+    x0, y0 = max(0, int((c - 1) * 8 * sx)), max(0, int((r - 1) * 8 * sy))
+    return x0, y0, min(ow - 1, int((c + 2) * 8 * sx)), min(oh - 1, int((r + 2) * 8 * sy))
 
 
 def resolve(ck: dict, where: str, threshold: float | None, rule: str | None) -> Decision:
@@ -106,20 +123,27 @@ def predict(checkpoint: Path, inputs: list[Path], out: Path, threshold: float | 
     out = ensure_out(out)
     ds = SegDataset(entries, data.model_copy(update={"cache": False}))
     rows = []
+    maps: dict = {}  # the decision head's map of the batch being predicted (its hottest cell is drawn)
+    hook = model.decision.register_forward_hook(lambda _m, _i, o: maps.update(last=o.detach().float().cpu())) \
+        if model.decision is not None and dec.rule == "head" else None
+    bs = 1 if data.policy == "crop" else batch_size  # as predict_dataset batches
     stems = [Path(e.rel).with_suffix(".png") for e in entries]
     if len(set(stems)) < len(stems):  # img.jpg and img.png both given: keep the extensions apart
         stems = [Path(e.rel + ".png") for e in entries]
-    for e, stem, (_name, _gt, prob, head) in zip(entries, stems, predict_dataset(model, ds, batch_size, "original",
-                                                                                  dev)):
+    preds = predict_dataset(model, ds, batch_size, "original", dev)
+    for idx, (e, stem, (_name, _gt, prob, head)) in enumerate(zip(entries, stems, preds)):
         mask = prob >= dec.pixel_threshold if prob.ndim == 2 else prob.argmax(0) > 0  # as seg eval predicts
         score = dec.score(prob, head)
         ng = bool(score >= dec.threshold)
         if ng:
-            atomic_png(out / "overlays" / stem, overlay(load_image(e.image, data.channels), mask, score, "NG"))
+            box = hotspot(maps["last"][idx % bs, 0].numpy(), ds[idx]) if hook is not None else None
+            atomic_png(out / "overlays" / stem, overlay(load_image(e.image, data.channels), mask, score, "NG", box))
         atomic_png(out / "masks" / stem, mask.astype(np.uint8) * 255)
         rows.append({"image": e.rel, "score": round(score, 6), "rule": dec.rule, "threshold": round(dec.threshold, 6),
                      "decision": "NG" if ng else "OK", "defect_pixels": int(mask.sum()),
                      "components": int(ndimage.label(mask, structure=np.ones((3, 3), bool))[1])})
+    if hook is not None:
+        hook.remove()
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(rows[0]))
     w.writeheader()
