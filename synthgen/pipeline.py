@@ -107,17 +107,14 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
         except PlacementError as exc:
             stats.seconds["plan"] += time.perf_counter() - t0
             stats.scenes_unplaceable += 1
-            record = {"scene_index": i, "seed": seed, "status": "rejected", "reason": str(exc), "counts": {},
-                      "coco": {"images": [], "annotations": []}}
+            record = _rejected(i, seed, str(exc))
         else:
             stats.seconds["plan"] += time.perf_counter() - t0
             if plan.defects:
                 record = _render_scene(cfg, ds, plan, {c["name"]: c["id"] for c in cats}, stats, quiet)
             else:  # nothing to label: not built, not rendered
                 stats.scenes_without_defects += 1
-                record = {"scene_index": i, "seed": plan.seed, "status": "rejected", "counts": {},
-                          "reason": f"no defect could be placed on any part ({NO_DEFECT_WHY})",
-                          "coco": {"images": [], "annotations": []}}
+                record = _rejected(i, plan.seed, f"no defect could be placed on any part ({NO_DEFECT_WHY})")
             record["plan"] = portable(plan.to_dict(), cfg.config_dir, lib_root)
         if record["status"] == "rejected":
             log.warning("scene %d rejected: %s", i, record["reason"])
@@ -135,6 +132,12 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
                                   "num_scenes": n, "last_run": stats.to_dict()})
     stats.dataset_images = manifest["counts"]["cameras_accepted"]
     return stats
+
+
+def _rejected(scene_index: int, seed: int, reason: str) -> dict:
+    """The record of a scene rejected before anything was rendered."""
+    return {"scene_index": scene_index, "seed": seed, "status": "rejected", "reason": reason, "counts": {},
+            "coco": {"images": [], "annotations": []}}
 
 
 def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dict[str, int], stats: RunStats,

@@ -205,7 +205,6 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
     heatmaps: dict[str, list[np.ndarray]] = {}
     tests: dict[str, SegDataset] | None = None
     val_ds: SegDataset | None = None
-    dec_val: SegDataset | None = None  # learn.val at eval.resolution: the operating point
     trajectories: dict[str, list[dict]] = {}
     for run in cfg.runs:
         for sd in cfg.seeds:
@@ -224,9 +223,9 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
                 if val_ds is None and t.eval_every:
                     val_ds = build_dataset(available(cfg.learn.val, cfg.sources), cfg.sources, cfg.data)
                 r = train_run(cfg, run, seed, pools, dev, progress, log, val_ds)
-                if dec_val is None:
-                    dec_val = build_dataset(available(cfg.learn.val, cfg.sources), cfg.sources, cfg.data)
-                decision = choose_on_validation(r.model, dec_val, cfg.eval, dev, cfg.eval.resolution)
+                if val_ds is None:  # learn.val, also the operating point's images
+                    val_ds = build_dataset(available(cfg.learn.val, cfg.sources), cfg.sources, cfg.data)
+                decision = choose_on_validation(r.model, val_ds, cfg.eval, dev, cfg.eval.resolution)
                 log(f"{key}: operating point on learn.val: {describe(decision)}")
                 if tests is None:
                     tests = test_datasets(cfg)  # read once the decision is fixed

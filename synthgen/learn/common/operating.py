@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from synthgen.errors import SynthgenError
+from synthgen.learn.common.checkpoint import read_checkpoint
 from synthgen.learn.common.config import EvalConfig
 from synthgen.learn.common.data import SegDataset
 from synthgen.learn.common.decision import Decision, choose
@@ -68,7 +69,7 @@ def save_decision(paths: list[Path], dec: Decision) -> None:
     for p in paths:
         if not p.is_file():
             continue
-        ck = torch.load(p, map_location="cpu", weights_only=False)
+        ck = read_checkpoint(p)
         ck["decision"] = dec.to_dict()
         atomic_torch_save(p, ck)
 

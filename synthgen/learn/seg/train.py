@@ -47,7 +47,13 @@ from synthgen.learn.common.data import MixSampler, available, build_dataset
 from synthgen.learn.common.figures import plot_learning_curve
 from synthgen.learn.common.io import atomic_json, atomic_torch_save, clean, ensure_out
 from synthgen.learn.common.loop import evaluate_model, normalise, resolve_device, seg_loss
-from synthgen.learn.common.operating import decision_for, describe, save_decision, saved_decision, settings_of
+from synthgen.learn.common.operating import (
+    choose_on_validation,
+    describe,
+    save_decision,
+    saved_decision,
+    settings_of,
+)
 from synthgen.learn.seg.config import SegConfig
 from synthgen.rng import stream
 
@@ -172,25 +178,21 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
         if stop_after is not None and epoch + 1 >= stop_after:
             break
     if history and history[-1]["epoch"] >= t.epochs and val_ds is not None:
-        _operating_point(cfg, ck_dir, out, dev, progress, log)
+        _operating_point(cfg, ck_dir, out, dev, val_ds, progress, log)
     return history[-1] if history else {}
 
 
-def _operating_point(cfg: SegConfig, ck_dir: Path, out: Path, dev: torch.device, progress: bool, log) -> None:
-    """Choose the OK/NG decision with best.pt on the validation sources (once per setting) and save
+def _operating_point(cfg: SegConfig, ck_dir: Path, out: Path, dev: torch.device, val_ds, progress: bool,
+                     log) -> None:
+    """Choose the OK/NG decision with best.pt on the validation images (once per setting) and save
     it in both checkpoints and decision.json."""
     best = ck_dir / "best.pt"
     ck = load_checkpoint(best)
-    model, _ = model_from_checkpoint(ck, dev)
-
-    def validation():
-        return build_dataset(available(cfg.train.val, cfg.sources), cfg.sources, cfg.data)
-
     saved = saved_decision(ck, str(best))
     if saved is not None and saved.settings() == settings_of(cfg.eval):
         return
-    dec = decision_for(ck, str(best), model, cfg.eval, dev, validation, cfg.eval.resolution, progress, log=lambda s: None)
-    if dec is not None:
-        save_decision([best, ck_dir / "last.pt"], dec)
-        atomic_json(out / "decision.json", clean(dec.to_dict()))
-        log(f"operating point (validation, best.pt): {describe(dec)}")
+    model, _ = model_from_checkpoint(ck, dev)
+    dec = choose_on_validation(model, val_ds, cfg.eval, dev, cfg.eval.resolution, progress)
+    save_decision([best, ck_dir / "last.pt"], dec)
+    atomic_json(out / "decision.json", clean(dec.to_dict()))
+    log(f"operating point (validation, best.pt): {describe(dec)}")
