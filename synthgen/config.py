@@ -25,6 +25,7 @@ from synthgen.config_scene import (  # noqa: F401 (the sections are part of this
     StageConfig,
     _default_lights,
 )
+from synthgen.config_photo import PhotoTextureConfig
 from synthgen.config_sensor import MotionBlurConfig, SensorConfig
 from synthgen.configio import load_config
 from synthgen.textures.kinds import DefectLibraryConfig
@@ -109,6 +110,9 @@ class MaterialPreset(_Model):
                                 "or brushed surfaces whose streaks show as light and dark bands); 0 = none")
     speckle: Vec2 = Field((0.0, 0.0), description="relative variation of the base colour by a fine isotropic speckle "
                                                   "0..1 (sintered or cast grain); 0 = none")
+    photo_texture: PhotoTextureConfig | None = Field(
+        None, description="take the surface's texture from photos of healthy parts (see PhotoTextureConfig); its "
+                          "relative variation multiplies the base colour; none = procedural only")
     weight: float = Field(1.0, ge=0, description="relative frequency among the presets a part may use")
 
     @field_validator("metallic", "roughness", "finish_strength", "albedo_variation", "speckle")

@@ -5,8 +5,10 @@ from __future__ import annotations
 import math
 
 import bpy
+import numpy as np
 
-from synthgen.plan.types import BeltPlan, MaterialPlan
+from synthgen.plan.types import BeltPlan, MaterialPlan, PhotoPlan
+from synthgen.textures.photo import reflectance
 
 TAG = "synthgen"
 
@@ -67,9 +69,31 @@ def _factor(nt, fac_socket, amount: float, lo: float = 0.3, hi: float = 0.7):
     return mr.outputs["Result"]
 
 
-def _albedo(nt, bsdf, m: MaterialPlan, pattern) -> None:
-    """Base colour modulated by the finish pattern (light and dark streaks) and a fine speckle."""
+def _photo_factor(nt, name: str, p: PhotoPlan, angle_deg: float):
+    """The photo's relative reflectance, mapped flat onto the part at ``p.px_per_mm`` (mirrored
+    beyond its edges, so it tiles without seams), its vertical along ``angle_deg`` from the part's
+    x axis (the finish direction: a ground surface's streaks run up its photos)."""
+    r = reflectance(p.path, p.detrend_px, p.margin, p.strength)
+    h, w = r.shape
+    img = bpy.data.images.new(f"{name}_photo", w, h, alpha=False, float_buffer=True)
+    img[TAG] = 1
+    img.colorspace_settings.name = "Non-Color"
+    rgba = np.ones((h, w, 4), np.float32)
+    rgba[..., :3] = r[::-1, :, None]  # Blender's rows run bottom to top
+    img.pixels.foreach_set(rgba.ravel())
+    tex = nt.nodes.new("ShaderNodeTexImage")
+    tex.image, tex.extension, tex.interpolation = img, "MIRROR", "Linear"
+    k = 1000.0 * p.px_per_mm  # photo pixels per metre
+    nt.links.new(_coords(nt, angle_deg - 90.0, (*p.offset, 0.0), (k / w, k / h, 1.0)), tex.inputs["Vector"])
+    return tex.outputs["Color"]
+
+
+def _albedo(nt, bsdf, m: MaterialPlan, pattern, name: str = "part") -> None:
+    """Base colour modulated by the finish pattern (light and dark streaks), a fine speckle and a
+    photo's texture."""
     factors = []
+    if m.photo is not None:
+        factors.append(_photo_factor(nt, name, m.photo, m.finish_angle_deg))
     if m.albedo_variation > 0 and pattern is not None:
         factors.append(_factor(nt, pattern, m.albedo_variation, 0.4, 0.6))
     if m.speckle > 0:
@@ -143,7 +167,7 @@ def part_material(name: str, m: MaterialPlan) -> bpy.types.Material:
         pattern = wave.outputs["Fac"]
         _roughness_variation(nt, wave.outputs["Fac"], m.roughness, 0.15 * s, bsdf)
         _bump(nt, wave.outputs["Fac"], 0.2 * s, 0.0002, bsdf)
-    _albedo(nt, bsdf, m, pattern)
+    _albedo(nt, bsdf, m, pattern, name)
     return mat
 
 

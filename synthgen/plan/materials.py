@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 
 from synthgen.config import ColorRange, MaterialPreset, StageConfig
-from synthgen.plan.types import BeltPlan, MaterialPlan, ObstaclePlan, StagePlan
+from synthgen.config_photo import PhotoTextureConfig
+from synthgen.plan.types import BeltPlan, MaterialPlan, ObstaclePlan, PhotoPlan, StagePlan
 
 
 def draw_color(cr: ColorRange, rng: np.random.Generator) -> tuple[float, float, float]:
@@ -22,6 +23,17 @@ def _optional_uniform(r: tuple[float, float], rng: np.random.Generator) -> float
     """A draw from ``r``; a (0, 0) range draws nothing, so that configs without the feature keep
     the plans (and images) they had before it existed."""
     return 0.0 if r[1] <= 0 else float(rng.uniform(*r))
+
+
+def plan_photo(pt: PhotoTextureConfig | None, rng: np.random.Generator) -> PhotoPlan | None:
+    """A photo of the preset's source, its scale, strength and where the part sits in it. A preset
+    without one draws nothing, so its plans stay as they were."""
+    if pt is None:
+        return None
+    photos = pt.photos()
+    return PhotoPlan(path=photos[int(rng.integers(len(photos)))], px_per_mm=_log_uniform(*pt.px_per_mm, rng),
+                     strength=float(rng.uniform(*pt.strength)), offset=tuple(float(x) for x in rng.uniform(0, 1, 2)),
+                     detrend_px=pt.detrend_px, margin=pt.margin)
 
 
 def plan_material(presets: list[MaterialPreset], allowed: list[str] | None,
@@ -44,6 +56,7 @@ def plan_material(presets: list[MaterialPreset], allowed: list[str] | None,
         noise_offset=tuple(float(x) for x in rng.uniform(0, 100, 3)),
         albedo_variation=_optional_uniform(m.albedo_variation, rng),
         speckle=_optional_uniform(m.speckle, rng),
+        photo=plan_photo(m.photo_texture, rng),
     )
 
 

@@ -2,7 +2,7 @@
 
 A plan in memory holds absolute paths (Blender needs them). Written to a dataset or printed by
 ``synthgen plan``, its asset paths become relative:
-- ``parts[].path`` and ``lights[].ies``: to the folder of the config file;
+- ``parts[].path``, ``parts[].material.photo.path`` and ``lights[].ies``: to the folder of the config file;
 - ``defects[].variant_dir``: to the defect library's root (``<kind>/<index>``), so a plan does not
   name a shard's private cache, and a re-render finds the variant in its own library.
 
@@ -30,9 +30,18 @@ def _abs(path: str | None, base: Path | None) -> str | None:
     return str((base / path).resolve())
 
 
+def _photo(material: dict | None, fn, config_dir: Path | None) -> dict | None:
+    """A material with its photo texture's path mapped (materials without one unchanged)."""
+    if not material or not material.get("photo"):
+        return material
+    return {**material, "photo": {**material["photo"], "path": fn(material["photo"]["path"], config_dir)}}
+
+
 def _map(d: dict[str, Any], fn, config_dir: Path | None, library_root: Path | None) -> dict[str, Any]:
     out = dict(d)
-    out["parts"] = [{**p, "path": fn(p["path"], config_dir)} for p in d.get("parts", [])]
+    out["parts"] = [{**p, "path": fn(p["path"], config_dir),
+                     **({"material": _photo(p["material"], fn, config_dir)} if "material" in p else {})}
+                    for p in d.get("parts", [])]
     out["lights"] = [{**lt, "ies": fn(lt.get("ies"), config_dir)} for lt in d.get("lights", [])]
     out["defects"] = [{**df, "variant_dir": fn(df.get("variant_dir"), library_root)} for df in d.get("defects", [])]
     return out

@@ -14,6 +14,18 @@ PLAN_FORMAT = 2  # 2: size_mm is the real extent, map_size_mm and through_mm add
 
 
 @dataclass(frozen=True)
+class PhotoPlan:
+    """One photo of a healthy surface as the material's texture (``materials[].photo_texture``)."""
+
+    path: str
+    px_per_mm: float
+    strength: float
+    offset: tuple[float, float]  # where the part's origin falls in the photo, fractions of its size
+    detrend_px: float
+    margin: float
+
+
+@dataclass(frozen=True)
 class MaterialPlan:
     preset: str
     finish: str
@@ -26,6 +38,7 @@ class MaterialPlan:
     noise_offset: tuple[float, float, float]  # decorrelates procedural noise between parts
     albedo_variation: float = 0.0  # relative base-colour variation along the finish pattern
     speckle: float = 0.0  # relative base-colour variation by a fine isotropic speckle
+    photo: PhotoPlan | None = None  # a photo's texture multiplying the base colour
 
 
 @dataclass(frozen=True)
@@ -167,6 +180,9 @@ class ScenePlan:
         for s in d.get("sensors", []):
             if s["blur_sigma_px"] is None:
                 del s["blur_sigma_px"]  # nor do camera models without blur
+        for p in d["parts"]:
+            if p["material"]["photo"] is None:
+                del p["material"]["photo"]  # nor do materials without a photo texture
         if d["render"]["motion_blur"] is None:
             del d["render"]["motion_blur"]  # nor do plans without motion blur
         return d
@@ -196,7 +212,9 @@ def plan_from_dict(d: dict[str, Any]) -> ScenePlan:
     """Rebuild a ScenePlan from its JSON dict (for re-rendering a written plan)."""
 
     def mat(m):
-        return MaterialPlan(**{k: _tup(v) for k, v in m.items()})
+        photo = m.get("photo")
+        photo = None if photo is None else PhotoPlan(**{k: _tup(v) for k, v in photo.items()})
+        return MaterialPlan(**{**{k: _tup(v) for k, v in m.items()}, "photo": photo})
 
     parts = tuple(
         PartPlan(**{**{k: _tup(v) for k, v in p.items() if k != "material"}, "material": mat(p["material"])})

@@ -1,0 +1,65 @@
+"""A photo texture reaches the render: a photo of vertical stripes on the twin's tile shows as
+stripes along the finish direction (up the image at 90 degrees, across it at 0)."""
+
+from __future__ import annotations
+
+import json
+
+import cv2
+import numpy as np
+
+from synthgen.config import JobConfig, load_job_config
+
+from conftest import REPO, requires_bpy
+
+pytestmark = requires_bpy
+
+
+def _render(tmp_path, angle: float, name: str) -> np.ndarray:
+    from synthgen.pipeline import run_render
+
+    photos = tmp_path / "photos"
+    if not photos.is_dir():
+        photos.mkdir()
+        x = np.arange(240)
+        img = np.where((x // 12) % 2 == 0, 70, 170).astype(np.uint8)[None, :].repeat(240, 0)
+        cv2.imwrite(str(photos / "stripes.png"), img)
+    data = load_job_config(REPO / "configs" / "twin_magnetic_tile.yaml").model_dump(mode="json")
+    data["render"].update({"resolution": [120, 160], "samples": 8, "denoise": True, "max_bounces": 1,
+                           "image_format": "png"})
+    data["render"]["sensor"]["noise"]["enabled"] = False
+    data["render"]["crop"]["min_size"] = [24, 24]
+    data["cameras"]["ark"].update({"count": 1, "arc_deg": 0})
+    data["verification"].update({"min_visible_pixels": 4, "contrast_samples": 2, "render_without_defects": False,
+                                 "save_pairs": False})
+    data["defects"]["variants_per_kind"] = 1
+    for k in data["defects"]["kinds"].values():
+        k["resolution"] = 64
+        k["count_per_part"] = [0, 0]
+    data["defects"]["kinds"]["Blowhole"].update({"count_per_part": [1, 1], "size_mm": [3.0, 3.0]})
+    mat = data["materials"][0]
+    mat.update({"finish_angle_deg": [angle, angle], "albedo_variation": [0, 0], "speckle": [0, 0],
+                "finish_strength": [0, 0]})
+    mat["photo_texture"] = {"images": str(photos), "px_per_mm": [6, 6], "margin": 0.0}
+    data["num_scenes"], data["out"] = 1, str(tmp_path / name)
+    cfg = JobConfig.model_validate(data, context={"config_dir": REPO / "configs"})
+    assert run_render(cfg, progress=False).images == 1
+    coco = json.loads((tmp_path / name / "annotations" / "coco.json").read_text())
+    img = cv2.imread(str(tmp_path / name / "images" / coco["images"][0]["file_name"]), cv2.IMREAD_GRAYSCALE)
+    return img.astype(np.float32)
+
+
+def _across_over_along(img: np.ndarray) -> float:
+    """Second differences from column to column over those from row to row, of the inner crop's column and row
+    means (pixel noise averages out, the tile's edges and smooth shading trends are left out)."""
+    h, w = img.shape
+    inner = img[h // 6:h - h // 6, w // 6:w - w // 6]
+    cols, rows = inner.mean(axis=0), inner.mean(axis=1)
+    return float(np.abs(np.diff(cols, 2)).mean() / max(np.abs(np.diff(rows, 2)).mean(), 1e-6))
+
+
+def test_a_striped_photo_shows_as_stripes_along_the_finish_direction(tmp_path):
+    up = _render(tmp_path, 90.0, "up")      # along the tile's length, which runs up the image
+    across = _render(tmp_path, 0.0, "across")
+    assert _across_over_along(up) > 3.0, _across_over_along(up)
+    assert _across_over_along(across) < 0.5, _across_over_along(across)
