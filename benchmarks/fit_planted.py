@@ -32,6 +32,9 @@ def write_configs(out: Path, width: list[float], color: list[float], off: float)
     base = yaml.safe_load((ROOT / "configs" / "twin_magnetic_tile.yaml").read_text())
     for p in base["parts"]:
         p["path"] = str((ROOT / "configs" / p["path"]).resolve())
+    for m in base["materials"]:
+        if m.get("photo_texture"):
+            m["photo_texture"]["images"] = str((ROOT / "configs" / m["photo_texture"]["images"]).resolve())
     base["out"] = str(out / "unused")
 
     def variant(name, w, c):

@@ -39,6 +39,8 @@ def main() -> int:
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     ap.add_argument("--jpeg", type=int, default=None, help="recompress the rendered patches (PNG twins) at this "
                                                             "JPEG quality before the classifier sees them")
+    ap.add_argument("--keys", nargs="+", default=KEYS, help="the split's lists read as REAL (a twin textured with "
+                                                            "healthy.train photos is judged against healthy.val)")
     ap.add_argument("--json", type=Path, default=None)
     ap.add_argument("--classes", nargs="+", default=None, help="only these classes (a hybrid set has no healthy "
                                                                 "images: give its defect classes)")
@@ -50,13 +52,13 @@ def main() -> int:
     from synthgen.realism.report import Options, measure, write_report
     from synthgen.realism.sources import read_side
 
-    real, rend = read_side(args.split, KEYS), read_side(args.dataset)
+    real, rend = read_side(args.split, args.keys), read_side(args.dataset)
     rep = measure(real, rend, Options(seeds=args.seeds, jpeg=args.jpeg, names=("real", "twin"),
                                             classes=args.classes))
     write_report(rep, real, rend, args.out, str(args.split), str(args.dataset))
     s = summary(rep)
     o = s["classifier_overall"]
-    print(f"real (train+val) vs {args.dataset}: classifier accuracy {o['mean']:.3f} ± {o['std']:.3f} "
+    print(f"real ({' '.join(args.keys)}) vs {args.dataset}: classifier accuracy {o['mean']:.3f} ± {o['std']:.3f} "
           f"(seeds {', '.join(f'{a:.3f}' for a in o['seeds'])}); report -> {args.out}/realism.md")
     print("| class | classifier accuracy | size (area) KS | box KS | instances real / twin |\n|---|---:|---:|---:|---|")
     for cls in rep["classes"]:
@@ -67,7 +69,7 @@ def main() -> int:
               f"| {n['real']} / {n['rendered']} |")
     if args.json:
         atomic_write_json(args.json, dict(s, dataset=str(args.dataset), seeds=args.seeds, jpeg=args.jpeg,
-                                          real_keys=KEYS, classes=rep["classes"]))
+                                          real_keys=args.keys, classes=rep["classes"]))
         print(f"-> {args.json}")
     return 0
 

@@ -113,7 +113,8 @@ def apply_edits(cfg: JobConfig, edits: dict[str, tuple]) -> JobConfig:
 
 def _rebase(doc, src_dir: Path, dst_dir: Path) -> None:
     """Relative file paths of a config saved into another folder, rewritten to point at the same
-    files from there (out, parts[].path, lights[].ies, defects.library)."""
+    files from there (out, parts[].path, lights[].ies, materials[].photo_texture.images,
+    defects.library)."""
     from synthgen.plan.portable import relative
 
     if src_dir == dst_dir:
@@ -129,6 +130,8 @@ def _rebase(doc, src_dir: Path, dst_dir: Path) -> None:
         fix(part, "path")
     for light in doc.get("lights") or []:
         fix(light, "ies")
+    for mat in doc.get("materials") or []:
+        fix(mat.get("photo_texture") or {}, "images")
     fix(doc.get("defects") or {}, "library")
 
 

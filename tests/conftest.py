@@ -13,6 +13,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("SYNTHGEN_SHARED_DATA", REPO.parent / "shared" / "data"))
 CAD_DIR = SHARED_DATA / "cad"
+MAGNETIC_TILE = SHARED_DATA / "magnetic_tile"
+# The twin config (configs/twin_magnetic_tile.yaml) textures its tiles with the photos of healthy tiles.
+requires_magnetic_tile = pytest.mark.skipif(
+    not (MAGNETIC_TILE / "split.json").is_file(),
+    reason=f"real data not found: {MAGNETIC_TILE} (the twin config reads its healthy photos as the tiles' texture)")
 
 
 def have_bpy() -> bool:

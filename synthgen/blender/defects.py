@@ -140,10 +140,27 @@ def _defect_group(d: DefectPlan, part_to_decal: np.ndarray) -> bpy.types.NodeTre
         nt.links.new(base, a_col)
         b_col.default_value = (0.35, 0.35, 0.35, 1.0)
         base = next(s for s in dark.outputs if s.identifier == "Result_Color")
-    if "encrustation" in d.types:
+    m = d.material or {}
+    if "encrustation" in d.types and m.get("tint"):
+        # A tint: the surface's own base colour (its texture) times the gain, its roughness
+        # towards the variant's, under the encrustation mask; no covering material.
+        enc = dec.gated(map_path(vdir, "encrustation"))
+        tint = nt.nodes.new("ShaderNodeMix")
+        tint.data_type, tint.blend_type = "RGBA", "MULTIPLY"
+        nt.links.new(enc, tint.inputs[0])
+        nt.links.new(base, next(s for s in tint.inputs if s.identifier == "A_Color"))
+        g = float(m["tint"])
+        next(s for s in tint.inputs if s.identifier == "B_Color").default_value = (g, g, g, 1.0)
+        base = next(s for s in tint.outputs if s.identifier == "Result_Color")
+        rmix = nt.nodes.new("ShaderNodeMix")
+        rmix.data_type = "FLOAT"
+        nt.links.new(enc, rmix.inputs["Factor"])
+        nt.links.new(rough, rmix.inputs["A"])
+        rmix.inputs["B"].default_value = float(m.get("roughness", 0.5))
+        rough = rmix.outputs["Result"]
+    elif "encrustation" in d.types:
         enc = dec.gated(map_path(vdir, "encrustation"))
         eb = nt.nodes.new("ShaderNodeBsdfPrincipled")
-        m = d.material or {}
         eb.inputs["Base Color"].default_value = (*m.get("base_color", (0.1, 0.08, 0.06)), 1.0)
         eb.inputs["Roughness"].default_value = float(m.get("roughness", 0.8))
         eb.inputs["Metallic"].default_value = float(m.get("metallic", 0.0))

@@ -28,6 +28,7 @@ import numpy as np
 
 from synthgen.textures.noise import border_window
 from synthgen.textures.recipes import DefectRecipe
+from synthgen.textures.band import band
 from synthgen.textures.shapes import GENERATOR_FUNCS
 
 FORMAT_VERSION = 1
@@ -95,16 +96,20 @@ def label_mask(types, occlusion, encrustation, hole) -> np.ndarray:
 
 
 def sample_material(recipe: DefectRecipe, rng: np.random.Generator) -> dict[str, Any]:
-    """Encrustation PBR parameters for one variant (base colour linear RGB, roughness, metallic)."""
+    """Encrustation PBR parameters for one variant (base colour linear RGB, roughness, metallic, and
+    the gain of a tint when the recipe asks for one)."""
     m = recipe.material
     lo, hi = np.array(m.base_color_min), np.array(m.base_color_max)
     t = rng.uniform(0, 1) if m.correlated else rng.uniform(0, 1, 3)
     base = lo + (hi - lo) * t
-    return {
+    out = {
         "base_color": [round(float(c), 5) for c in base],
         "roughness": round(float(rng.uniform(*m.roughness)), 5),
         "metallic": round(float(rng.uniform(*m.metallic)), 5),
     }
+    if m.tint[1] > 0:  # drawn last and only when asked for: other variants stay as they were
+        out["tint"] = round(float(rng.uniform(*m.tint)), 5)
+    return out
 
 
 def generate_variant(recipe: DefectRecipe, rng: np.random.Generator, kind: str | None = None) -> DefectMaps:
@@ -113,7 +118,7 @@ def generate_variant(recipe: DefectRecipe, rng: np.random.Generator, kind: str |
     types = tuple(recipe.types)
     material = sample_material(recipe, rng)
     rough_base = float(rng.uniform(*recipe.deform_roughness))
-    f = GENERATOR_FUNCS[recipe.generator](rng, res, recipe.shape)
+    f = {**GENERATOR_FUNCS, "band": band}[recipe.generator](rng, res, recipe.shape)
     win = border_window(res, margin_px(res))
     zero = np.zeros((res, res), np.float32)
     deform = "deformation" in types

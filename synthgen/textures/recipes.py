@@ -34,9 +34,9 @@ from pydantic import (
 from synthgen.config_base import Color, Vec2, Vec3, _check_range, _Model
 
 DefectType = Literal["deformation", "encrustation", "hole"]
-GeneratorName = Literal["scratch", "dent", "crack", "burn", "mark", "crater", "hole", "break"]
+GeneratorName = Literal["scratch", "dent", "crack", "burn", "mark", "crater", "hole", "break", "band"]
 
-GENERATORS: tuple[str, ...] = ("scratch", "dent", "crack", "burn", "mark", "crater", "hole", "break")
+GENERATORS: tuple[str, ...] = ("scratch", "dent", "crack", "burn", "mark", "crater", "hole", "break", "band")
 
 # Which defect types each shape generator can produce (a recipe may use any non-empty subset).
 GENERATOR_TYPES: dict[str, frozenset[str]] = {
@@ -48,6 +48,7 @@ GENERATOR_TYPES: dict[str, frozenset[str]] = {
     "crater": frozenset({"deformation", "encrustation"}),
     "hole": frozenset({"deformation", "encrustation", "hole"}),
     "break": frozenset({"deformation", "encrustation", "hole"}),
+    "band": frozenset({"deformation", "encrustation"}),
 }
 
 
@@ -159,6 +160,23 @@ class BlobShape(_Shape):
         return _check_range(v, 0, 32, "satellites")
 
 
+class BandShape(_Shape):
+    """A strip across the whole map (along its x axis) with ragged long edges, streaked across."""
+
+    generator: Literal["band"] = Field("band", description="generator these parameters belong to")
+    width: Vec2 = Field((0.2, 0.45), description="strip width range, map units")
+    offset: Vec2 = Field((-0.1, 0.1), description="range of the strip's centre from the map's centre, map units")
+    raggedness: float = Field(0.03, ge=0, le=0.2, description="wobble of the long edges, map units")
+    edge_scale: float = Field(0.05, gt=0, le=1, description="wobbles per map pixel along the edges (higher = "
+                                                         "choppier)")
+    softness: float = Field(0.02, ge=0, le=0.2, description="edge softness, map units")
+    streaks: float = Field(0.5, ge=0, le=1, description="how much the encrustation varies across the strip "
+                                                       "(streaks across it), 0..1")
+
+    _c_w = field_validator("width")(classmethod(_frac_range("width", 0.02, 0.9)))
+    _c_o = field_validator("offset")(classmethod(_frac_range("offset", -0.4, 0.4)))
+
+
 class CraterShape(_Shape):
     """A bowl with a raised rim and discoloured ejecta around it."""
 
@@ -218,7 +236,7 @@ class BreakShape(_Shape):
 
 SHAPE_MODELS: dict[str, type[_Shape]] = {
     "scratch": ScratchShape, "dent": DentShape, "crack": CrackShape, "burn": BlobShape, "mark": BlobShape,
-    "crater": CraterShape, "hole": HoleShape, "break": BreakShape,
+    "crater": CraterShape, "hole": HoleShape, "break": BreakShape, "band": BandShape,
 }
 
 
@@ -237,7 +255,8 @@ ShapeParams = Annotated[
      | Annotated[BlobShape, Tag("shape[mark]")]
      | Annotated[CraterShape, Tag("shape[crater]")]
      | Annotated[HoleShape, Tag("shape[hole]")]
-     | Annotated[BreakShape, Tag("shape[break]")]),
+     | Annotated[BreakShape, Tag("shape[break]")]
+     | Annotated[BandShape, Tag("shape[band]")]),
     Discriminator(_shape_tag),
 ]
 
@@ -280,6 +299,17 @@ class EncrustationMaterial(_Model):
     correlated: bool = Field(True, description="true: one random t lerps min->max (keeps hue); false: per channel")
     roughness: Vec2 = Field((0.6, 0.9), description="roughness range 0..1")
     metallic: Vec2 = Field((0.0, 0.1), description="metallic range 0..1")
+    tint: Vec2 = Field((0.0, 0.0), description="a gain range (for example [1.2, 1.6]): the encrustation keeps the "
+                                               "surface's own texture and multiplies its base colour by the drawn "
+                                               "gain, instead of covering it with base_color (a region of different "
+                                               "grinding or polish); [0, 0] = cover")
+
+    @field_validator("tint")
+    @classmethod
+    def _c_tint(cls, v):
+        if v[0] > v[1] or v[0] < 0 or (v[1] > 0 and v[0] <= 0) or v[1] > 10:
+            raise ValueError(f"tint must be [0, 0] (off) or 0 < min <= max <= 10, got {list(v)}")
+        return v
 
     @field_validator("base_color_min", "base_color_max")
     @classmethod
@@ -409,4 +439,5 @@ DEFAULT_TYPES: dict[str, tuple[str, ...]] = {
     "crater": ("deformation", "encrustation"),
     "hole": ("deformation", "hole"),
     "break": ("deformation", "encrustation", "hole"),
+    "band": ("encrustation",),
 }

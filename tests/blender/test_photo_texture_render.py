@@ -1,5 +1,6 @@
 """A photo texture reaches the render: a photo of vertical stripes on the twin's tile shows as
-stripes along the finish direction (up the image at 90 degrees, across it at 0)."""
+stripes along the finish direction (up the image at 90 degrees, across it at 0); a tinted band
+brightens that texture where it is labelled, without covering it."""
 
 from __future__ import annotations
 
@@ -10,12 +11,12 @@ import numpy as np
 
 from synthgen.config import JobConfig, load_job_config
 
-from conftest import REPO, requires_bpy
+from conftest import REPO, requires_bpy, requires_magnetic_tile
 
-pytestmark = requires_bpy
+pytestmark = [requires_bpy, requires_magnetic_tile]  # built on the twin config
 
 
-def _render(tmp_path, angle: float, name: str) -> np.ndarray:
+def _render(tmp_path, angle: float, name: str, band: bool = False) -> tuple[np.ndarray, np.ndarray]:
     from synthgen.pipeline import run_render
 
     photos = tmp_path / "photos"
@@ -36,7 +37,12 @@ def _render(tmp_path, angle: float, name: str) -> np.ndarray:
     for k in data["defects"]["kinds"].values():
         k["resolution"] = 64
         k["count_per_part"] = [0, 0]
-    data["defects"]["kinds"]["Blowhole"].update({"count_per_part": [1, 1], "size_mm": [3.0, 3.0]})
+    if band:  # the twin's Uneven: a band across the tile that brightens the photo's texture (tint)
+        data["defects"]["kinds"]["Uneven"].update({"count_per_part": [1, 1], "size_mm": [40, 40]})
+        data["defects"]["kinds"]["Uneven"]["shape"].update({"width": [0.4, 0.4], "streaks": 0.0})
+        data["defects"]["kinds"]["Uneven"]["material"]["tint"] = [2.0, 2.0]
+    else:
+        data["defects"]["kinds"]["Blowhole"].update({"count_per_part": [1, 1], "size_mm": [3.0, 3.0]})
     mat = data["materials"][0]
     mat.update({"finish_angle_deg": [angle, angle], "albedo_variation": [0, 0], "speckle": [0, 0],
                 "finish_strength": [0, 0]})
@@ -45,8 +51,10 @@ def _render(tmp_path, angle: float, name: str) -> np.ndarray:
     cfg = JobConfig.model_validate(data, context={"config_dir": REPO / "configs"})
     assert run_render(cfg, progress=False).images == 1
     coco = json.loads((tmp_path / name / "annotations" / "coco.json").read_text())
-    img = cv2.imread(str(tmp_path / name / "images" / coco["images"][0]["file_name"]), cv2.IMREAD_GRAYSCALE)
-    return img.astype(np.float32)
+    file = coco["images"][0]["file_name"]
+    img = cv2.imread(str(tmp_path / name / "images" / file), cv2.IMREAD_GRAYSCALE)
+    mask = cv2.imread(str(tmp_path / name / "masks" / "semantic" / file), cv2.IMREAD_GRAYSCALE)
+    return img.astype(np.float32), mask > 0
 
 
 def _across_over_along(img: np.ndarray) -> float:
@@ -59,7 +67,17 @@ def _across_over_along(img: np.ndarray) -> float:
 
 
 def test_a_striped_photo_shows_as_stripes_along_the_finish_direction(tmp_path):
-    up = _render(tmp_path, 90.0, "up")      # along the tile's length, which runs up the image
-    across = _render(tmp_path, 0.0, "across")
+    up, _ = _render(tmp_path, 90.0, "up")      # along the tile's length, which runs up the image
+    across, _ = _render(tmp_path, 0.0, "across")
     assert _across_over_along(up) > 3.0, _across_over_along(up)
     assert _across_over_along(across) < 0.5, _across_over_along(across)
+
+
+def test_a_tinted_band_brightens_the_photo_texture_and_keeps_it(tmp_path):
+    img, band = _render(tmp_path, 90.0, "band", band=True)
+    rows = band.mean(axis=1) > 0.9  # rows the band covers from side to side
+    clear = ~band.any(axis=1)
+    assert rows.sum() >= 4 and clear.sum() >= 4, (rows.sum(), clear.sum())
+    # brighter: the base colour doubles, but on the dark, glossy ferrite most light is specular
+    assert img[rows].mean() > 1.05 * img[clear].mean()
+    assert _across_over_along(img[rows]) > 3.0  # the stripes still run up the image inside the band

@@ -10,9 +10,9 @@ from PIL import Image
 
 from synthgen.config import JobConfig, load_job_config
 
-from conftest import REPO, requires_bpy
+from conftest import REPO, requires_bpy, requires_magnetic_tile
 
-pytestmark = requires_bpy
+pytestmark = [requires_bpy, requires_magnetic_tile]
 
 
 def test_twin_renders_a_tiny_scene_with_masks_on_the_tile(tmp_path):

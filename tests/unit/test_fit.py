@@ -20,7 +20,9 @@ from synthgen.realism.fit import FitOptions, Fitter, finish
 from synthgen.realism.sources import read_side
 from synthgen.realism.study import edits_for, resolve_params, run_study
 
-from conftest import REPO
+from conftest import REPO, requires_magnetic_tile
+
+pytestmark = requires_magnetic_tile  # the bundled twin config reads the healthy photos
 
 TWIN = REPO / "configs" / "twin_magnetic_tile.yaml"
 
@@ -93,6 +95,9 @@ def test_fit_recovers_a_planted_setting_with_a_stand_in_renderer(tmp_path, monke
     truth = yaml.safe_load(TWIN.read_text())
     for p in truth["parts"]:
         p["path"] = str((TWIN.parent / p["path"]).resolve())
+    for m in truth["materials"]:
+        if m.get("photo_texture"):
+            m["photo_texture"]["images"] = str((TWIN.parent / m["photo_texture"]["images"]).resolve())
     t = truth["defects"]["kinds"]["Crack"]          # the planted look, whatever the bundled twin holds
     t["shape"]["width"] = [0.015, 0.03]
     t["material"]["base_color_min"], t["material"]["base_color_max"] = [0.003] * 3, [0.012] * 3

@@ -11,7 +11,7 @@ from synthgen.config import JobConfig, load_job_config
 from synthgen.geometry.cad import load_part, support_polygon
 from synthgen.plan import PlacementError, make_plan
 
-from conftest import REPO, run_cli, smoke_dict
+from conftest import REPO, requires_magnetic_tile, run_cli, smoke_dict
 
 QUICKSTART = REPO / "configs" / "quickstart.yaml"
 
@@ -131,6 +131,7 @@ def test_cameras_form_an_arc_aimed_at_the_look_at_point(qs_cfg):
         assert eye[2] > 0
 
 
+@requires_magnetic_tile
 def test_top_down_cameras_keep_the_configured_image_up():
     """The twin's near-top-down cameras show the belt's y axis (the tile's length) up the image,
     within the roll jitter, whatever tilt the position and aim jitters leave; with the default
@@ -162,11 +163,13 @@ def test_zero_image_up_is_a_named_config_error():
         JobConfig.model_validate(data, context={"config_dir": REPO / "configs"})
 
 
+@requires_magnetic_tile
 def test_albedo_streaks_and_speckle_are_drawn_only_when_asked_for(qs_cfg):
     """A material preset's albedo_variation and speckle are drawn in their ranges and seeded; a
     preset without them gets none."""
     twin = load_job_config(REPO / "configs" / "twin_magnetic_tile.yaml")
-    preset = twin.materials[0]
+    preset = twin.materials[0].model_copy(update={"albedo_variation": (0.4, 0.75), "speckle": (0.15, 0.35)})
+    twin = twin.model_copy(update={"materials": [preset]})
     mats = [make_plan(twin, s, cache_dir=None).parts[0].material for s in range(4)]
     for m in mats:
         assert preset.albedo_variation[0] <= m.albedo_variation <= preset.albedo_variation[1]

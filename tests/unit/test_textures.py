@@ -25,11 +25,15 @@ from synthgen.textures.library import (
 from synthgen.textures.recipes import GENERATORS, DefectRecipe
 
 BUILTINS = builtin_recipes()
+# Every generator with a recipe: the eight built-in kinds, and band (a generator without a built-in
+# kind, so that configs without a kinds list keep the libraries they had).
+RECIPES = {**BUILTINS, "band": DefectRecipe.model_validate(
+    {"generator": "band", "types": ["deformation", "encrustation"], "size_mm": [20, 40], "depth_mm": 0.02})}
 RES = 128  # small maps keep the suite fast; shapes are resolution-independent
 
 
 def _recipe(kind: str, **over) -> DefectRecipe:
-    data = {**BUILTINS[kind].model_dump(), "resolution": RES}
+    data = {**RECIPES[kind].model_dump(), "resolution": RES}
     if "shape" in over:
         over["shape"] = {**data["shape"], **over["shape"]}
     data.update(over)
@@ -44,7 +48,7 @@ FLOAT_MAPS = ("height", "normal", "roughness", "occlusion", "encrustation", "hol
 
 
 def test_builtins_are_the_eight_kinds():
-    assert set(BUILTINS) == set(GENERATORS) == {
+    assert set(BUILTINS) == set(GENERATORS) - {"band"} == {
         "scratch", "dent", "crack", "burn", "mark", "crater", "hole", "break"}
     assert DefectLibraryConfig().kinds == BUILTINS
 
@@ -77,7 +81,7 @@ def test_ranges_masks_inside_map_and_types_respected(kind):
     assert not m.mask[border].any()
     for name in ("height", "occlusion", "encrustation", "hole"):
         assert not getattr(m, name)[border].any(), name
-    types = set(BUILTINS[kind].types)
+    types = set(RECIPES[kind].types)
     assert set(m.meta["types"]) == types
     if "deformation" not in types:
         assert not m.height.any() and not m.occlusion.any() and not m.roughness.any()
@@ -357,4 +361,5 @@ def test_bundled_config_validates():
     from synthgen.textures.cli import load_defects_section
 
     cfg, seed = load_defects_section(Path(__file__).resolve().parents[2] / "configs" / "defects.yaml")
-    assert set(GENERATORS) <= set(cfg.kinds) and seed == 0
+    gens = {k.generator for k in cfg.kinds.values()}
+    assert set(GENERATORS) <= gens and seed == 0
