@@ -85,13 +85,8 @@ class UNet(nn.Module):
         """x: (B, C, H, W) -> logits (B, num_classes, H, W)."""
         return self.forward_with_decision(x, decision=False)[0]
 
-    def forward_with_decision(self, x: torch.Tensor, decision: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
-        """x: (B, C, H, W) -> (logits (B, num_classes, H, W), decision logits (B,) or None)."""
-        h, w = x.shape[-2:]
-        m = self.stride
-        ph, pw = (-h) % m, (-w) % m
-        if ph or pw:
-            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "constant")
+    def _trunk(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The padded input through the U-Net: (last decoder features, segmentation logits)."""
         inp = x
         if self.stem is not None:
             x = self.stem(x)
@@ -105,14 +100,36 @@ class UNet(nn.Module):
             x = block(torch.cat([up(x), skip], dim=1))
         if self.thin:
             x = self.full(torch.cat([self.full_up(x), inp], dim=1))
-        logits = self.head(x)
-        dec = None
-        if decision and self.decision is not None:
-            # padded rows and columns are left out; a crop smaller than 8 px still keeps one cell
-            feats = torch.cat([x, logits], dim=1)[..., :max(h, 8), :max(w, 8)]
-            feats = feats.detach() if self.decision_detach else feats
-            dec = self.decision(feats).amax(dim=(1, 2, 3))
-        return logits[..., :h, :w], dec
+        return x, self.head(x)
+
+    def _pad(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-2:]
+        m = self.stride
+        ph, pw = (-h) % m, (-w) % m
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph), mode="reflect" if min(h, w) > max(ph, pw) else "constant")
+        return x
+
+    def decision_input(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x: (B, C, H, W) -> (the decision head's input, segmentation logits (B, K, H, W)). The
+        padded rows and columns are left out of the head's input; a crop smaller than 8 px still
+        keeps one cell."""
+        h, w = x.shape[-2:]
+        feats, logits = self._trunk(self._pad(x))
+        return torch.cat([feats, logits], dim=1)[..., :max(h, 8), :max(w, 8)], logits[..., :h, :w]
+
+    def decide(self, head_input: torch.Tensor) -> torch.Tensor:
+        """The image logits (B,) of head inputs: the global maximum of the head's logit map."""
+        return self.decision(head_input).amax(dim=(1, 2, 3))
+
+    def forward_with_decision(self, x: torch.Tensor, decision: bool = True) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """x: (B, C, H, W) -> (logits (B, num_classes, H, W), decision logits (B,) or None)."""
+        if not (decision and self.decision is not None):
+            h, w = x.shape[-2:]
+            return self._trunk(self._pad(x))[1][..., :h, :w], None
+        feats, logits = self.decision_input(x)
+        feats = feats.detach() if self.decision_detach else feats
+        return logits, self.decide(feats)
 
 
 def count_parameters(model: nn.Module) -> int:

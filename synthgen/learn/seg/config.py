@@ -41,6 +41,12 @@ class TrainConfig(_Model):
     decision_weight: float = Field(default=1.0, ge=0, description="weight of the decision head's image-level BCE "
                                                                   "(model.decision_head; a crop with a defect pixel "
                                                                   "is NG, one without is OK)")
+    head_epochs: int = Field(default=0, ge=0, description="model.decision_head: epochs of the head's second stage "
+                                                         "after training, on whole training images with the U-Net "
+                                                         "frozen (each image NG or OK, the classes weighed equally; "
+                                                         "the epoch with the best validation image AP is kept); "
+                                                         "0 = none")
+    head_lr: float = Field(default=1e-3, gt=0, description="AdamW learning rate of the head's second stage")
     seed: int = Field(default=0, ge=0, description="seed of weights, sampling and augmentation")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto = cuda if available")
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: torch's choice)")

@@ -9,6 +9,8 @@ Output folder (``out`` of the config or ``--out``)::
     learning_curve.png         loss and validation metrics per epoch
     decision.json              the OK/NG operating point chosen on the validation images with
                                best.pt (``eval.decision``), also saved in both checkpoints
+    head_stage.json            with ``train.head_epochs``: the decision head's second stage on
+                               whole images (head_stage.py), whose head best.pt then holds
 
 With ``model.decision_head`` the head's image-level BCE (``train.decision_weight``) is added to
 the segmentation loss: a training crop with a defect pixel is NG, one without is OK.
@@ -55,6 +57,7 @@ from synthgen.learn.common.operating import (
     settings_of,
 )
 from synthgen.learn.seg.config import SegConfig
+from synthgen.learn.seg.head_stage import head_settings, train_head
 from synthgen.rng import stream
 
 
@@ -178,8 +181,24 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
         if stop_after is not None and epoch + 1 >= stop_after:
             break
     if history and history[-1]["epoch"] >= t.epochs and val_ds is not None:
+        if t.head_epochs and cfg.model.decision_head:
+            _head_stage(cfg, ck_dir, out, dev, sampler.datasets, val_ds, progress, log)
         _operating_point(cfg, ck_dir, out, dev, val_ds, progress, log)
     return history[-1] if history else {}
+
+
+def _head_stage(cfg: SegConfig, ck_dir: Path, out: Path, dev: torch.device, train_sets, val_ds, progress: bool,
+                log) -> None:
+    """The decision head's second stage on best.pt (once per setting; see head_stage.py)."""
+    best = ck_dir / "best.pt"
+    ck = load_checkpoint(best)
+    if (ck.get("head_stage") or {}).get("settings") == head_settings(cfg.train):
+        return
+    model, _ = model_from_checkpoint(ck, dev)
+    record = train_head(model, train_sets, val_ds, cfg.train, dev, progress, log)
+    ck = {k: v for k, v in ck.items() if k != "decision"}  # chosen again for the new head
+    atomic_torch_save(best, {**ck, "model": model.state_dict(), "head_stage": record})
+    atomic_json(out / "head_stage.json", clean(record))
 
 
 def _operating_point(cfg: SegConfig, ck_dir: Path, out: Path, dev: torch.device, val_ds, progress: bool,
