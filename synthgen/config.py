@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
 from synthgen.config_base import Color, ColorRange, Vec2, Vec3, _check_range, _Model, _resolve_path  # noqa: F401
+from synthgen.config_photo import PhotoTextureConfig
 from synthgen.config_scene import (  # noqa: F401 (the sections are part of this module's API)
     ArkConfig,
     BeltConfig,
@@ -25,7 +26,6 @@ from synthgen.config_scene import (  # noqa: F401 (the sections are part of this
     StageConfig,
     _default_lights,
 )
-from synthgen.config_photo import PhotoTextureConfig
 from synthgen.config_sensor import MotionBlurConfig, SensorConfig
 from synthgen.configio import load_config
 from synthgen.textures.kinds import DefectLibraryConfig

@@ -26,9 +26,9 @@ from typing import Any
 
 import numpy as np
 
+from synthgen.textures.band import band
 from synthgen.textures.noise import border_window
 from synthgen.textures.recipes import DefectRecipe
-from synthgen.textures.band import band
 from synthgen.textures.shapes import GENERATOR_FUNCS
 
 FORMAT_VERSION = 1

@@ -74,7 +74,7 @@ def reflectance(path: str | Path, detrend_px: float, margin: float, strength: fl
     if img is None:
         raise ValueError(f"{path}: cannot read the photo")
     h, w = img.shape
-    dy, dx = int(round(h * margin)), int(round(w * margin))
+    dy, dx = round(h * margin), round(w * margin)
     img = img[dy:h - dy or None, dx:w - dx or None]
     lin = srgb_to_linear(img.astype(np.float32) / 255.0)
     light = cv2.GaussianBlur(lin, (0, 0), detrend_px, borderType=cv2.BORDER_REFLECT)

@@ -15,7 +15,7 @@ from synthgen.config import JobConfig
 from blender_fixtures import disc_variant, plate_config, top_kind
 from conftest import requires_bpy
 
-pytestmark = requires_bpy
+pytestmark = [requires_bpy, pytest.mark.blender]
 
 
 def _render(tmp_path, name: str, **render):

@@ -8,12 +8,13 @@ import json
 
 import cv2
 import numpy as np
+import pytest
 
 from synthgen.config import JobConfig, load_job_config
 
 from conftest import REPO, requires_bpy, requires_magnetic_tile
 
-pytestmark = [requires_bpy, requires_magnetic_tile]  # built on the twin config
+pytestmark = [requires_bpy, requires_magnetic_tile, pytest.mark.blender, pytest.mark.data]  # on the twin config
 
 
 def _render(tmp_path, angle: float, name: str, band: bool = False) -> tuple[np.ndarray, np.ndarray]:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pytest
 from PIL import Image
 
 from synthgen.config import JobConfig, load_job_config
 
 from conftest import REPO, requires_bpy, requires_magnetic_tile
 
-pytestmark = [requires_bpy, requires_magnetic_tile]
+pytestmark = [requires_bpy, requires_magnetic_tile, pytest.mark.blender, pytest.mark.data]
 
 
 def test_twin_renders_a_tiny_scene_with_masks_on_the_tile(tmp_path):
