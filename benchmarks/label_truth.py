@@ -18,7 +18,8 @@ switched off (same plan, camera, lights and Cycles seed) and compares the two:
 
 ``cad`` makes one config per part in ../shared/data/cad (that part alone, all eight defect
 kinds, one of each per part, camera distance and defect sizes scaled to the part); ``gear``
-does the same for a procedural spur gear, whose tooth flanks sit a few millimetres apart. For the
+does the same for a procedural spur gear, whose tooth flanks sit a few millimetres apart; ``box`` for a
+44 x 14 x 47 mm box-shaped housing with every defect planned within 2 mm of an edge. For the
 worst image of each config it writes ``<out>/<name>_worst.png``: with | without | changes
 (red = unlabelled, green = labelled change, blue = label without change).
 """
@@ -80,6 +81,21 @@ def gear_config(out: Path) -> dict:
     d = quickstart()
     d["parts"] = [{"name": "gear", "path": str(out / "gear.stl"), "units": "m", "count": [1, 1]}]
     return _single_part(d, 0.06)
+
+
+def box_config(out: Path) -> dict:
+    """A box-shaped housing (44 x 14 x 47 mm) with every defect planned within 2 mm of an edge:
+    a defect there can reach the neighbouring face, which the label gate leaves out (issue 28)."""
+    import trimesh
+
+    out.mkdir(parents=True, exist_ok=True)
+    trimesh.creation.box((0.044, 0.014, 0.047)).export(out / "box.stl")
+    d = quickstart()
+    d["parts"] = [{"name": "box", "path": str(out / "box.stl"), "units": "m", "count": [1, 1]}]
+    d = _single_part(d, 0.047)
+    for k in d["defects"]["kinds"].values():
+        k["surface"] = {**k.get("surface", {}), "max_edge_distance_mm": 2.0}
+    return d
 
 
 def _single_part(d: dict, ext: float) -> dict:
@@ -237,7 +253,7 @@ def run_one(name: str, data: dict, out: Path, scenes: int, threads: int, reuse: 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--set", action="append", choices=["quickstart", "cad", "gear", "cost"], required=True)
+    ap.add_argument("--set", action="append", choices=["quickstart", "cad", "gear", "box", "cost"], required=True)
     ap.add_argument("--scenes", type=int, default=2, help="scenes per config (quickstart: its own 3)")
     ap.add_argument("--out", default=str(REPO / "out" / "label_truth"))
     ap.add_argument("--only", default=None, help="run only configs whose name contains this")
@@ -252,6 +268,8 @@ def main() -> None:
         configs.update({k: (v, args.scenes) for k, v in cad_configs().items()})
     if "gear" in args.set:
         configs["gear"] = (gear_config(out / "parts"), args.scenes)
+    if "box" in args.set:
+        configs["box_edges"] = (box_config(out / "parts"), args.scenes)
     if "cost" in args.set:
         d = quickstart()
         d["render"].update({"samples": 128, "resolution": [640, 480]})

@@ -197,6 +197,11 @@ class VerificationConfig(_Model):
         "small dent looked 2-3x stronger than in the 16-sample final image")
     trim_to_change: bool = Field(
         True, description="cut each kept label to the pixels that change (a faint halo is not labelled)")
+    spill_px: int = Field(
+        2, ge=0, le=8, description="with trim_to_change: changed pixels this close (px) to a kept label but outside "
+        "every defect's footprint join that label: the defect's change spread by defocus, the pixel filter "
+        "and the denoiser, also across an edge onto the neighbouring face, which its footprint stops at; a camera with "
+        "depth of field widens it to its blur radius at the defects plus one pixel (at most 8); 0 = off")
     save_pairs: bool = Field(
         False, description="write each kept defect's contrast renders (defect on, off) and label under pairs/, "
         "for rendered defects carried onto real photos (synthgen hybrid); needs min_contrast > 0")

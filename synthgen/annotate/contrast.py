@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import cv2
 import numpy as np
-from scipy.ndimage import binary_fill_holes
+from scipy.ndimage import binary_fill_holes, distance_transform_edt
 
 from synthgen.annotate.visibility import LOW_CONTRAST
 
@@ -25,7 +25,8 @@ def _close(changed: np.ndarray) -> np.ndarray:
 def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarray, visible: list[dict],
                    min_contrast: float, min_changed_fraction: float, min_pixels: int,
                    trim: bool = True, footprint: np.ndarray | None = None,
-                   region_kinds: frozenset[str] = frozenset()) -> tuple[list[dict], list[dict], np.ndarray]:
+                   region_kinds: frozenset[str] = frozenset(),
+                   spill_px: int = 0) -> tuple[list[dict], list[dict], np.ndarray]:
     """Split ``visible`` records into (kept, dropped) by contrast; returns the label map.
 
     A defect is kept when at least ``min_changed_fraction`` of its label pixels (``ids``), and
@@ -35,6 +36,9 @@ def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarra
     label pixels. A defect of ``region_kinds`` (``label: region``) is judged as a whole: kept when
     its mean change reaches ``min_changed_fraction`` x ``min_contrast`` (the change the rule above
     asks for, spread over the region), and labelled with its whole label, holes filled, untrimmed.
+    With ``trim`` and ``spill_px``, changed pixels within ``spill_px`` of a kept label that lie
+    outside every defect's label and footprint join the nearest kept label: the change blurred past
+    the footprint (defocus, pixel filter, denoiser), also onto a neighbouring face at an edge.
     ids / footprint (H, W) int, with_img / without_img (H, W, 3) uint8."""
     delta = np.abs(with_img.astype(np.int16) - without_img.astype(np.int16)).max(axis=2)
     raw = delta > min_contrast  # decides: no closing, which would inflate speckled changes
@@ -62,6 +66,11 @@ def contrast_check(ids: np.ndarray, with_img: np.ndarray, without_img: np.ndarra
         if footprint is not None:
             out = np.where(out > 0, out, np.where(np.isin(footprint, keep), footprint, 0))
         out[~changed] = 0
+        if spill_px > 0 and keep and (out > 0).any():
+            free = (ids == 0) if footprint is None else (ids == 0) & (footprint == 0)
+            dist, (iy, ix) = distance_transform_edt(out == 0, return_indices=True)
+            spill = free & changed & (dist <= spill_px)
+            out[spill] = out[iy[spill], ix[spill]]
     for rec in kept:
         if rec["kind"] in region_kinds:
             whole = binary_fill_holes(ids == rec["defect_id"])

@@ -13,6 +13,7 @@ counts, contrast and reason for being dropped, accepted or not.
 
 from __future__ import annotations
 
+import math
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -25,6 +26,7 @@ from synthgen.annotate.visibility import part_in_view, visible_defects
 from synthgen.blender.contrast import render_pair
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.visibility import DefectIdPass
+from synthgen.geometry.camera import blur_radius_px
 from synthgen.plan.types import CameraPlan
 
 
@@ -51,6 +53,16 @@ def _outside_zeroed(a: np.ndarray, rect: tuple[int, int, int, int]) -> np.ndarra
     out = np.zeros_like(a)
     out[y0:y1, x0:x1] = a[y0:y1, x0:x1]
     return out
+
+
+def _spill_px(vc, cam: CameraPlan, defects, width_px: int) -> int:
+    """How far (px) a kept label may grow past its footprint into changed pixels: the configured
+    ``spill_px``, widened to the camera's defocus blur radius at its defects (plus one pixel for
+    the pixel filter), at most 8; 0 when ``spill_px`` is 0."""
+    if vc.spill_px == 0:
+        return 0
+    blur = blur_radius_px(cam, np.array([d.position for d in defects]), width_px)
+    return int(min(8, max(vc.spill_px, math.ceil(blur) + 1 if blur > 0.5 else 0)))
 
 
 def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None,
@@ -92,11 +104,13 @@ def verify_scene(built: BuiltScene, vc, quiet: bool = True, crop=None,
         pair = None
         if vis and vc.min_contrast > 0:
             both = np.where(np.isin(ids, list(keep)), ids, foot)  # label pixels first, then footprints
-            with_img, without_img = render_pair(built, cam.camera_id, keep, regions_of(both, keep),
+            spill = _spill_px(vc, cam, [d for d in plan.defects if d.defect_id in keep], res[0])
+            with_img, without_img = render_pair(built, cam.camera_id, keep, regions_of(both, keep, margin=spill + 2),
                                                 vc.contrast_samples, quiet)
             vis, low, ids = contrast_check(ids, with_img, without_img, vis, vc.min_contrast,
                                            vc.min_changed_fraction, vc.min_visible_pixels, vc.trim_to_change,
-                                           footprint=foot, region_kinds=region_kinds)
+                                           footprint=foot, region_kinds=region_kinds,
+                                           spill_px=spill if vc.trim_to_change else 0)
             dropped = dropped + low
             pair = (with_img, without_img) if vc.save_pairs else None
         else:

@@ -40,3 +40,17 @@ def points_in_view(points_world: np.ndarray, matrix_world, focal_length_mm: floa
     uv, depth = project(points_world, matrix_world, focal_length_mm, sensor_width_mm, resolution)
     w, h = resolution
     return (depth > near) & (uv[:, 0] >= 0) & (uv[:, 0] < w) & (uv[:, 1] >= 0) & (uv[:, 1] < h)
+
+
+def blur_radius_px(cam, points_world: np.ndarray, width_px: int) -> float:
+    """Largest defocus blur radius (px) over ``points_world`` (N, 3) for a CameraPlan-like ``cam``
+    (thin lens: circle of confusion f^2 / (N (S - f)) * |D - S| / D on the sensor); 0 without
+    depth of field."""
+    if not cam.use_dof or len(points_world) == 0:
+        return 0.0
+    f = cam.focal_length_mm / 1000.0
+    s = max(cam.focus_distance, f * 1.001)
+    eye = np.asarray(cam.matrix_world, float)[:3, 3]
+    dist = np.maximum(np.linalg.norm(np.asarray(points_world, float) - eye, axis=1), f * 1.001)
+    coc_m = f * f / (cam.fstop * (s - f)) * np.abs(dist - s) / dist
+    return float(coc_m.max() * 1000.0 / cam.sensor_width_mm * width_px / 2.0)

@@ -201,3 +201,45 @@ def test_every_changed_pixel_is_labelled_even_beyond_the_nominal_mask(tmp_path):
     assert n_changed > 100 and unlabelled < 0.02, f"{100 * unlabelled:.1f} % of {n_changed} changed pixels unlabelled"
     kept = rec["accepted_cameras"][0]["visible_defects"][0]
     assert kept["labelled_pixels"] > 2.5 * kept["visible_pixels"], "the label grew from the small mask to the ring"
+
+
+@pytest.mark.parametrize("spill_px", [0, 2])
+def test_a_defect_at_a_part_edge_has_its_change_across_the_edge_labelled(tmp_path, spill_px):
+    """A dark disc at the plate's edge, the camera slightly out of focus: the blur carries the
+    defect's change over the edge onto the belt, where its footprint (and the ID pass) stops.
+    With the default spill_px (widened to the blur radius) those pixels are labelled; with
+    spill_px 0 they are not, which is what a user saw along the edges of a box-shaped housing."""
+    from synthgen.blender import defects, render
+    from synthgen.blender.build import build, clear, start_session
+    from synthgen.blender.verify import verify_scene
+
+    disc_variant(tmp_path / "lib" / "disc" / "000", types=("encrustation",), enc_r=(0.0, 0.6))
+    data = plate_config(tmp_path, {"disc": top_kind(24.0, ("encrustation",))}, samples=16)
+    data["verification"]["spill_px"] = spill_px
+    cfg = JobConfig.model_validate(data)
+    lib = resolve_library(cfg, cfg.seed, tmp_path / "cache")
+    plan = make_plan(cfg, 0, cache_dir=tmp_path / "cache", library=lib)
+    part = np.array(plan.parts[0].matrix_world)
+    edge = part[:3, :3] @ np.array([0.05, 0.0, 0.0015]) + part[:3, 3]  # the middle of the top face's +x edge
+    d = dataclasses.replace(plan.defects[0], position=tuple(edge), normal=tuple(part[:3, 2]), through_mm=None)
+    # Focused 4 cm in front of the plate at f/1.4 (0.25 m, 50 mm lens): a blur radius of 4 px.
+    cam = dataclasses.replace(plan.cameras[0], use_dof=True, focus_distance=0.21, fstop=1.4)
+    plan = dataclasses.replace(plan, defects=(d,), cameras=(cam,))
+    start_session()
+    built = build(plan)
+    verdict = verify_scene(built, cfg.verification)
+    assert [v["defect_id"] for v in verdict.accepted[0].visible] == [d.defect_id]
+    ids = verdict.accepted[0].ids
+    imgs = []
+    for on in ({d.defect_id}, set()):
+        defects.set_enabled(built, on)
+        render.render_camera(built, 0)
+        render.save_render(tmp_path / "r.png")
+        imgs.append(np.asarray(Image.open(tmp_path / "r.png").convert("RGB")).astype(np.float32))
+    clear()
+    n_changed, unlabelled = _unlabelled_share(imgs[0], imgs[1], ids)
+    assert n_changed > 100, "the disc must show"
+    if spill_px:
+        assert unlabelled < 0.02, f"{100 * unlabelled:.1f} % of {n_changed} changed pixels unlabelled"
+    else:
+        assert unlabelled > 0.03, "without the spill the blur across the edge is unlabelled (the test's premise)"

@@ -89,6 +89,30 @@ def test_contrast_check_drops_faint_defects_and_cuts_labels_to_what_changes():
     assert regions_of(ids, {1, 4}, margin=2) == [(3, 3, 18, 18)]
 
 
+def test_a_change_blurred_across_an_edge_joins_its_label_and_nothing_further_does():
+    """A defect ends at an edge (its footprint stops there); defocus spreads its change 2 px onto
+    the neighbouring face. Those pixels join its label; a change 6 px away, another defect's pixels
+    and a dropped defect's pixels do not."""
+    ids = np.zeros((40, 40), np.int32)
+    ids[10:20, 10:20] = 1  # its face ends at row 20 (the edge)
+    ids[10:20, 30:36] = 2  # a faint neighbour, dropped
+    without = np.full((40, 40, 3), 100, np.uint8)
+    with_img = without.copy()
+    with_img[10:22, 10:20] = 60  # the defect, and its blur over the edge (rows 20, 21)
+    with_img[26, 10:20] = 60  # 6 px below: something else
+    with_img[10:20, 20:22] = 60  # blur to the side, towards the dropped neighbour ...
+    with_img[10:20, 30] = 60  # ... and one column of the neighbour itself (17 %: dropped)
+    vis = [{"defect_id": 1, "kind": "a"}, {"defect_id": 2, "kind": "b"}]
+    kept, dropped, out = contrast_check(ids, with_img, without, vis, 10, 0.2, 5, footprint=ids.copy(), spill_px=2)
+    assert [k["defect_id"] for k in kept] == [1] and [d["defect_id"] for d in dropped] == [2]
+    assert (out[20:22, 10:20] == 1).all(), "the change blurred over the edge is labelled"
+    assert (out[26] == 0).all(), "a change beyond spill_px is not this defect's"
+    assert (out[:, 30] == 0).all(), "a dropped defect's own pixels are not handed to its neighbour"
+    assert (out[10:20, 20:22] == 1).all() and kept[0]["labelled_pixels"] == 100 + 20 + 20
+    _, _, strict = contrast_check(ids, with_img, without, vis, 10, 0.2, 5, footprint=ids.copy())
+    assert (strict == 1).sum() == 100, "spill_px 0: the label stops at the footprint"
+
+
 def test_region_label_mode_labels_a_low_contrast_region_whole_and_in_one_piece():
     """A region of different texture changes every pixel a little and none by min_contrast: the
     default rule drops it, label: region keeps its whole footprint (holes filled) in one piece."""
@@ -150,3 +174,18 @@ def test_a_hole_over_a_steeply_slanted_far_side_stays_blind(tmp_path):
     pts += [(-0.012, y, 0.002) for y in (-0.05, 0.05)] + [(0.012, y, 0.016) for y in (-0.05, 0.05)]
     wedge = trimesh.convex.convex_hull(np.array(pts))
     assert hole_through(d, wedge, np.eye(4), 30.0) is None
+
+
+def test_defocus_blur_radius_grows_with_the_distance_from_the_focus_plane():
+    from types import SimpleNamespace
+
+    from synthgen.geometry.camera import blur_radius_px
+
+    M = np.eye(4)
+    M[2, 3] = 0.25  # 0.25 m above the origin, 50 mm lens, 36 mm sensor, 160 px wide
+    cam = SimpleNamespace(use_dof=True, focal_length_mm=50.0, sensor_width_mm=36.0, fstop=2.0,
+                          focus_distance=0.22, matrix_world=M)
+    r = blur_radius_px(cam, np.array([[0.0, 0.0, 0.0]]), 160)
+    assert abs(r - 0.5 * 0.0025 / (2.0 * 0.17) * 0.03 / 0.25 * 1000 / 36 * 160) < 1e-6  # thin lens
+    assert blur_radius_px(cam, np.array([[0.0, 0.0, 0.03]]), 160) < 1e-9, "a point in the focus plane is sharp"
+    assert blur_radius_px(SimpleNamespace(**{**vars(cam), "use_dof": False}), np.zeros((1, 3)), 160) == 0.0
