@@ -15,6 +15,8 @@ from scipy.ndimage import gaussian_filter1d
 from synthgen.textures.noise import fbm, grid, noise1d, smoothstep
 from synthgen.textures.shapes import Fields, _u
 
+STREAK_DEPTH = 0.45  # the largest share of the encrustation a streak removes (streaks: 1)
+
 
 def band(rng: np.random.Generator, res: int, sh) -> Fields:
     _gx, gy = grid(res)
@@ -30,7 +32,9 @@ def band(rng: np.random.Generator, res: int, sh) -> Fields:
     s = max(0.5, sh.softness * res)
     inside = smoothstep(-s, s, gy - top) * smoothstep(-s, s, bottom - gy)
     streaks = noise1d(rng, res, max(4, res // 3))[None, :]  # one value per column: streaks across the strip
-    enc = inside * np.clip(1.0 - sh.streaks * 0.5 * (1.0 - np.tanh(streaks)), 0.0, 1.0)
+    # Streaks take at most 45 % off the encrustation, so it stays above the mask's 0.5 everywhere
+    # inside: the label is the whole band, in one piece, however streaky it looks.
+    enc = inside * (1.0 - STREAK_DEPTH * sh.streaks * 0.5 * (1.0 - np.tanh(streaks)))
     fine = fbm(rng, res, 24, 3)
     height = 0.3 * inside * fine
     rough = np.clip(0.5 * fine, -1, 1)
