@@ -61,6 +61,9 @@ class RenderConfig(_Model):
         "none", description="what to do when the GPU device type is absent: 'none' = error, 'cpu' = render on CPU"
     )
     max_bounces: int = Field(8, ge=0, le=1024, description="Cycles total light bounces")
+    filter_width_px: float = Field(1.5, ge=0.01, le=10.0, description="Cycles pixel filter width (px; Blackman-Harris, "
+                                   "1.5 = Cycles' default). Narrower keeps 1-px detail such as grinding streaks "
+                                   "crisp, as a sharp camera does")
     threads: int = Field(0, ge=0, description="CPU render threads; 0 = all cores")
     exposure: float = Field(0.0, ge=-10, le=10, description="film exposure in stops")
     view_transform: Literal["Standard", "AgX", "Filmic"] = Field(

@@ -24,6 +24,10 @@ class PhotoTextureConfig(_Model):
                                         "scale of the streaks and grain on the part")
     strength: Vec2 = Field((1.0, 1.0), description="0..1: how much of the photo's relative variation reaches "
                                                    "the base colour (1 = all of it)")
+    specular: bool = Field(True, description="the photo's variation also scales the specular reflection, not "
+                                             "only the base colour: a ground surface's streaks are in its gloss, "
+                                             "and on a dark, glossy part the specular light would otherwise wash "
+                                             "the texture out")
     detrend_px: float = Field(20.0, gt=0, description="Gaussian sigma (photo pixels) of the photo's lighting, "
                                                      "divided out so that only the surface's texture remains")
     margin: float = Field(0.08, ge=0, lt=0.45, description="fraction of the photo trimmed on each side (its "

@@ -26,6 +26,7 @@ def apply_render_settings(rp: RenderPlan, seed: int | None = None, threads: int 
     if rp.denoise:
         c.denoiser = "OPENIMAGEDENOISE"
     c.max_bounces = rp.max_bounces
+    c.filter_width = rp.filter_width_px
     c.seed = seed % (2**31 - 1)
     c.use_animated_seed = False
     scene.render.resolution_x, scene.render.resolution_y = rp.resolution

@@ -93,7 +93,14 @@ def _albedo(nt, bsdf, m: MaterialPlan, pattern, name: str = "part") -> None:
     photo's texture."""
     factors = []
     if m.photo is not None:
-        factors.append(_photo_factor(nt, name, m.photo, m.finish_angle_deg))
+        photo = _photo_factor(nt, name, m.photo, m.finish_angle_deg)
+        factors.append(photo)
+        if m.photo.specular:  # the streaks of a ground surface are in its gloss as much as its colour
+            spec = nt.nodes.new("ShaderNodeMath")
+            spec.operation = "MULTIPLY"
+            spec.inputs[1].default_value = bsdf.inputs["Specular IOR Level"].default_value
+            nt.links.new(photo, spec.inputs[0])
+            nt.links.new(spec.outputs["Value"], bsdf.inputs["Specular IOR Level"])
     if m.albedo_variation > 0 and pattern is not None:
         factors.append(_factor(nt, pattern, m.albedo_variation, 0.4, 0.6))
     if m.speckle > 0:

@@ -23,6 +23,7 @@ class PhotoPlan:
     offset: tuple[float, float]  # where the part's origin falls in the photo, fractions of its size
     detrend_px: float
     margin: float
+    specular: bool = True  # the photo also scales the specular reflection
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,7 @@ class RenderPlan:
     cycles_seed: int = 0  # Cycles' sampling seed: the same plan renders the same pixels anywhere
     # (belt speed m/s, exposure s, ID-pass instants) when render.motion_blur is on; parts move along +x
     motion_blur: tuple[float, float, int] | None = None
+    filter_width_px: float = 1.5  # Cycles' pixel filter width
 
 
 @dataclass(frozen=True)
@@ -185,6 +187,8 @@ class ScenePlan:
                 del p["material"]["photo"]  # nor do materials without a photo texture
         if d["render"]["motion_blur"] is None:
             del d["render"]["motion_blur"]  # nor do plans without motion blur
+        if d["render"]["filter_width_px"] == 1.5:
+            del d["render"]["filter_width_px"]  # nor do plans with Cycles' default pixel filter
         return d
 
     def to_json(self) -> str:

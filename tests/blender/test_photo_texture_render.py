@@ -1,6 +1,7 @@
 """A photo texture reaches the render: a photo of vertical stripes on the twin's tile shows as
-stripes along the finish direction (up the image at 90 degrees, across it at 0); a tinted band
-brightens that texture where it is labelled, without covering it."""
+stripes along the finish direction (up the image at 90 degrees, across it at 0), with more of its
+contrast when it scales the specular light too; a tinted band brightens that texture where it is
+labelled, without covering it."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from conftest import REPO, requires_bpy, requires_magnetic_tile
 pytestmark = [requires_bpy, requires_magnetic_tile, pytest.mark.blender, pytest.mark.data]  # on the twin config
 
 
-def _render(tmp_path, angle: float, name: str, band: bool = False) -> tuple[np.ndarray, np.ndarray]:
+def _render(tmp_path, angle: float, name: str, band: bool = False, specular: bool = True) -> tuple[np.ndarray, np.ndarray]:
     from synthgen.pipeline import run_render
 
     photos = tmp_path / "photos"
@@ -47,7 +48,7 @@ def _render(tmp_path, angle: float, name: str, band: bool = False) -> tuple[np.n
     mat = data["materials"][0]
     mat.update({"finish_angle_deg": [angle, angle], "albedo_variation": [0, 0], "speckle": [0, 0],
                 "finish_strength": [0, 0]})
-    mat["photo_texture"] = {"images": str(photos), "px_per_mm": [6, 6], "margin": 0.0}
+    mat["photo_texture"] = {"images": str(photos), "px_per_mm": [6, 6], "margin": 0.0, "specular": specular}
     data["num_scenes"], data["out"] = 1, str(tmp_path / name)
     cfg = JobConfig.model_validate(data, context={"config_dir": REPO / "configs"})
     assert run_render(cfg, progress=False).images == 1
@@ -82,3 +83,16 @@ def test_a_tinted_band_brightens_the_photo_texture_and_keeps_it(tmp_path):
     # brighter: the base colour doubles, but on the dark, glossy ferrite most light is specular
     assert img[rows].mean() > 1.05 * img[clear].mean()
     assert _across_over_along(img[rows]) > 3.0  # the stripes still run up the image inside the band
+
+
+def test_the_photo_scaling_the_specular_light_too_keeps_more_of_its_contrast(tmp_path):
+    """On the dark, glossy ferrite most of the light is specular: a photo that scales only the base
+    colour shows faintly; scaling the specular reflection too brings its stripes closer to the photo's."""
+    def contrast(img):
+        h, w = img.shape
+        cols = img[h // 6:h - h // 6, w // 6:w - w // 6].mean(axis=0)
+        return float(cols.std() / cols.mean())
+
+    both, _ = _render(tmp_path, 90.0, "both")
+    colour_only, _ = _render(tmp_path, 90.0, "colour", specular=False)
+    assert contrast(both) > 1.3 * contrast(colour_only), (contrast(both), contrast(colour_only))
