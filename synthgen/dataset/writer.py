@@ -60,7 +60,13 @@ def config_hash(cfg) -> str:
 
 # Fields added after datasets were written, with the value that leaves the output as it was.
 # While a field holds it, the hash leaves it out, so those datasets keep their hash (resume, merge).
-_INERT_RENDER = {"image_format": "png"}
+_INERT_RENDER = {"image_format": "png", "filter_width_px": 1.5}
+# Labels at part edges (spill_px) changed datasets' labels: only 0 leaves them as they were, so
+# a dataset written before resumes with ``verification.spill_px: 0`` (the error says the hash).
+_INERT_VERIFICATION = {"spill_px": 0}
+_INERT_PHOTO = {"specular": False}
+_INERT_MATERIAL = {"photo_texture": None}
+_INERT_KIND_MATERIAL = {"tint": [0.0, 0.0]}
 _INERT_KIND = {"label": "changed", "rotation_deg": [0.0, 360.0]}
 _INERT_SHAPE = {"heading_deg": [0.0, 360.0]}
 
@@ -82,9 +88,15 @@ def _drop_inert_new_fields(d: dict) -> None:
     verification = d.get("verification", {})
     if verification.get("save_pairs") is False:  # pairs are extra files; images and labels are the same
         verification.pop("save_pairs")
+    drop(verification, _INERT_VERIFICATION)
+    for m in d.get("materials", []):
+        if isinstance(m.get("photo_texture"), dict):
+            drop(m["photo_texture"], _INERT_PHOTO)
+        drop(m, _INERT_MATERIAL)
     for kind in d.get("defects", {}).get("kinds", {}).values():
         drop(kind, _INERT_KIND)
         drop(kind.get("shape", {}), _INERT_SHAPE)
+        drop(kind.get("material") or {}, _INERT_KIND_MATERIAL)
 
 
 def parse_shard(spec: str | None, env: dict[str, str] | None = None) -> tuple[int, int]:

@@ -100,14 +100,28 @@ def test_fields_added_later_keep_the_hash_of_datasets_written_before_them():
     from synthgen.config import JobConfig, load_job_config
     from synthgen.dataset.writer import config_hash
 
-    cfg = load_job_config(REPO / "configs" / "smoke.yaml")
+    now = load_job_config(REPO / "configs" / "smoke.yaml")
+    # Labels at part edges (verification.spill_px) changed the labels: the old hash holds only with
+    # the spill off, and the default config no longer claims it.
+    cfg = now.model_copy(update={"verification": now.verification.model_copy(update={"spill_px": 0})})
     assert config_hash(cfg) == "9fa8b0b6b0c3760f"
+    assert config_hash(now) != "9fa8b0b6b0c3760f"
     data = cfg.model_dump(mode="json")
-    for edit in (lambda d: d["render"].update(image_format="jpeg"),
+
+    def hashed(d: dict) -> str:
+        c = JobConfig.model_validate(d, context={"config_dir": cfg.config_dir})
+        c._source = cfg.source  # as load_job_config would: paths count relative to the config's folder
+        return config_hash(c)
+
+    assert hashed(json.loads(json.dumps(data))) == config_hash(cfg), "the same config, re-read: the same hash"
+    for edit in (lambda d: d["render"].update(filter_width_px=0.8),
+                 lambda d: d["verification"].update(spill_px=2),
+                 lambda d: d["defects"]["kinds"]["dent"]["material"].update(tint=[1.2, 1.5]),
+                 lambda d: d["render"].update(image_format="jpeg"),
                  lambda d: d["verification"].update(save_pairs=True),
                  lambda d: d["render"]["sensor"]["blur"].update(enabled=True),
                  lambda d: d["defects"]["kinds"]["dent"].update(label="region"),
                  lambda d: d["defects"]["kinds"]["dent"].update(rotation_deg=[0, 10])):
         d = json.loads(json.dumps(data))
         edit(d)
-        assert config_hash(JobConfig.model_validate(d, context={"config_dir": cfg.config_dir})) != config_hash(cfg)
+        assert hashed(d) != config_hash(cfg)
