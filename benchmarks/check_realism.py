@@ -49,7 +49,18 @@ def main() -> int:
     rows = []
     for fname, name, omax, cmax, ksmax in (("realism_twin_before.json", "twin before", 0.70, 0.75, 0.25),
                                            ("realism_twin_after.json", "twin after", 0.70, 0.75, 0.25),
-                                           ("realism_hybrid.json", "hybrid", 0.65, None, None)):
+                                           ("realism_twin_photo_v1.json", "twin, photo texture in the colour only",
+                                            0.70, 0.75, 0.25),
+                                           ("realism_twin_photo_heldout.json",
+                                            "same render, healthy.val as real healthy", 0.70, 0.75, 0.25),
+                                           ("realism_twin_photo.json",
+                                            "twin, photo texture in colour and gloss, 0.8 px filter, solid bands",
+                                            0.70, 0.75, 0.25),
+                                           ("realism_hybrid.json", "hybrid", 0.65, None, None),
+                                           ("realism_hybrid_photo.json", "hybrid, pairs of the colour-only render, JPEG 95",
+                                            0.65, None, None),
+                                           ("realism_hybrid_photo2.json", "hybrid, pairs of the latest render, JPEG 95",
+                                            0.65, None, None)):
         p = args.results / fname
         if p.is_file():
             rows += realism_aims(name, json.loads(p.read_text()), omax, cmax, ksmax)
