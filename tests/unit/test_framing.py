@@ -50,7 +50,11 @@ def test_framing_fills_the_image_for_a_small_and_a_large_part(tmp_path):
 def test_a_fixed_arc_loses_one_of_them(tmp_path):
     small = _coverage(make_plan(_cfg(tmp_path, (30.0, 30.0, 30.0), False), 0, cache_dir=None))
     large = _coverage(make_plan(_cfg(tmp_path, (1200.0, 600.0, 20.0), False), 0, cache_dir=None))
-    assert max(s for s, _ in small) < 0.3 or not all(ok for _, ok in large)
+    small_span = max(s for s, _ in small)
+    large_fits = [ok for _, ok in large]
+    assert small_span < 0.3 or not all(large_fits), (
+        f"a fixed arc served both: the 30 mm cube spans up to {small_span:.2f} of the image (should be under 0.3, "
+        f"too small) and the 1.2 m panel fits in every camera ({large_fits}; some should not)")
 
 
 def test_inspection_tiling_covers_a_large_part_with_overlapping_top_down_tiles(tmp_path):
