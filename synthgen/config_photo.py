@@ -23,7 +23,8 @@ class PhotoTextureConfig(_Model):
     px_per_mm: Vec2 = Field(description="photo pixels per millimetre of the part's surface (range): sets the "
                                         "scale of the streaks and grain on the part")
     strength: Vec2 = Field((1.0, 1.0), description="0..1: how much of the photo's relative variation reaches "
-                                                   "the base colour (1 = all of it)")
+                                                   "the base colour, and with specular the specular level "
+                                                   "(1 = all of it)")
     specular: bool = Field(True, description="the photo's variation also scales the specular reflection, not "
                                              "only the base colour: a ground surface's streaks are in its gloss, "
                                              "and on a dark, glossy part the specular light would otherwise wash "

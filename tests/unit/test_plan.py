@@ -178,3 +178,18 @@ def test_albedo_streaks_and_speckle_are_drawn_only_when_asked_for(qs_cfg):
     assert make_plan(twin, 2, cache_dir=None).parts[0].material == mats[2]
     plain = make_plan(qs_cfg, 0, cache_dir=None)
     assert all(p.material.albedo_variation == 0 and p.material.speckle == 0 for p in plain.parts)
+
+
+def test_the_pixel_filter_width_is_planned_and_a_default_plan_stays_as_it_was(qs_cfg):
+    import json
+
+    from synthgen.plan.types import plan_from_dict
+
+    plain = make_plan(qs_cfg, 0, cache_dir=None)
+    assert plain.render.filter_width_px == 1.5
+    assert "filter_width_px" not in json.loads(plain.to_json())["render"], "Cycles' default is not written"
+    sharp_cfg = qs_cfg.model_copy(update={"render": qs_cfg.render.model_copy(update={"filter_width_px": 0.8})})
+    sharp = make_plan(sharp_cfg, 0, cache_dir=None)
+    assert sharp.render.filter_width_px == 0.8
+    assert plan_from_dict(json.loads(sharp.to_json())).render.filter_width_px == 0.8
+    assert plan_from_dict(json.loads(plain.to_json())).render.filter_width_px == 1.5
