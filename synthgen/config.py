@@ -66,8 +66,9 @@ class RenderConfig(_Model):
                                    "crisp, as a sharp camera does")
     threads: int = Field(0, ge=0, description="CPU render threads; 0 = all cores")
     exposure: float = Field(0.0, ge=-10, le=10, description="film exposure in stops")
-    view_transform: Literal["Standard", "AgX", "Filmic"] = Field(
-        "AgX", description="colour management view transform"
+    view_transform: Literal["Standard", "AgX", "Filmic", "Raw"] = Field(
+        "AgX", description="colour management view transform. Raw writes linear light (gamma 1), as "
+                           "machine-vision cameras deliver it: dark surfaces stay dark and highlights stand out"
     )
     color_mode: Literal["RGB", "BW"] = Field("RGB", description="output PNGs in colour (RGB) or greyscale (BW)")
     image_format: Literal["png", "jpeg"] = Field(

@@ -7,6 +7,8 @@ base colour, mapped flat onto the part at a physical scale, so the renderer ligh
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from synthgen.config_base import Vec2, _check_range, _Model, _resolve_path
@@ -29,6 +31,9 @@ class PhotoTextureConfig(_Model):
                                              "only the base colour: a ground surface's streaks are in its gloss, "
                                              "and on a dark, glossy part the specular light would otherwise wash "
                                              "the texture out")
+    encoding: Literal["srgb", "linear"] = Field("srgb", description="how the photos' grey levels relate to "
+                                                "light: srgb (a display-encoded photo) or linear (a machine-vision "
+                                                "camera's gamma-1 output)")
     detrend_px: float = Field(20.0, gt=0, description="Gaussian sigma (photo pixels) of the photo's lighting, "
                                                      "divided out so that only the surface's texture remains")
     margin: float = Field(0.08, ge=0, lt=0.45, description="fraction of the photo trimmed on each side (its "

@@ -221,7 +221,7 @@ def _save_image(path: Path, ids, plan: ScenePlan, cam, jpeg_quality: int):
         render.save_render(tmp)
         image = np.asarray(Image.open(tmp))
         if sp is not None:
-            image, ids = apply_camera_model(image, ids, sp, cam)
+            image, ids = apply_camera_model(image, ids, sp, cam, linear=plan.render.view_transform == "Raw")
         atomic_write_image(path, image, jpeg_quality)
     finally:
         tmp.unlink(missing_ok=True)

@@ -3,7 +3,7 @@
 Order: lens distortion (image and label map through the same map; labels by nearest neighbour,
 so a label stays exactly where its pixels went), then optical blur (a Gaussian), vignetting and
 sensor noise. Blur, vignetting and noise act on linear light: the 8-bit image is decoded with the sRGB curve, processed, and
-encoded again. Noise model of a linear sensor: a pixel at linear level L collects
+encoded again (an image rendered with the Raw view transform is linear already and stays so). Noise model of a linear sensor: a pixel at linear level L collects
 L x full_well electrons; shot noise is Poisson (sampled as a normal of variance equal to the
 mean), read noise is a normal of ``read_noise_e`` std, and the optional fixed pattern is a
 per-pixel gain (1 + fixed_pattern x N(0, 1)) that is the same in every image of a camera.
@@ -16,16 +16,7 @@ import numpy as np
 
 from synthgen.geometry.camera import intrinsics as camera_intrinsics
 from synthgen.plan.types import CameraPlan, SensorPlan
-
-
-def srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    v = np.asarray(v, np.float64)
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(v: np.ndarray) -> np.ndarray:
-    v = np.clip(np.asarray(v, np.float64), 0.0, 1.0)
-    return np.where(v <= 0.0031308, v * 12.92, 1.055 * v ** (1 / 2.4) - 0.055)
+from synthgen.srgb import linear_to_srgb, srgb_to_linear
 
 
 def intrinsics(cam: CameraPlan, size: tuple[int, int]) -> np.ndarray:
@@ -64,9 +55,10 @@ def add_noise(linear: np.ndarray, sp: SensorPlan, rng: np.random.Generator) -> n
 
 
 def apply_camera_model(image: np.ndarray, labels: np.ndarray | None, sp: SensorPlan,
-                       cam: CameraPlan) -> tuple[np.ndarray, np.ndarray | None]:
+                       cam: CameraPlan, linear: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """(image, labels) as the planned camera sees them: uint8 image (H, W) or (H, W, C), label
-    map (H, W) of ids or None."""
+    map (H, W) of ids or None. ``linear``: the image holds linear light already (the Raw view
+    transform, a machine-vision camera's gamma 1), so it is neither decoded nor encoded."""
     h, w = image.shape[:2]
     K = intrinsics(cam, (w, h))
     out = image
@@ -78,7 +70,7 @@ def apply_camera_model(image: np.ndarray, labels: np.ndarray | None, sp: SensorP
             labels = cv2.remap(src, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
     if sp.vignetting is None and sp.full_well_e is None and not sp.blur_sigma_px:
         return out, labels
-    lin = srgb_to_linear(out / 255.0)
+    lin = out / 255.0 if linear else srgb_to_linear(out / 255.0)
     if sp.blur_sigma_px:
         lin = cv2.GaussianBlur(lin, (0, 0), sp.blur_sigma_px, borderType=cv2.BORDER_REFLECT)
     if sp.vignetting is not None:
@@ -86,4 +78,5 @@ def apply_camera_model(image: np.ndarray, labels: np.ndarray | None, sp: SensorP
         lin = lin * (g[..., None] if lin.ndim == 3 else g)
     if sp.full_well_e is not None:
         lin = add_noise(lin, sp, np.random.default_rng(sp.noise_seed))
-    return np.rint(linear_to_srgb(lin) * 255.0).astype(np.uint8), labels
+    enc = np.clip(lin, 0.0, 1.0) if linear else linear_to_srgb(lin)
+    return np.rint(enc * 255.0).astype(np.uint8), labels

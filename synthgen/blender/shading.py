@@ -73,7 +73,7 @@ def _photo_factor(nt, name: str, p: PhotoPlan, angle_deg: float):
     """The photo's relative reflectance, mapped flat onto the part at ``p.px_per_mm`` (mirrored
     beyond its edges, so it tiles without seams), its vertical along ``angle_deg`` from the part's
     x axis (the finish direction: a ground surface's streaks run up its photos)."""
-    r = reflectance(p.path, p.detrend_px, p.margin, p.strength)
+    r = reflectance(p.path, p.detrend_px, p.margin, p.strength, p.encoding)
     h, w = r.shape
     img = bpy.data.images.new(f"{name}_photo", w, h, alpha=False, float_buffer=True)
     img[TAG] = 1

@@ -64,11 +64,12 @@ _INERT_RENDER = {"image_format": "png", "filter_width_px": 1.5}
 # Labels at part edges (spill_px) changed datasets' labels: only 0 leaves them as they were, so
 # a dataset written before resumes with ``verification.spill_px: 0`` (the error says the hash).
 _INERT_VERIFICATION = {"spill_px": 0}
-_INERT_PHOTO = {"specular": False}
+_INERT_PHOTO = {"specular": False, "encoding": "srgb"}
 _INERT_MATERIAL = {"photo_texture": None}
 _INERT_KIND_MATERIAL = {"tint": [0.0, 0.0]}
 _INERT_KIND = {"label": "changed", "rotation_deg": [0.0, 360.0]}
 _INERT_SHAPE = {"heading_deg": [0.0, 360.0]}
+_INERT_SURFACE = {"edge_direction": None}
 
 
 def _drop_inert_new_fields(d: dict) -> None:
@@ -96,6 +97,7 @@ def _drop_inert_new_fields(d: dict) -> None:
     for kind in d.get("defects", {}).get("kinds", {}).values():
         drop(kind, _INERT_KIND)
         drop(kind.get("shape", {}), _INERT_SHAPE)
+        drop(kind.get("surface", {}), _INERT_SURFACE)
         drop(kind.get("material") or {}, _INERT_KIND_MATERIAL)
 
 

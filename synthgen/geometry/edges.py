@@ -18,6 +18,14 @@ def feature_edges(mesh: trimesh.Trimesh, sharp_deg: float) -> np.ndarray:
     return np.asarray(mesh.vertices)[edges]
 
 
+def segments_along(segments: np.ndarray, direction, tol_deg: float) -> np.ndarray:
+    """The ``segments`` (E, 2, 3) that run within ``tol_deg`` degrees of ``direction`` (either sense)."""
+    d = np.asarray(direction, float)
+    ab = segments[:, 1] - segments[:, 0]
+    cos = np.abs(ab @ d) / np.maximum(np.linalg.norm(ab, axis=1) * np.linalg.norm(d), 1e-30)
+    return segments[cos >= np.cos(np.radians(tol_deg))]
+
+
 def distance_to_segments(points: np.ndarray, segments: np.ndarray, chunk: int = 4096) -> np.ndarray:
     """(N,) Euclidean distance from each of ``points`` (N, 3) to the nearest of ``segments`` (E, 2, 3);
     inf when there are no segments."""

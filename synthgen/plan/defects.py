@@ -9,10 +9,11 @@ from pathlib import Path
 import numpy as np
 
 from synthgen.geometry.cad import load_part
-from synthgen.geometry.edges import distance_to_segments, faces_near_edges, feature_edges
+from synthgen.geometry.edges import distance_to_segments, faces_near_edges, feature_edges, segments_along
 from synthgen.geometry.walls import wall_far_side
 from synthgen.plan.defect_maps import hole_points, mask_extent_fraction
 from synthgen.plan.types import CameraPlan, DefectPlan, PartPlan
+from synthgen.textures.recipes import EDGE_DIRECTION_TOL_DEG
 
 CONTACT_TOL_M = 1e-4  # faces this close to the belt plane, facing down, rest on it
 THROUGH_SPREAD_MM = 1.0  # a far side whose depth varies by more (and by more than half its depth) is not opened
@@ -68,9 +69,11 @@ _EDGE_ZONES: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 def _edge_zone(pm, units: str, surface) -> tuple[np.ndarray, np.ndarray]:
     """(feature-edge segments, faces that may hold a point near them) of a part for a kind's
     ``surface`` filter; computed once per file and setting, not once per scene."""
-    key = (pm.sha256, units, surface.sharp_edge_deg, surface.max_edge_distance_mm)
+    key = (pm.sha256, units, surface.sharp_edge_deg, surface.max_edge_distance_mm, surface.edge_direction)
     if key not in _EDGE_ZONES:
         segs = feature_edges(pm.mesh, surface.sharp_edge_deg)
+        if surface.edge_direction is not None:
+            segs = segments_along(segs, surface.edge_direction, EDGE_DIRECTION_TOL_DEG)
         _EDGE_ZONES[key] = (segs, faces_near_edges(pm.mesh, segs, surface.max_edge_distance_mm / 1000.0))
     return _EDGE_ZONES[key]
 

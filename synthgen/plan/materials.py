@@ -33,7 +33,8 @@ def plan_photo(pt: PhotoTextureConfig | None, rng: np.random.Generator) -> Photo
     photos = pt.photos()
     return PhotoPlan(path=photos[int(rng.integers(len(photos)))], px_per_mm=_log_uniform(*pt.px_per_mm, rng),
                      strength=float(rng.uniform(*pt.strength)), offset=tuple(float(x) for x in rng.uniform(0, 1, 2)),
-                     detrend_px=pt.detrend_px, margin=pt.margin, specular=pt.specular)
+                     detrend_px=pt.detrend_px, margin=pt.margin, specular=pt.specular,
+                     encoding=pt.encoding)
 
 
 def plan_material(presets: list[MaterialPreset], allowed: list[str] | None,

@@ -24,6 +24,7 @@ class PhotoPlan:
     detrend_px: float
     margin: float
     specular: bool = True  # the photo also scales the specular reflection
+    encoding: str = "srgb"  # how the photo's grey levels relate to light: srgb or linear
 
 
 @dataclass(frozen=True)

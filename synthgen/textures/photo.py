@@ -5,7 +5,7 @@ A source is a folder of images or a split json whose chosen lists hold ``{image:
 per part from the list, so the same seed picks the same photo on any machine.
 
 Each photo becomes a relative-reflectance texture.
-The photo is decoded from display values to linear light, trimmed by ``margin`` on each side (its
+The photo is decoded to linear light (``encoding``: the sRGB curve, or none for a linear camera), trimmed by ``margin`` on each side (its
 border may show the part's edges), and divided by a wide Gaussian blur of itself: what remains is
 the surface's own variation around 1 (streaks, grain, stains) with the photo's lighting removed.
 ``strength`` scales that variation: ``1 + strength * (r - 1)``, never below 0.
@@ -19,6 +19,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+
+from synthgen.srgb import srgb_to_linear
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 
@@ -64,19 +66,18 @@ def list_photos(path: str, keys: tuple[str, ...] = ()) -> tuple[str, ...]:
     return tuple(found)
 
 
-def srgb_to_linear(v: np.ndarray) -> np.ndarray:
-    return np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
-
-
-def reflectance(path: str | Path, detrend_px: float, margin: float, strength: float) -> np.ndarray:
-    """The photo's relative reflectance, float32, rows top to bottom, mean close to 1."""
+def reflectance(path: str | Path, detrend_px: float, margin: float, strength: float,
+                encoding: str = "srgb") -> np.ndarray:
+    """The photo's relative reflectance, float32, rows top to bottom, mean close to 1. ``encoding``
+    says how its grey levels relate to light: ``srgb`` (decoded with the sRGB curve) or ``linear``."""
     img = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
     if img is None:
         raise ValueError(f"{path}: cannot read the photo")
     h, w = img.shape
     dy, dx = round(h * margin), round(w * margin)
     img = img[dy:h - dy or None, dx:w - dx or None]
-    lin = srgb_to_linear(img.astype(np.float32) / 255.0)
+    v = img.astype(np.float32) / 255.0
+    lin = v if encoding == "linear" else srgb_to_linear(v).astype(np.float32)
     light = cv2.GaussianBlur(lin, (0, 0), detrend_px, borderType=cv2.BORDER_REFLECT)
     r = lin / np.maximum(light, 1e-4)
     return np.maximum(0.0, 1.0 + strength * (r - 1.0)).astype(np.float32)

@@ -264,6 +264,9 @@ ShapeParams = Annotated[
 # --------------------------------------------------------------------------- recipe
 
 
+EDGE_DIRECTION_TOL_DEG = 30.0  # an arc tile's curved end still counts as running along its width
+
+
 class SurfaceFilter(_Model):
     """Which faces of a part may receive the defect: faces some camera can see, optionally only
     those whose normal lies within a cone around a direction, and optionally only points near an
@@ -282,12 +285,16 @@ class SurfaceFilter(_Model):
     sharp_edge_deg: float = Field(
         30.0, gt=0, lt=180, description="an edge between two faces whose normals differ by more than this is "
                                         "sharp (an edge of the part), degrees")
+    edge_direction: Vec3 | None = Field(
+        None, description="with max_edge_distance_mm: only edges that run along this direction of the part's own "
+                          f"frame, within {EDGE_DIRECTION_TOL_DEG:g} degrees (for example [1, 0, 0] for the ends of "
+                          "a bar whose length is its y axis); need not be unit length; none = every edge")
 
-    @field_validator("direction")
+    @field_validator("direction", "edge_direction")
     @classmethod
-    def _nonzero(cls, v):
-        if sum(x * x for x in v) <= 1e-12:
-            raise ValueError("direction must not be the zero vector")
+    def _nonzero(cls, v, info):
+        if v is not None and sum(x * x for x in v) <= 1e-12:
+            raise ValueError(f"{info.field_name} must not be the zero vector")
         return v
 
 

@@ -1,7 +1,7 @@
 """A photo texture reaches the render: a photo of vertical stripes on the twin's tile shows as
 stripes along the finish direction (up the image at 90 degrees, across it at 0), with more of its
 contrast when it scales the specular light too; a tinted band brightens that texture where it is
-labelled, without covering it."""
+labelled, without covering it; the Raw view transform writes linear light."""
 
 from __future__ import annotations
 
@@ -18,7 +18,8 @@ from conftest import REPO, requires_bpy, requires_magnetic_tile
 pytestmark = [requires_bpy, requires_magnetic_tile, pytest.mark.blender, pytest.mark.data]  # on the twin config
 
 
-def _render(tmp_path, angle: float, name: str, band: bool = False, specular: bool = True) -> tuple[np.ndarray, np.ndarray]:
+def _render(tmp_path, angle: float, name: str, band: bool = False, specular: bool = True,
+            view: str = "Standard") -> tuple[np.ndarray, np.ndarray]:
     from synthgen.pipeline import run_render
 
     photos = tmp_path / "photos"
@@ -29,7 +30,7 @@ def _render(tmp_path, angle: float, name: str, band: bool = False, specular: boo
         cv2.imwrite(str(photos / "stripes.png"), img)
     data = load_job_config(REPO / "configs" / "twin_magnetic_tile.yaml").model_dump(mode="json")
     data["render"].update({"resolution": [120, 160], "samples": 8, "denoise": True, "max_bounces": 1,
-                           "image_format": "png"})
+                           "image_format": "png", "view_transform": view})
     data["render"]["sensor"]["noise"]["enabled"] = False
     data["render"]["crop"]["min_size"] = [24, 24]
     data["cameras"]["ark"].update({"count": 1, "arc_deg": 0})
@@ -96,3 +97,17 @@ def test_the_photo_scaling_the_specular_light_too_keeps_more_of_its_contrast(tmp
     both, _ = _render(tmp_path, 90.0, "both")
     colour_only, _ = _render(tmp_path, 90.0, "colour", specular=False)
     assert contrast(both) > 1.3 * contrast(colour_only), (contrast(both), contrast(colour_only))
+
+
+def test_the_raw_view_transform_writes_linear_light(tmp_path):
+    """A machine-vision camera delivers linear light (gamma 1): the Raw view transform writes the
+    same render's linear values, the display-encoded image decoded with the sRGB curve."""
+    from synthgen.srgb import srgb_to_linear
+
+    std, _ = _render(tmp_path, 90.0, "std")
+    raw, _ = _render(tmp_path, 90.0, "raw", view="Raw")
+    want = 255.0 * srgb_to_linear(std / 255.0)
+    lit = std > 20  # the tile, not the black belt
+    assert lit.mean() > 0.3
+    assert float(np.median(np.abs(raw - want)[lit])) <= 1.5
+    assert raw[lit].mean() < 0.7 * std[lit].mean()  # darker than the display encoding

@@ -114,6 +114,27 @@ def test_edge_constraint_keeps_defects_within_d_of_an_edge(tmp_path):
     assert max(free) > 5.0  # without the constraint, defects land well inside the faces
 
 
+def _x_edge_distance_mm(plan, d) -> float:
+    """Distance (mm) of a defect centre on the block to the nearest edge running along the block's x."""
+    x = np.linalg.inv(np.array(plan.parts[0].matrix_world)) @ np.array([*d.position, 1.0])
+    half = np.array([30.0, 20.0, 4.0]) / 1000.0
+    gap = half - np.abs(x[:3])
+    k = int(np.argmin(gap))  # the face the centre lies on
+    if k == 0:  # an end face: the x edges end at its corners
+        return 1000.0 * float(np.hypot(gap[1], gap[2]))
+    return 1000.0 * float(gap[2] if k == 1 else gap[1])
+
+
+def test_an_edge_direction_keeps_defects_at_the_edges_that_run_along_it(tmp_path):
+    """The twin's cracks start at a tile's ends, not its long sides: with edge_direction only edges
+    along that axis of the part count."""
+    along = _box_config(tmp_path, {"max_edge_distance_mm": 2.0, "edge_direction": [1.0, 0.0, 0.0]})
+    dist = [_x_edge_distance_mm(pl, d) for pl in _plans(along, 6) for d in pl.defects]
+    assert len(dist) >= 20 and max(dist) <= 2.0 + 1e-6
+    anyedge = _box_config(tmp_path, {"max_edge_distance_mm": 2.0})
+    assert max(_x_edge_distance_mm(pl, d) for pl in _plans(anyedge, 6) for d in pl.defects) > 5.0
+
+
 def test_edge_constraint_with_no_sharp_edge_places_nothing(tmp_path):
     # a 90-degree box edge is not sharp when only edges over 95 degrees count
     cfg = _box_config(tmp_path, {"max_edge_distance_mm": 2.0, "sharp_edge_deg": 95.0})

@@ -56,6 +56,18 @@ def test_reflectance_keeps_the_surface_and_divides_out_the_lighting(tmp_path):
     assert np.allclose(half - 1.0, 0.5 * (r - 1.0), atol=1e-5)
 
 
+def test_a_linear_photo_keeps_its_own_contrast_and_an_srgb_one_is_decoded_first(tmp_path):
+    """A machine-vision camera's photo (gamma 1) is light already: grey 160 against 80 is twice the
+    reflectance. Read as sRGB, the same stripes would be about 2.9 times (the display curve)."""
+    path = _stripes(tmp_path / "flatlit.png", lit=False)
+    lin = reflectance(path, detrend_px=20, margin=0.1, strength=1.0, encoding="linear")
+    srgb = reflectance(path, detrend_px=20, margin=0.1, strength=1.0)
+    inner = (slice(None), slice(30, -30))
+    ratio = lambda r: float(np.percentile(r[inner], 95) / np.percentile(r[inner], 5))  # noqa: E731
+    assert ratio(lin) == pytest.approx(2.0, rel=0.05)
+    assert ratio(srgb) == pytest.approx(((160 / 255 + 0.055) / (80 / 255 + 0.055)) ** 2.4, rel=0.05)
+
+
 def test_each_part_draws_a_photo_from_the_seed_and_plans_name_it_relative_to_the_config(tmp_path, write_config):
     path = _config(tmp_path, write_config)
     cfg = load_job_config(path)

@@ -129,3 +129,25 @@ def test_blur_softens_edges_keeps_the_mean_and_leaves_labels_and_other_draws_alo
     assert all(x.blur_sigma_px is None for x in a.sensors) and "blur_sigma_px" not in a.to_json()
     assert all(0.8 <= x.blur_sigma_px <= 1.2 for x in b.sensors)
     assert [x.noise_seed for x in a.sensors] == [x.noise_seed for x in b.sensors], "blur draws from its own stream"
+
+
+def test_a_linear_camera_image_gets_noise_that_grows_as_the_square_root_of_its_level():
+    """Raw renders (a machine-vision camera's gamma 1) are noised in their own values: shot noise in
+    grey levels is 255 sqrt(level / full well), so it grows with brightness, where the sRGB-encoded
+    path flattens it; a flat image keeps its level, neither decoded nor encoded."""
+    sp = SensorPlan(camera_id=0, noise_seed=1, pattern_seed=0, full_well_e=4000.0, read_noise_e=0.0)
+    stds = {}
+    for grey in (40, 160):
+        img = np.full((300, 300), grey, np.uint8)
+        out, _ = apply_camera_model(img, None, sp, CAM, linear=True)
+        want = 255.0 * np.sqrt(grey / 255.0 / sp.full_well_e)
+        assert out.astype(float).std() == pytest.approx(want, rel=0.08), grey
+        assert abs(out.astype(float).mean() - grey) < 0.3
+        stds[grey] = out.astype(float).std()
+        srgb, _ = apply_camera_model(img, None, sp, CAM)
+        stds[("srgb", grey)] = srgb.astype(float).std()
+    assert stds[160] / stds[40] == pytest.approx(2.0, rel=0.1)            # sqrt(160 / 40)
+    assert stds[("srgb", 160)] / stds[("srgb", 40)] < 1.2                  # display encoding flattens it
+    blur = SensorPlan(camera_id=0, noise_seed=0, pattern_seed=0, blur_sigma_px=1.0)
+    flat = np.full((20, 20), 77, np.uint8)
+    assert np.array_equal(apply_camera_model(flat, None, blur, CAM, linear=True)[0], flat)
