@@ -1,8 +1,11 @@
 """Training throughput of the learning commands, from one process: seg training images per second
-(through the real data path: sampler, DataLoader, augmentation, loss, optimiser) for several
-DataLoader worker counts, and bi-level steps per second (plain ``random`` and bi-level ``both``).
+(through the real data path: sampler, DataLoader, augmentation, loss with the decision head,
+optimiser) for several DataLoader worker counts and mixed-precision settings, the seconds one
+validation pass over the config's validation sets takes, and from both the wall time of an epoch;
+and bi-level steps per second (plain ``random`` and bi-level ``both``).
 
     python benchmarks/learn_throughput.py --budget cpu                   # 2-core CPU
+    python benchmarks/learn_throughput.py --budget cpu --amp off bf16 --bilevel-steps 0
     python benchmarks/learn_throughput.py --budget gpu --workers 0 4 8   # on a CUDA machine
 
 ``--budget`` picks the seg config (``configs/seg_magnetic_tile_{cpu,gpu}.yaml``): model, crop size,
@@ -25,6 +28,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def seg_images_per_second(cfg, workers: int, batches: int, dev: torch.device) -> float:
+    from torch.nn import functional as F
+
     from synthgen.learn.common.augment import build_augment
     from synthgen.learn.common.batches import EpochPlan, amp_mode, autocast, grad_scaler, make_loader
     from synthgen.learn.common.checkpoint import build_model
@@ -53,10 +58,13 @@ def seg_images_per_second(cfg, workers: int, batches: int, dev: torch.device) ->
                 torch.cuda.synchronize()
             t0, n = time.perf_counter(), 0
         x = normalise(xb, dev)
+        y, v = yb.to(dev, non_blocking=True), vb.to(dev, non_blocking=True)
         with autocast(dev, on, dtype):
-            logits = model(x)
-        loss = seg_loss(logits.float(), yb.to(dev, non_blocking=True), vb.to(dev, non_blocking=True),
-                        cfg.data.binary, t.dice_weight, t.pos_weight)
+            logits, dec = model.forward_with_decision(x)
+        loss = seg_loss(logits.float(), y, v, cfg.data.binary, t.dice_weight, t.pos_weight)
+        if dec is not None:  # the decision head's loss, as seg train adds it
+            ng = ((y > 0) & (v > 0)).flatten(1).any(1).float()
+            loss = loss + t.decision_weight * F.binary_cross_entropy_with_logits(dec.float(), ng)
         opt.zero_grad(set_to_none=True)
         scaler.scale(loss).backward()
         scaler.step(opt)
@@ -65,6 +73,21 @@ def seg_images_per_second(cfg, workers: int, batches: int, dev: torch.device) ->
     if dev.type == "cuda":
         torch.cuda.synchronize()
     return n / (time.perf_counter() - t0)
+
+
+def validation_seconds(cfg, dev: torch.device) -> float:
+    """Seconds of one validation pass (whole photos at the network's resolution, as seg train runs
+    it after every epoch); the second of two passes (the first decodes the photos)."""
+    from synthgen.learn.common.checkpoint import build_model
+    from synthgen.learn.common.data import available, build_dataset
+    from synthgen.learn.common.loop import evaluate_model
+
+    val = build_dataset(available(cfg.train.val, cfg.sources), cfg.sources, cfg.data)
+    model = build_model(cfg.model, cfg.data, 0).to(dev, memory_format=torch.channels_last)
+    for _ in range(2):
+        t0 = time.perf_counter()
+        evaluate_model(model, val, cfg.eval, dev, "network", False, "validate")
+    return time.perf_counter() - t0
 
 
 def bilevel_steps_per_second(steps: int, dev: torch.device) -> dict[str, float]:
@@ -90,6 +113,7 @@ def main() -> None:
     ap.add_argument("--budget", choices=["cpu", "gpu"], default="cpu")
     ap.add_argument("--workers", type=int, nargs="+", default=[0, 1])
     ap.add_argument("--batches", type=int, default=40)
+    ap.add_argument("--amp", nargs="+", default=None, help="train.amp settings to compare (default: the config's)")
     ap.add_argument("--bilevel-steps", type=int, default=30)
     ap.add_argument("--threads", type=int, default=None)
     ap.add_argument("--device", default="auto")
@@ -106,10 +130,16 @@ def main() -> None:
     print(f"torch {torch.__version__}, {name}; seg {a.budget} budget: {cfg.model.width}-wide "
           f"{'thin' if cfg.model.thin else 'standard'} U-Net, {cfg.data.size[0]} px crops, batch "
           f"{cfg.train.batch_size}, amp {cfg.train.amp}")
-    for w in a.workers:
-        ips = [seg_images_per_second(cfg, w, a.batches, dev) for _ in range(2)]
-        print(f"seg training, {w} DataLoader worker(s): {np.mean(ips):.1f} images/s "
-              f"({', '.join(f'{v:.1f}' for v in ips)})", flush=True)
+    val_s = validation_seconds(cfg, dev)
+    n = cfg.train.samples_per_epoch
+    print(f"validation pass: {val_s:.1f} s", flush=True)
+    for amp in a.amp or [cfg.train.amp]:
+        c = cfg.model_copy(update={"train": cfg.train.model_copy(update={"amp": amp})})
+        for w in a.workers:
+            ips = [seg_images_per_second(c, w, a.batches, dev) for _ in range(2)]
+            print(f"seg training, amp {amp}, {w} DataLoader worker(s): {np.mean(ips):.1f} images/s "
+                  f"({', '.join(f'{v:.1f}' for v in ips)}); epoch of {n} images + validation: "
+                  f"{n / np.mean(ips) + val_s:.1f} s", flush=True)
     if a.bilevel_steps:
         b = bilevel_steps_per_second(a.bilevel_steps, dev)
         print(f"bilevel: random {b['random']:.2f} steps/s, both {b['both']:.2f} steps/s "
