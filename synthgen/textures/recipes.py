@@ -297,6 +297,12 @@ class SurfaceFilter(_Model):
             raise ValueError(f"{info.field_name} must not be the zero vector")
         return v
 
+    @model_validator(mode="after")
+    def _edge_direction_needs_a_distance(self):
+        if self.edge_direction is not None and self.max_edge_distance_mm is None:
+            raise ValueError("edge_direction picks among the edges of max_edge_distance_mm: set that too")
+        return self
+
 
 class EncrustationMaterial(_Model):
     """PBR parameters of the material applied under the encrustation mask, drawn per variant."""

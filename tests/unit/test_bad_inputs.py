@@ -43,6 +43,8 @@ CASES = [
     ("validate-temperature", ["validate", "{ws}/c_temp.yaml"], ["c_temp.yaml", "lights[0].temperature"], None),
     ("validate-too-many-defects", ["validate", "{ws}/c_many.yaml"], ["c_many.yaml", "defects.kinds"], None),
     ("validate-defect-size-reversed", ["validate", "{ws}/c_dsize.yaml"], ["c_dsize.yaml", "defects.kinds.dent"], None),
+    ("validate-edge-direction-alone", ["validate", "{ws}/c_edgedir.yaml"],
+     ["c_edgedir.yaml", "defects.kinds.dent.surface", "max_edge_distance_mm"], None),
     ("validate-seg-config", ["validate", "{repo}/configs/seg_magnetic_tile_cpu.yaml"],
      ["seg_magnetic_tile_cpu.yaml", "not a render config", "seg train"], None),
     # --- validate: the files it references -----------------------------------------------------
@@ -205,6 +207,7 @@ def _render_configs(ws: Path) -> None:
     variant("c_temp.yaml", lambda d: d["lights"][0].update(temperature=[100, 200]))
     variant("c_many.yaml", lambda d: d["defects"]["kinds"]["dent"].update(count_per_part=[1, 600]))
     variant("c_dsize.yaml", lambda d: d["defects"]["kinds"]["dent"].update(size_mm=[25, 15]))
+    variant("c_edgedir.yaml", lambda d: d["defects"]["kinds"]["dent"]["surface"].update(edge_direction=[1, 0, 0]))
     variant("c_garbage.yaml", part("garbage.stl"))
     variant("c_empty.yaml", part("empty.stl"))
     variant("c_missing.yaml", part("missing.stl"))
