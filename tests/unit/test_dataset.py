@@ -122,8 +122,12 @@ def test_fields_added_later_keep_the_hash_of_datasets_written_before_them():
                  lambda d: d["render"]["sensor"]["blur"].update(enabled=True),
                  lambda d: d["defects"]["kinds"]["dent"].update(label="region"),
                  lambda d: d["defects"]["kinds"]["dent"].update(rotation_deg=[0, 10]),
-                 lambda d: d["defects"]["kinds"]["dent"]["surface"].update(edge_direction=[1, 0, 0]),
                  lambda d: d["render"].update(view_transform="Raw")):
         d = json.loads(json.dumps(data))
         edit(d)
         assert hashed(d) != config_hash(cfg)
+    near = json.loads(json.dumps(data))
+    near["defects"]["kinds"]["dent"]["surface"]["max_edge_distance_mm"] = 2.0
+    along = json.loads(json.dumps(near))
+    along["defects"]["kinds"]["dent"]["surface"]["edge_direction"] = [1, 0, 0]
+    assert hashed(along) != hashed(near), "edge_direction counts once it is set"
