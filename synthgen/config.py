@@ -270,6 +270,9 @@ class JobConfig(_Model):
             raise ValueError(
                 f"defects.kinds: up to {most} defects per part can be drawn (sum of count_per_part max); "
                 f"at most {MAX_DEFECTS_PER_PART} are supported")
+        if self.defects.healthy_share > 0 and not self.verification.render_without_defects:
+            raise ValueError("defects.healthy_share: healthy scenes are rendered only with "
+                             "verification.render_without_defects: true")
         if sum(p.count[1] for p in self.parts) < self.parts_per_scene[0]:
             raise ValueError("parts_per_scene: min exceeds the sum of the parts' max counts")
         return self

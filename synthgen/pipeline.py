@@ -3,7 +3,8 @@ label -> record. Each step lives where it belongs; this module only orders them.
 
 Per scene:
 1. ``plan``: parts, cameras, lights, materials, defects (``plan/``); an unplaceable scene is
-   rejected;
+   rejected, and so is one without any defect unless healthy images are asked for
+   (``verification.render_without_defects``; ``defects.healthy_share`` plans such scenes);
 2. ``build``: the one entry point ``synthgen.blender.build.build``, defects included;
 3. ``verify`` (``blender/verify.py``): per camera, check from geometry that a part is in view,
    render ONE cheap defect-ID pass that gives the visible pixels of every defect at once, drop
@@ -110,7 +111,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
             record = _rejected(i, seed, str(exc))
         else:
             stats.seconds["plan"] += time.perf_counter() - t0
-            if plan.defects:
+            if plan.defects or cfg.verification.render_without_defects:  # no defect: a healthy scene
                 record = _render_scene(cfg, ds, plan, {c["name"]: c["id"] for c in cats}, stats, quiet)
             else:  # nothing to label: not built, not rendered
                 stats.scenes_without_defects += 1

@@ -70,6 +70,7 @@ _INERT_KIND_MATERIAL = {"tint": [0.0, 0.0]}
 _INERT_KIND = {"label": "changed", "rotation_deg": [0.0, 360.0]}
 _INERT_SHAPE = {"heading_deg": [0.0, 360.0]}
 _INERT_SURFACE = {"edge_direction": None}
+_INERT_DEFECTS = {"healthy_share": 0.0}
 
 
 def _drop_inert_new_fields(d: dict) -> None:
@@ -94,6 +95,7 @@ def _drop_inert_new_fields(d: dict) -> None:
         if isinstance(m.get("photo_texture"), dict):
             drop(m["photo_texture"], _INERT_PHOTO)
         drop(m, _INERT_MATERIAL)
+    drop(d.get("defects", {}), _INERT_DEFECTS)
     for kind in d.get("defects", {}).get("kinds", {}).values():
         drop(kind, _INERT_KIND)
         drop(kind.get("shape", {}), _INERT_SHAPE)

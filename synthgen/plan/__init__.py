@@ -93,7 +93,7 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
         lights=plan_lights(cfg.lights, stream(seed, scene_index, "lights")),
     )
     defects_cfg = getattr(cfg, "defects", None)
-    if defects_cfg is not None and defects_cfg.kinds:
+    if defects_cfg is not None and defects_cfg.kinds and not _healthy_scene(defects_cfg, seed, scene_index):
         plan = replace(plan, defects=plan_defects(parts, defects_cfg, library, stream(seed, scene_index, "defects"),
                                                   plan.cameras))
     if cfg.cameras.closeups is not None and plan.defects:
@@ -111,3 +111,10 @@ def make_plan(cfg: JobConfig, scene_index: int, seed: int | None = None,
     if sensors:
         plan = replace(plan, sensors=sensors)
     return plan
+
+
+def _healthy_scene(defects_cfg, seed: int, scene_index: int) -> bool:
+    """Whether this scene is one of ``defects.healthy_share`` planned with no defect (its own stream,
+    drawn only when the share is set, so plans without it stay as they were)."""
+    share = defects_cfg.healthy_share
+    return share > 0 and bool(stream(seed, scene_index, "healthy").random() < share)

@@ -72,6 +72,9 @@ class DefectLibraryConfig(_Model):
     """The defect kinds of a job and where their pre-generated map library lives."""
 
     variants_per_kind: int = Field(8, ge=1, le=10000, description="map variants generated per kind")
+    healthy_share: float = Field(
+        0.0, ge=0, le=1, description="share of scenes planned with no defect at all (healthy parts, as a line sees "
+        "most of the time); they are rendered as healthy images, so it needs verification.render_without_defects")
     library: str | None = Field(
         None, description="folder of a pre-generated or user-made library (relative to the config file); "
                           "unset = generated on demand into the output cache")

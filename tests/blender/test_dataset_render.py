@@ -269,3 +269,25 @@ def test_saved_pairs_hold_each_kept_defect_on_and_off_with_its_label(tmp_path):
         assert np.array_equal(inst[y0:y0 + label.shape[0], x0:x0 + label.shape[1]], label)
         on, off = (np.asarray(Image.open(f).convert("L"), np.int16) for f in (p.on, p.off))
         assert np.abs(on - off)[label].mean() > 5
+
+
+def test_a_healthy_share_scene_is_rendered_as_a_healthy_image_with_an_empty_label(tmp_path):
+    """defects.healthy_share 1 with render_without_defects: the scene is planned with no defect and
+    still rendered (good parts for the mixes), its masks empty and its COCO without annotations."""
+    data = smoke_dict(tmp_path / "ds", num_scenes=1, verification={"min_visible_pixels": 4,
+                                                                   "render_without_defects": True})
+    data["defects"]["healthy_share"] = 1.0
+    cfg = tmp_path / "job.yaml"
+    cfg.write_text(yaml.safe_dump(data))
+    res = run_cli("render", str(cfg))
+    assert res.returncode == 0, res.stderr
+    images = sorted((tmp_path / "ds" / "images").glob("*"))
+    assert len(images) == 3, res.stderr  # every camera sees the part
+    masks = sorted((tmp_path / "ds" / "masks").rglob("*.png"))
+    assert len(masks) >= 3, masks
+    for m in masks:
+        assert not np.asarray(Image.open(m)).any(), m
+    record = json.loads(next((tmp_path / "ds" / "plans").glob("*.json")).read_text())
+    assert record["status"] == "accepted" and record["plan"]["defects"] == []
+    assert record["coco"]["annotations"] == [] and len(record["coco"]["images"]) == 3
+    assert all(c["status"] == "healthy" for c in record["camera_checks"])

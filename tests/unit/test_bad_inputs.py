@@ -45,6 +45,8 @@ CASES = [
     ("validate-defect-size-reversed", ["validate", "{ws}/c_dsize.yaml"], ["c_dsize.yaml", "defects.kinds.dent"], None),
     ("validate-edge-direction-alone", ["validate", "{ws}/c_edgedir.yaml"],
      ["c_edgedir.yaml", "defects.kinds.dent.surface", "max_edge_distance_mm"], None),
+    ("validate-healthy-share-unrendered", ["validate", "{ws}/c_healthy.yaml"],
+     ["c_healthy.yaml", "defects.healthy_share", "render_without_defects"], None),
     ("validate-seg-config", ["validate", "{repo}/configs/seg_magnetic_tile_cpu.yaml"],
      ["seg_magnetic_tile_cpu.yaml", "not a render config", "seg train"], None),
     # --- validate: the files it references -----------------------------------------------------
@@ -208,6 +210,7 @@ def _render_configs(ws: Path) -> None:
     variant("c_many.yaml", lambda d: d["defects"]["kinds"]["dent"].update(count_per_part=[1, 600]))
     variant("c_dsize.yaml", lambda d: d["defects"]["kinds"]["dent"].update(size_mm=[25, 15]))
     variant("c_edgedir.yaml", lambda d: d["defects"]["kinds"]["dent"]["surface"].update(edge_direction=[1, 0, 0]))
+    variant("c_healthy.yaml", lambda d: d["defects"].update(healthy_share=0.3))
     variant("c_garbage.yaml", part("garbage.stl"))
     variant("c_empty.yaml", part("empty.stl"))
     variant("c_missing.yaml", part("missing.stl"))

@@ -193,3 +193,29 @@ def test_the_pixel_filter_width_is_planned_and_a_default_plan_stays_as_it_was(qs
     assert sharp.render.filter_width_px == 0.8
     assert plan_from_dict(json.loads(sharp.to_json())).render.filter_width_px == 0.8
     assert plan_from_dict(json.loads(plain.to_json())).render.filter_width_px == 1.5
+
+
+def test_healthy_share_plans_defect_free_scenes_and_leaves_the_others_as_they_were(qs_cfg):
+    """defects.healthy_share: that share of scenes is planned without any defect (a line's parts
+    are mostly good); the other scenes keep every draw, and a share of 0 changes no plan."""
+    data = qs_cfg.model_dump()
+    data["verification"]["render_without_defects"] = True
+    base = JobConfig.model_validate(data)
+    data["defects"]["healthy_share"] = 0.5
+    half = JobConfig.model_validate(data)
+    data["defects"]["healthy_share"] = 1.0
+    every = JobConfig.model_validate(data)
+    n, healthy = 24, 0
+    for scene in range(n):
+        try:
+            a, b, c = (make_plan(cfg, scene, cache_dir=None) for cfg in (base, half, every))
+        except PlacementError:
+            continue
+        assert a.defects, "the quickstart places defects on every scene"
+        assert c.defects == () and c.parts == a.parts and c.cameras == a.cameras
+        if b.defects:
+            assert b == a
+        else:
+            healthy += 1
+            assert b.parts == a.parts and b.lights == a.lights
+    assert 4 <= healthy <= 20, healthy  # about half of the placeable scenes
