@@ -35,6 +35,7 @@ class DatasetIndex:
     root: Path
     items: list[DatasetItem]
     categories: dict[int, str]                   # COCO category id -> name
+    unlisted: int = 0                            # images not in the COCO file (a render not yet finished)
 
 
 def read_items(root: Path | str) -> DatasetIndex:
@@ -52,6 +53,7 @@ def read_items(root: Path | str) -> DatasetIndex:
             raise SynthgenError(f"{coco_path}: cannot read COCO annotations: {exc}") from None
     cats = {int(c["id"]): str(c["name"]) for c in (coco or {}).get("categories", [])}
     by_file: dict[str, list] = {}
+    ids: dict = {}
     if coco is not None:
         ids = {im["id"]: Path(im["file_name"]).name for im in coco.get("images", [])}
         for a in coco.get("annotations", []):
@@ -62,4 +64,5 @@ def read_items(root: Path | str) -> DatasetIndex:
         if not sem.is_file() and coco is None:
             raise SynthgenError(f"{sem}: semantic mask missing and no {COCO} in {root}")
         items.append(DatasetItem(p, sem if sem.is_file() else None, by_file.get(p.name, [])))
-    return DatasetIndex(root, items, cats)
+    listed = set(ids.values())
+    return DatasetIndex(root, items, cats, sum(it.image.name not in listed for it in items))

@@ -94,9 +94,12 @@ def source_items(cfg, name: str = "", default_class: str = "defect") -> list[Ite
 
 
 def _synthgen_items(root: Path) -> list[Item]:
-    from synthgen.dataset.reader import read_items
+    from synthgen.dataset.reader import COCO, read_items
 
     idx = read_items(root)
+    if idx.unlisted:  # their defects would be read as healthy images
+        raise SynthgenError(f"{root}: {idx.unlisted} of {len(idx.items)} images are not in {COCO} (the render has "
+                            f"not finished: run synthgen render again to finish it, or wait for it)")
     out = []
     for it in idx.items:
         if not it.annotations:

@@ -97,3 +97,25 @@ def test_realism_command_writes_a_well_formed_report(tmp_path):
     for png in ("distributions.png", "contact_sheet.png"):
         assert cv2.imread(str(out / png)) is not None
     assert not list(tmp_path.glob(".realism_*"))   # the temporary folder is gone
+
+
+def test_an_unfinished_render_is_refused_not_read_as_healthy_images(tmp_path):
+    """A render still running (or stopped) has images whose defects are not yet in its COCO file:
+    read as healthy images they would skew every figure. realism refuses it in one line."""
+    real = _folder(tmp_path / "real", 6, 0)
+    rend = tmp_path / "rend"
+    rng = np.random.default_rng(1)
+    for sub in ("images", "masks/semantic", "annotations"):
+        (rend / sub).mkdir(parents=True)
+    for i in range(3):
+        img, mask = _tile(rng)
+        cv2.imwrite(str(rend / "images" / f"{i:06d}_00.png"), img)
+        cv2.imwrite(str(rend / "masks" / "semantic" / f"{i:06d}_00.png"), mask)
+    coco = {"images": [{"id": 1, "file_name": "images/000000_00.png", "width": 128, "height": 96}],
+            "annotations": [], "categories": [{"id": 1, "name": "defect"}]}
+    (rend / "annotations" / "coco.json").write_text(json.dumps(coco))  # written when one scene was done
+    r = run_cli("realism", str(real), str(rend), "--out", str(tmp_path / "report"), "--no-classifier")
+    assert r.returncode == 1, r.stderr
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(rend) in lines[0] and "2 of 3 images" in lines[0] and "not finished" in lines[0]
+    assert "Traceback" not in r.stderr and not (tmp_path / "report").exists()
