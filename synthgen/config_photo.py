@@ -24,9 +24,10 @@ class PhotoTextureConfig(_Model):
                                             "empty = every list")
     px_per_mm: Vec2 = Field(description="photo pixels per millimetre of the part's surface (range): sets the "
                                         "scale of the streaks and grain on the part")
-    strength: Vec2 = Field((1.0, 1.0), description="0..1: how much of the photo's relative variation reaches "
+    strength: Vec2 = Field((1.0, 1.0), description="0..3: how much of the photo's relative variation reaches "
                                                    "the base colour, and with specular the specular level "
-                                                   "(1 = all of it)")
+                                                   "(1 = all of it; above 1 amplifies it, to make up for what "
+                                                   "the render softens: gloss, denoising, the pixel filter)")
     specular: bool = Field(True, description="the photo's variation also scales the specular reflection, not "
                                              "only the base colour: a ground surface's streaks are in its gloss, "
                                              "and on a dark, glossy part the specular light would otherwise wash "
@@ -52,7 +53,7 @@ class PhotoTextureConfig(_Model):
     @field_validator("strength")
     @classmethod
     def _strength(cls, v):
-        return _check_range(v, 0.0, 1.0, "strength")
+        return _check_range(v, 0.0, 3.0, "strength")
 
     @model_validator(mode="after")
     def _photos(self):

@@ -8,7 +8,8 @@ Each photo becomes a relative-reflectance texture.
 The photo is decoded to linear light (``encoding``: the sRGB curve, or none for a linear camera), trimmed by ``margin`` on each side (its
 border may show the part's edges), and divided by a wide Gaussian blur of itself: what remains is
 the surface's own variation around 1 (streaks, grain, stains) with the photo's lighting removed.
-``strength`` scales that variation: ``1 + strength * (r - 1)``, never below 0.
+``strength`` scales that variation: ``1 + strength * (r - 1)``, never below 0 (above 1 it amplifies
+the photo's variation, to make up for what the render softens).
 """
 
 from __future__ import annotations

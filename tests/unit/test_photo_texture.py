@@ -54,6 +54,10 @@ def test_reflectance_keeps_the_surface_and_divides_out_the_lighting(tmp_path):
     assert np.allclose(reflectance(tmp_path / "lit.png", 20, 0.1, 0.0), 1.0)  # strength 0: no texture
     half = reflectance(tmp_path / "lit.png", 20, 0.1, 0.5)
     assert np.allclose(half - 1.0, 0.5 * (r - 1.0), atol=1e-5)
+    # above 1 the variation is amplified (what the render softens), and never goes below 0
+    more = reflectance(tmp_path / "lit.png", 20, 0.1, 1.5)
+    assert np.allclose(more - 1.0, np.maximum(-1.0, 1.5 * (r - 1.0)), atol=1e-5)
+    assert float((more - 1.0).std()) > 1.4 * float((r - 1.0).std()) and float(more.min()) >= 0.0
 
 
 def test_a_linear_photo_keeps_its_own_contrast_and_an_srgb_one_is_decoded_first(tmp_path):
