@@ -3,6 +3,7 @@ place, so a reader (or a resumed run after ``kill -9``) never sees half a file."
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -19,6 +20,14 @@ def _file_mode() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return 0o666 & ~mask
+
+
+def stable_hash(obj: Any, length: int = 16, prefix: str = "") -> str:
+    """The one content hash of synthgen (configs, recipes, runs, caches): sha256 of ``prefix`` and
+    ``obj`` as JSON with sorted keys (non-JSON values as ``str``), as ``length`` hex digits. The same
+    content gives the same hash on any machine and in any key order."""
+    blob = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(f"{prefix}{blob}".encode()).hexdigest()[:length]
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

@@ -19,7 +19,6 @@ Every file is written to a temp name in its folder and renamed into place.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -31,7 +30,7 @@ import numpy as np
 from synthgen import __version__
 from synthgen.dataset.reader import COCO, IMAGE_EXTS, IMAGES, INSTANCE_MASKS, PAIRS, PLANS, SEMANTIC_MASKS
 from synthgen.errors import SynthgenError
-from synthgen.io import atomic_write_json, atomic_write_png
+from synthgen.io import atomic_write_json, atomic_write_png, stable_hash
 
 JOB_FILE = "job.json"
 
@@ -55,7 +54,7 @@ def config_hash(cfg) -> str:
     d.get("render", {}).pop("fallback", None)
     d.get("render", {}).pop("threads", None)
     _drop_inert_new_fields(d)
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    return stable_hash(d)
 
 
 # Fields added after datasets were written, with the value that leaves the output as it was.

@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -75,6 +74,6 @@ def resolve_library(cfg: JobConfig, seed: int, cache_root: Path) -> dict[str, li
 
 
 def config_hash_part(obj, seed: int) -> str:
-    import hashlib
+    from synthgen.io import stable_hash
 
-    return hashlib.sha256(json.dumps([obj, seed], sort_keys=True, default=str).encode()).hexdigest()[:12]
+    return stable_hash([obj, seed], 12)

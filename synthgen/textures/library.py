@@ -16,7 +16,6 @@ A user-made folder with only some maps loads too (see :func:`load_variant` for t
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ import cv2
 import numpy as np
 
 from synthgen.errors import SynthgenError
-from synthgen.io import atomic_write_bytes
+from synthgen.io import atomic_write_bytes, stable_hash
 from synthgen.rng import stream
 from synthgen.textures.generate import (
     FORMAT_VERSION,
@@ -313,8 +312,7 @@ def load_library(root: str | Path, complete: bool = True) -> dict[str, list[Path
 
 def recipe_hash(recipe: DefectRecipe) -> str:
     """Stable hash of a recipe (what a stored variant was generated from)."""
-    blob = json.dumps(map_fields(recipe.model_dump(mode="json")), sort_keys=True)
-    return hashlib.sha256(f"{FORMAT_VERSION}:{blob}".encode()).hexdigest()[:16]
+    return stable_hash(map_fields(recipe.model_dump(mode="json")), prefix=f"{FORMAT_VERSION}:")
 
 
 def variant_dir(root: str | Path, kind: str, index: int) -> Path:

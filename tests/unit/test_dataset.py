@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -131,3 +132,19 @@ def test_fields_added_later_keep_the_hash_of_datasets_written_before_them():
     along = json.loads(json.dumps(near))
     along["defects"]["kinds"]["dent"]["surface"]["edge_direction"] = [1, 0, 0]
     assert hashed(along) != hashed(near), "edge_direction counts once it is set"
+    unlabelled = json.loads(json.dumps(data))
+    unlabelled["verification"]["render_without_defects"] = True
+    share = json.loads(json.dumps(unlabelled))
+    share["defects"]["healthy_share"] = 0.2
+    assert hashed(share) != hashed(unlabelled), "healthy_share counts once it is set"
+
+
+def test_the_one_content_hash_ignores_key_order_and_sees_every_value():
+    from synthgen.io import stable_hash
+
+    a = {"render": {"samples": 8, "resolution": [64, 48]}, "seed": 1}
+    b = {"seed": 1, "render": {"resolution": [64, 48], "samples": 8}}
+    assert stable_hash(a) == stable_hash(b) and len(stable_hash(a)) == 16 and len(stable_hash(a, 12)) == 12
+    assert stable_hash(a) != stable_hash({**a, "seed": 2})
+    assert stable_hash(a, prefix="v2:") != stable_hash(a)
+    assert stable_hash({"p": Path("x")}) == stable_hash({"p": "x"})  # paths hash as their text

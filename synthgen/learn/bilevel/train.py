@@ -6,7 +6,6 @@ results. Finished runs are kept (keyed by the config) and reused when the comman
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import time
@@ -19,6 +18,7 @@ from torch import nn
 from tqdm import tqdm
 
 from synthgen.errors import SynthgenError
+from synthgen.io import stable_hash
 from synthgen.learn.bilevel.config import RUNS, BilevelConfig
 from synthgen.learn.bilevel.hypergrad import (
     HeatmapNet,
@@ -184,7 +184,7 @@ def run_key(cfg: BilevelConfig) -> str:
     d["model"] = model_key(d["model"])
     if d["eval"].get("decision") == DecisionConfig().model_dump(mode="json"):  # added later: decides no weight
         d["eval"].pop("decision")
-    return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()[:16]
+    return stable_hash(d)
 
 
 def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | None = None, progress: bool = True,

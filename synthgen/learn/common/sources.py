@@ -214,14 +214,13 @@ def read_split(cfg: SourceConfig, source: str = "") -> list[Entry]:
 def hybrid_dataset(cfg: SourceConfig, name: str = "") -> Path:
     """The composites of a hybrid source: made once per setting (and healthy photo list) under
     ``<rendered>/.hybrid/<hash>``, reused after."""
-    import hashlib
-
+    from synthgen.io import stable_hash
     from synthgen.realism.hybrid import make_hybrid
     from synthgen.realism.sources import HEALTHY, source_items
 
     h = cfg.hybrid
     photos = sorted({str(it.image) for it in source_items(h.healthy, f"{name}.hybrid.healthy") if it.cls == HEALTHY})
-    key = hashlib.sha256(json.dumps([h.model_dump(mode="json", exclude={"healthy"}), photos]).encode()).hexdigest()[:12]
+    key = stable_hash([h.model_dump(mode="json", exclude={"healthy"}), photos], 12)
     out = Path(cfg.path) / ".hybrid" / key
     if not (out / "manifest.json").is_file():
         make_hybrid(Path(cfg.path), [Path(p) for p in photos], out, h.num, h.seed, h.per_image, h.scale, h.mode,
