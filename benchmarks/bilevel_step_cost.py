@@ -20,7 +20,7 @@ import time
 
 import torch
 
-from synthgen.configio import load_config
+from synthgen.config.loading import load_config
 from synthgen.learn.bilevel.config import BilevelConfig
 from synthgen.learn.bilevel.synth import build_pools
 from synthgen.learn.bilevel.train import train_run

@@ -22,7 +22,7 @@ def main() -> None:
     ap.add_argument("configs", nargs="+")
     ap.add_argument("--scenes", type=int, default=None)
     args = ap.parse_args()
-    from synthgen.config import load_job_config
+    from synthgen.config.job import load_job_config
     from synthgen.pipeline import run_render
 
     print("config | scenes accepted/tried | cameras accepted/planned | images without a visible defect | "

@@ -17,7 +17,7 @@ import argparse
 import cv2
 import numpy as np
 
-from synthgen.configio import load_config
+from synthgen.config.loading import load_config
 from synthgen.learn.bilevel.config import BilevelConfig
 from synthgen.learn.common.data import build_dataset
 

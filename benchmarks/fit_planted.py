@@ -67,7 +67,7 @@ def main() -> int:
     ap.add_argument("--json", type=Path, default=None)
     args = ap.parse_args()
 
-    from synthgen.config import load_job_config
+    from synthgen.config.job import load_job_config
     from synthgen.realism.fit import FitOptions, Fitter, finish, render_kind
 
     truth, wrong = write_configs(args.out, args.true_width, args.true_color, args.off)

@@ -83,7 +83,7 @@ def prune_unread(configs: list[Path], root: Path) -> int:
     """Delete the files under ``root`` (a bundled split) that none of ``configs``' split sources
     reads (a source's ``limit`` leaves the rest of its list unread), and their entries from its
     split.json; returns the bytes freed. The sources then read exactly what they read before."""
-    from synthgen.configio import load_config
+    from synthgen.config.loading import load_config
     from synthgen.learn.bilevel.config import BilevelConfig
     from synthgen.learn.common.sources import read_source
     from synthgen.learn.seg.config import ExperimentConfig

@@ -238,7 +238,7 @@ def crops_figure(ds: Path, without: dict[str, np.ndarray], path: Path, half: int
 
 
 def run_one(name: str, data: dict, out: Path, scenes: int, threads: int, reuse: bool = False) -> dict:
-    from synthgen.config import JobConfig
+    from synthgen.config.job import JobConfig
     from synthgen.pipeline import run_render
 
     cfg_dir = out / name

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from synthgen.configio import load_config
+from synthgen.config.loading import load_config
 
 ROOT = Path(__file__).resolve().parents[1]
 

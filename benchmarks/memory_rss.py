@@ -33,7 +33,7 @@ def main() -> None:
     from synthgen.blender import render
     from synthgen.blender.build import build, clear, start_session
     from synthgen.blender.verify import verify_scene
-    from synthgen.config import load_job_config
+    from synthgen.config.job import load_job_config
     from synthgen.plan import PlacementError, make_plan
     from synthgen.plan.library import resolve_library
 

@@ -29,7 +29,7 @@ def main() -> None:
     ap.add_argument("--resolution", type=int, nargs=2, default=None)
     args = ap.parse_args()
 
-    from synthgen.config import load_job_config
+    from synthgen.config.job import load_job_config
     from synthgen.pipeline import run_render
 
     print(f"machine: {platform.processor() or platform.machine()}, {__import__('os').cpu_count()} CPUs; "

@@ -102,7 +102,7 @@ def main() -> int:
                                                                  "source has 3, healthy 1)")
     args = ap.parse_args()
 
-    from synthgen.configio import load_config
+    from synthgen.config.loading import load_config
     from synthgen.learn.common.config import MixItem, SourceConfig
     from synthgen.learn.seg.config import SegConfig
 

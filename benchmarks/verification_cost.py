@@ -51,7 +51,7 @@ def measure(cfg, tmp: Path, cameras: int) -> tuple[int, float, float]:
 
 def with_count(cfg, n: int):
     """``cfg`` with exactly ``n`` defects per part, spread round-robin over its kinds."""
-    from synthgen.config import JobConfig
+    from synthgen.config.job import JobConfig
 
     data = cfg.model_dump(mode="json")
     kinds = sorted(data["defects"]["kinds"])
@@ -113,7 +113,7 @@ def main() -> None:
     ap.add_argument("--samples", type=int)
     ap.add_argument("--camera", type=int, default=0, help="index of the planned camera kept (with --counts)")
     args = ap.parse_args()
-    from synthgen.config import load_job_config
+    from synthgen.config.job import load_job_config
 
     if args.counts:
         over = {"render.device": "CPU", "render.fallback": "cpu"}

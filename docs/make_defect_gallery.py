@@ -32,7 +32,7 @@ def main() -> None:
 
     from synthgen.blender import render
     from synthgen.blender.build import build, built_id_pass, clear, start_session
-    from synthgen.config import JobConfig
+    from synthgen.config.job import JobConfig
     from synthgen.dataset.preview import overlay
     from synthgen.plan import make_plan
     from synthgen.plan.library import resolve_library

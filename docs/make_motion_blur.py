@@ -53,7 +53,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, default=Path(__file__).parent / "motion_blur.png")
     args = ap.parse_args()
 
-    from synthgen.config import load_job_config
+    from synthgen.config.job import load_job_config
     from synthgen.plan import make_plan
     from synthgen.plan.library import resolve_library
 

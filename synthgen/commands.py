@@ -34,7 +34,7 @@ def _setup_logging(verbose: bool) -> None:
 @click.option("--verbose", "-v", is_flag=True, help="debug logging and Blender's own output")
 def render(config: Path, out, num_scenes, seed, device, shard, from_plans, verbose):
     """Plan, verify and render CONFIG's scenes into a labelled dataset (resumable)."""
-    from synthgen.config import load_job_config
+    from synthgen.config.job import load_job_config
     from synthgen.dataset.writer import parse_shard
     from synthgen.pipeline import run_render
     from synthgen.stats import no_images_reasons, summary_line
@@ -98,7 +98,7 @@ def plan(config: Path, scene_index: int, seed, cache, no_cache):
     Blender needed). Writes nothing unless --cache is given."""
     import tempfile
 
-    from synthgen.config import load_job_config
+    from synthgen.config.job import load_job_config
     from synthgen.plan import PlacementError, make_plan
     from synthgen.plan.library import library_root, resolve_library
     from synthgen.plan.portable import portable
@@ -123,7 +123,7 @@ def plan(config: Path, scene_index: int, seed, cache, no_cache):
 def validate(config: Path, fast: bool):
     """Check a render config and open every file it references; print one line per problem
     (exit 2) or a short summary."""
-    from synthgen.config import load_job_config
+    from synthgen.config.job import load_job_config
 
     _not_a_render_config(config)
     cfg = load_job_config(config)
@@ -139,7 +139,7 @@ OTHER_CONFIGS = {"mixes": "seg experiment", "vqvae": "vqgen train", "synthesis":
 
 
 def _not_a_render_config(config: Path) -> None:
-    from synthgen.configio import read_yaml
+    from synthgen.config.loading import read_yaml
 
     data = read_yaml(config)
     if "parts" in data:
@@ -156,7 +156,7 @@ def _not_a_render_config(config: Path) -> None:
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write to this file instead of stdout")
 def schema(out):
     """Write the JSON Schema of the render config (for editor autocompletion)."""
-    from synthgen.config import job_schema
+    from synthgen.config.job import job_schema
     from synthgen.io import atomic_write_text
 
     text = json.dumps(job_schema(), indent=1) + "\n"

@@ -33,7 +33,7 @@ from synthgen import __version__
 from synthgen.annotate.coco import categories as coco_categories
 from synthgen.annotate.labels import camera_labels
 from synthgen.annotate.visibility import reasons_text
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.dataset.writer import JOB_FILE, Dataset, config_hash
 from synthgen.errors import SynthgenError
 from synthgen.plan import PlacementError, make_plan

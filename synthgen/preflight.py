@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.errors import ConfigError, SynthgenError
 
 # A part outside this size range (largest extent, in metres) is almost certainly declared in the

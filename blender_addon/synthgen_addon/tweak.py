@@ -1,5 +1,5 @@
 """Tweak and save: the config's numeric fields, generated from its pydantic schema
-(``synthgen.config_edit.editable_fields``), editable in the panel. An edit rebuilds the scene;
+(``synthgen.config.edit.editable_fields``), editable in the panel. An edit rebuilds the scene;
 Save config writes YAML (comments kept) that validates and reloads to the same values."""
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ def edits(settings, changed_only: bool = True) -> dict[str, tuple]:
 
 
 def edited_config(settings):
-    from synthgen.config import load_job_config
-    from synthgen.config_edit import apply_edits
+    from synthgen.config.job import load_job_config
+    from synthgen.config.edit import apply_edits
 
     cfg = load_job_config(bpy.path.abspath(settings.config_path))
     return apply_edits(cfg, edits(settings)) if len(settings.fields) else cfg
@@ -59,8 +59,8 @@ class SYNTHGEN_OT_load_fields(bpy.types.Operator):
     bl_label = "Edit config fields"
 
     def execute(self, context):
-        from synthgen.config import load_job_config
-        from synthgen.config_edit import editable_fields
+        from synthgen.config.job import load_job_config
+        from synthgen.config.edit import editable_fields
         from synthgen.errors import SynthgenError
 
         s = context.scene.synthgen
@@ -95,7 +95,7 @@ class SYNTHGEN_OT_save_config(bpy.types.Operator):
     bl_label = "Save config"
 
     def execute(self, context):
-        from synthgen.config_edit import save_config
+        from synthgen.config.edit import save_config
         from synthgen.errors import SynthgenError
 
         s = context.scene.synthgen

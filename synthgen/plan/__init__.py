@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from synthgen import __version__
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.plan.cameras import plan_cameras
 from synthgen.plan.defects import plan_defects
 from synthgen.plan.frames import as_tuple

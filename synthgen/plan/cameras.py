@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.config import CamerasConfig
+from synthgen.config.job import CamerasConfig
 from synthgen.plan.frames import as_tuple, jitter_direction, look_at_matrix
 from synthgen.plan.types import CameraPlan
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.config_scene import CamerasConfig
+from synthgen.config.scene import CamerasConfig
 from synthgen.plan.defects import decal_frame
 
 

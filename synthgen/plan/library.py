@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.errors import SynthgenError
 from synthgen.plan import cache_dir_for, make_plan
 from synthgen.plan.portable import localize

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from synthgen.config import LightConfig
+from synthgen.config.job import LightConfig
 from synthgen.plan.frames import as_tuple, jitter_direction, look_at_matrix
 from synthgen.plan.types import LightPlan
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.config import ColorRange, MaterialPreset, StageConfig
-from synthgen.config_photo import PhotoTextureConfig
+from synthgen.config.job import ColorRange, MaterialPreset, StageConfig
+from synthgen.config.photo import PhotoTextureConfig
 from synthgen.plan.types import BeltPlan, MaterialPlan, ObstaclePlan, PhotoPlan, StagePlan
 
 

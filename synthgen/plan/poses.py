@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 from shapely.geometry import Polygon, box
 
-from synthgen.config import PartConfig, PlacementConfig, StageConfig
+from synthgen.config.job import PartConfig, PlacementConfig, StageConfig
 from synthgen.errors import SynthgenError
 from synthgen.geometry.cad import PartMesh, footprint, load_part, stable_poses
 from synthgen.plan.frames import rot_z

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from synthgen.config_sensor import SensorConfig
+from synthgen.config.sensor import SensorConfig
 from synthgen.plan.types import CameraPlan, SensorPlan
 
 

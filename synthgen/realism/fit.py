@@ -20,9 +20,9 @@ from pathlib import Path
 
 import numpy as np
 
-from synthgen.config import JobConfig, load_job_config
-from synthgen.config_edit import apply_edits, save_config
-from synthgen.configio import read_yaml
+from synthgen.config.edit import apply_edits, save_config
+from synthgen.config.job import JobConfig, load_job_config
+from synthgen.config.loading import read_yaml
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_json, atomic_write_text
 from synthgen.realism.sources import Item, read_side
@@ -221,7 +221,7 @@ def _confirm(fitter: Fitter, sides: dict[str, list[Item]]) -> dict:
 
 
 def _nested(edits: dict[str, tuple]) -> dict:
-    from synthgen.config_edit import _steps
+    from synthgen.config.edit import _steps
 
     out: dict = {}
     for path, v in edits.items():

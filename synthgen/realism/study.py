@@ -19,8 +19,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from synthgen.config import JobConfig
-from synthgen.config_edit import ALL_SECTIONS, editable_fields
+from synthgen.config.edit import ALL_SECTIONS, editable_fields
+from synthgen.config.job import JobConfig
 from synthgen.errors import SynthgenError
 
 SECTIONS = ALL_SECTIONS
@@ -43,7 +43,7 @@ class Param:
 
 
 def _declared(raw: dict, path: str) -> bool:
-    from synthgen.config_edit import _steps
+    from synthgen.config.edit import _steps
 
     node = raw
     for s in _steps(path):

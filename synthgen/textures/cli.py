@@ -9,7 +9,7 @@ from typing import Any
 import click
 from pydantic import ValidationError
 
-from synthgen.configio import read_yaml, validation_lines
+from synthgen.config.loading import read_yaml, validation_lines
 from synthgen.errors import ConfigError, SynthgenError
 from synthgen.textures.kinds import DefectLibraryConfig
 

@@ -8,8 +8,8 @@ from typing import Any
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from synthgen.config_base import _Model
-from synthgen.configio import resolve_path
+from synthgen.config.base import _Model
+from synthgen.config.loading import resolve_path
 from synthgen.textures.recipes import DefectRecipe
 
 # The built-in kinds as plain data (what a user would write in YAML); see builtin_recipes().

@@ -31,7 +31,7 @@ from pydantic import (
     model_validator,
 )
 
-from synthgen.config_base import Color, Vec2, Vec3, _check_range, _Model
+from synthgen.config.base import Color, Vec2, Vec3, _check_range, _Model
 
 DefectType = Literal["deformation", "encrustation", "hole"]
 GeneratorName = Literal["scratch", "dent", "crack", "burn", "mark", "crater", "hole", "break", "band"]
@@ -245,7 +245,7 @@ def _shape_tag(v: Any) -> str | None:
     return f"shape[{g}]" if g in SHAPE_MODELS else None
 
 
-# Tags carry brackets so that synthgen.configio.validation_lines drops them from error paths
+# Tags carry brackets so that synthgen.config.loading.validation_lines drops them from error paths
 # (errors read ``kinds.crack.shape.width``, not ``kinds.crack.shape.crack.width``).
 ShapeParams = Annotated[
     (Annotated[ScratchShape, Tag("shape[scratch]")]

@@ -6,7 +6,7 @@ import sys
 
 import pytest
 
-from synthgen.config import load_job_config
+from synthgen.config.job import load_job_config
 from synthgen.plan.library import plan_scene
 
 from conftest import REPO, requires_bpy
@@ -155,8 +155,8 @@ def test_fields_from_the_schema_edit_rebuild_and_save_with_comments(tmp_path):
     import yaml
 
     from synthgen.blender.build import start_session
-    from synthgen.config import load_job_config
-    from synthgen.config_edit import editable_fields
+    from synthgen.config.edit import editable_fields
+    from synthgen.config.job import load_job_config
 
     sys.path.insert(0, str(REPO / "blender_addon"))
     import synthgen_addon

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 from pycocotools import mask as mask_utils
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 
 from blender_fixtures import disc_variant, plate_config, top_kind
 from conftest import requires_bpy

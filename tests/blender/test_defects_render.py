@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.plan import make_plan
 from synthgen.plan.library import resolve_library
 

@@ -13,7 +13,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.geometry.cad import load_part
 from synthgen.plan import make_plan
 from synthgen.plan.defects import hole_through

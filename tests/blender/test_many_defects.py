@@ -12,7 +12,7 @@ import pytest
 import trimesh
 from PIL import Image
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.plan import make_plan
 from synthgen.plan.defects import MAX_STACKED_DEFECTS
 from synthgen.plan.library import resolve_library

@@ -11,7 +11,7 @@ import cv2
 import numpy as np
 import pytest
 
-from synthgen.config import JobConfig, load_job_config
+from synthgen.config.job import JobConfig, load_job_config
 
 from conftest import REPO, requires_bpy, requires_magnetic_tile
 

@@ -10,7 +10,7 @@ import pytest
 import yaml
 from PIL import Image
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.geometry.cad import load_part
 from synthgen.geometry.camera import project
 from synthgen.plan import PlacementError, make_plan

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from synthgen.config import JobConfig, load_job_config
+from synthgen.config.job import JobConfig, load_job_config
 
 from conftest import REPO, requires_bpy, requires_magnetic_tile
 

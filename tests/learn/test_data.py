@@ -153,7 +153,7 @@ def test_mix_sampler_follows_ratios_and_is_seeded(tmp_path):
 
 
 def test_missing_source_is_a_config_error(tmp_path):
-    from synthgen.configio import load_config
+    from synthgen.config.loading import load_config
 
     p = tmp_path / "c.yaml"
     p.write_text("sources:\n  real: {kind: folder, path: nowhere}\ntrain:\n  mix: [{source: real}]\n")

@@ -95,7 +95,7 @@ def test_the_decision_head_loss_falls_and_healthy_images_score_lower(trained):
     history = json.loads((tmp / "out" / "history.json").read_text())
     losses = [h["decision_loss"] for h in history]
     assert losses[-1] < 0.7 * losses[0]
-    from synthgen.configio import load_config
+    from synthgen.config.loading import load_config
     from synthgen.learn.common.checkpoint import load_checkpoint, model_from_checkpoint
     from synthgen.learn.common.data import build_dataset
     from synthgen.learn.common.loop import predict_dataset

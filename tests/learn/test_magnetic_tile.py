@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from segtoy import MAGNETIC_TILE, REPO
 
-from synthgen.configio import load_config
+from synthgen.config.loading import load_config
 from synthgen.learn.common.data import build_dataset
 from synthgen.learn.seg.config import ExperimentConfig, SegConfig
 

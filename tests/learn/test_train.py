@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from segtoy import blobs, toy_cfg_file, toy_config  # noqa: F401 (fixtures)
 
 from synthgen.cli import cli, main
-from synthgen.configio import load_config
+from synthgen.config.loading import load_config
 from synthgen.learn.common.checkpoint import build_model
 from synthgen.learn.common.data import build_dataset
 from synthgen.learn.common.loop import evaluate_model

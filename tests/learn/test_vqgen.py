@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from synthgen.cli import main
-from synthgen.configio import load_config
+from synthgen.config.loading import load_config
 from synthgen.learn.vqgen.config import VQGenConfig
 from synthgen.learn.vqgen.pixelcnn import GatedLayer, GatedPixelCNN
 from synthgen.learn.vqgen.sample import degenerate_reason, load_checkpoint, models_from_checkpoint, sample

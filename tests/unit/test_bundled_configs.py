@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import yaml
 
-from synthgen.config import load_job_config
-from synthgen.configio import load_config
+from synthgen.config.job import load_job_config
+from synthgen.config.loading import load_config
 
 from conftest import REPO, SHARED_DATA, requires_magnetic_tile
 

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 import trimesh
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.geometry.cad import load_part, stable_poses
 from synthgen.plan import make_plan
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from synthgen.config import load_job_config
-from synthgen.config_edit import apply_edits, editable_fields, save_config
+from synthgen.config.edit import apply_edits, editable_fields, save_config
+from synthgen.config.job import load_job_config
 from synthgen.errors import ConfigError
 
 from conftest import REPO

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from synthgen.config import load_job_config
+from synthgen.config.job import load_job_config
 from synthgen.geometry.cad import load_part
 from synthgen.plan import PlacementError, make_plan
 from synthgen.plan.defects import decal_frame
@@ -53,7 +53,7 @@ def test_surface_cone_restricts_faces_and_plans_are_deterministic():
     for k in data["defects"]["kinds"].values():
         k["surface"] = {"direction": [0, 0, 1], "max_angle_deg": 20}
         k["count_per_part"] = [1, 1]
-    from synthgen.config import JobConfig
+    from synthgen.config.job import JobConfig
 
     cfg2 = JobConfig.model_validate(data, context={"config_dir": QS.parent})
     total = 0
@@ -81,7 +81,7 @@ def test_ply_and_glb_load_with_declared_units(tmp_path):
 
 def _box_config(tmp_path, surface: dict):
     """A 60 x 40 x 8 mm block on the quickstart stage, every kind placed once with ``surface``."""
-    from synthgen.config import JobConfig
+    from synthgen.config.job import JobConfig
 
     trimesh.creation.box((60.0, 40.0, 8.0)).export(tmp_path / "block.stl")
     data = load_job_config(QS).model_dump(mode="json")
@@ -154,7 +154,7 @@ def test_edges_of_an_open_sheet_are_its_boundary():
 
 def test_a_yaw_range_is_measured_from_the_parts_own_x_axis(tmp_path):
     """With placement.yaw_deg [0, 0], every resting pose lays the part's x axis along the belt."""
-    from synthgen.config import JobConfig
+    from synthgen.config.job import JobConfig
 
     trimesh.creation.box((60.0, 20.0, 8.0)).export(tmp_path / "bar.stl")
     data = load_job_config(QS).model_dump(mode="json")
@@ -176,7 +176,7 @@ def test_a_yaw_range_is_measured_from_the_parts_own_x_axis(tmp_path):
 def test_a_kinds_rotation_range_bounds_the_planned_rotation_and_orients_its_frame():
     """rotation_deg [-5, 5] keeps every planned rotation in range; on a face facing up the map's
     +x then lies along -y of the world within 5 degrees (the reference tangent)."""
-    from synthgen.config import JobConfig
+    from synthgen.config.job import JobConfig
 
     data = load_job_config(QS).model_dump(mode="json")
     for k in data["defects"]["kinds"].values():

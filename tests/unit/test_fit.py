@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 import yaml
 
-from synthgen.config import load_job_config
-from synthgen.config_edit import editable_fields
-from synthgen.configio import read_yaml
+from synthgen.config.edit import editable_fields
+from synthgen.config.job import load_job_config
+from synthgen.config.loading import read_yaml
 from synthgen.realism import fit as fit_mod
 from synthgen.realism.fit import FitOptions, Fitter, finish
 from synthgen.realism.sources import read_side
@@ -47,7 +47,7 @@ def test_study_recovers_a_known_optimum_and_resumes(tmp_path):
 
 
 def test_patch_validates_and_changes_only_the_fitted_fields(tmp_path):
-    from synthgen.config_edit import save_config
+    from synthgen.config.edit import save_config
 
     cfg, raw = load_job_config(TWIN), read_yaml(TWIN)
     params = resolve_params(cfg, raw, "Crack", ["shape.width", "material.base_color"], str(TWIN))
@@ -128,7 +128,7 @@ def test_fit_recovers_a_planted_setting_with_a_stand_in_renderer(tmp_path, monke
 
 
 def test_a_fitted_camera_field_is_saved_too(tmp_path):
-    from synthgen.config_edit import save_config
+    from synthgen.config.edit import save_config
 
     cfg = save_config(TWIN, tmp_path / "fitted.yaml", {"render.sensor.blur.sigma_px": (0.2, 0.4)})
     assert cfg.render.sensor.blur.sigma_px == (0.2, 0.4)

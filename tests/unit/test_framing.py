@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.geometry.cad import load_part
 from synthgen.geometry.camera import points_in_view, project
 from synthgen.plan import make_plan

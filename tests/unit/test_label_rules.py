@@ -10,7 +10,7 @@ import trimesh
 
 from synthgen.annotate.contrast import contrast_check, regions_of
 from synthgen.annotate.visibility import visible_defects
-from synthgen.config import load_job_config
+from synthgen.config.job import load_job_config
 from synthgen.geometry.walls import wall_far_side
 from synthgen.plan import PlacementError, make_plan
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.plan.library import library_root, resolve_library
 
 from conftest import smoke_dict

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from synthgen.annotate.motion import majority, union
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.plan import make_plan
 
 from conftest import smoke_dict

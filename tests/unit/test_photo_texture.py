@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 import pytest
 
-from synthgen.config import load_job_config
+from synthgen.config.job import load_job_config
 from synthgen.plan import make_plan
 from synthgen.textures.photo import reflectance
 

@@ -7,7 +7,7 @@ import pytest
 import trimesh
 from shapely.geometry import Point
 
-from synthgen.config import JobConfig, load_job_config
+from synthgen.config.job import JobConfig, load_job_config
 from synthgen.geometry.cad import load_part, support_polygon
 from synthgen.plan import PlacementError, make_plan
 
@@ -205,17 +205,20 @@ def test_healthy_share_plans_defect_free_scenes_and_leaves_the_others_as_they_we
     half = JobConfig.model_validate(data)
     data["defects"]["healthy_share"] = 1.0
     every = JobConfig.model_validate(data)
-    n, healthy = 24, 0
-    for scene in range(n):
+    placeable, healthy = 0, 0
+    for scene in range(16):
         try:
-            a, b, c = (make_plan(cfg, scene, cache_dir=None) for cfg in (base, half, every))
+            a, b = (make_plan(cfg, scene, cache_dir=None) for cfg in (base, half))
         except PlacementError:
             continue
+        placeable += 1
         assert a.defects, "the quickstart places defects on every scene"
-        assert c.defects == () and c.parts == a.parts and c.cameras == a.cameras
         if b.defects:
             assert b == a
         else:
             healthy += 1
-            assert b.parts == a.parts and b.lights == a.lights
-    assert 4 <= healthy <= 20, healthy  # about half of the placeable scenes
+            assert b.parts == a.parts and b.lights == a.lights and b.cameras == a.cameras
+        if placeable <= 3:
+            c = make_plan(every, scene, cache_dir=None)
+            assert c.defects == () and c.parts == a.parts and c.cameras == a.cameras
+    assert placeable >= 10 and 2 <= healthy <= placeable - 2, (placeable, healthy)  # about half

@@ -16,7 +16,7 @@ from synthgen.annotate.sensor import (
     srgb_to_linear,
     vignetting_gain,
 )
-from synthgen.config import JobConfig
+from synthgen.config.job import JobConfig
 from synthgen.errors import ConfigError
 from synthgen.plan import make_plan
 from synthgen.plan.types import CameraPlan, SensorPlan
@@ -102,7 +102,7 @@ def test_sensor_draws_are_planned_per_camera_and_off_by_default(tmp_path):
     with pytest.raises(ConfigError, match="sensor.distortion"):
         import yaml
 
-        from synthgen.config import load_job_config
+        from synthgen.config.job import load_job_config
 
         bad = {**on, "render": {**on["render"], "crop": {}}}
         (tmp_path / "bad.yaml").write_text(yaml.safe_dump(bad))

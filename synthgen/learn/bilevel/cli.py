@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from synthgen.configio import load_config
+from synthgen.config.loading import load_config
 from synthgen.learn.bilevel.config import RUNS
 
 

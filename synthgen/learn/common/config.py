@@ -1,7 +1,8 @@
 """Config sections shared by ``seg``, ``bilevel`` and ``vqgen`` (pydantic): named data ``sources``,
 the ``data`` policy (size, channels, classes), the U-Net ``model``, ``augment`` and ``eval``.
 
-Every learning config builds on ``_Model`` (unknown keys are errors). Relative paths resolve
+Every learning config builds on ``synthgen.config.base._Model``, the render config's base too
+(unknown keys are errors; a loaded config is frozen: overrides make a copy). Relative paths resolve
 against the config file's folder. Print a full schema with ``synthgen seg schema``.
 """
 
@@ -11,13 +12,10 @@ import json
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from synthgen.configio import resolve_path
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+from synthgen.config.base import _Model
+from synthgen.config.loading import resolve_path
 
 
 def _resolve(v: str | None, info: ValidationInfo) -> str | None:

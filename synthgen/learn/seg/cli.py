@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from synthgen.configio import load_config
+from synthgen.config.loading import load_config
 
 # top-level keys of the other configs, and the command that reads them
 OTHER = {"synthesis": "bilevel train", "learn": "bilevel train", "vqvae": "vqgen train", "parts": "render"}
@@ -16,7 +16,7 @@ OTHER = {"synthesis": "bilevel train", "learn": "bilevel train", "vqvae": "vqgen
 def _seg_config(config: Path, model):
     """A seg config; another command's config gets one line naming that command (a bi-level run's
     model.pt is evaluated with a seg config that lists the test sets: --checkpoint)."""
-    from synthgen.configio import read_yaml
+    from synthgen.config.loading import read_yaml
     from synthgen.errors import ConfigError
 
     data = read_yaml(config)

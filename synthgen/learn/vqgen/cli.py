@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from synthgen.configio import load_config
+from synthgen.config.loading import load_config
 
 _device = click.option("--device", type=click.Choice(["auto", "cpu", "cuda"]), default=None,
                        help="override train.device (train) / device to sample on (default auto)")

@@ -26,7 +26,7 @@ def _json_node(data, key: str):
     return node
 
 
-class DataConfig(_Model):
+class PairDataConfig(_Model):
     """The few labelled images (and optional healthy ones) and how training inputs are cut from them."""
 
     kind: Literal["folder", "split"] = Field(
@@ -132,7 +132,7 @@ class PixelCNNConfig(_Model):
         return v
 
 
-class TrainConfig(_Model):
+class VQTrainConfig(_Model):
     vqvae_steps: int = Field(default=2000, ge=1, description="VQ-VAE optimisation steps")
     prior_steps: int = Field(default=2000, ge=1, description="PixelCNN optimisation steps")
     batch_size: int = Field(default=32, ge=1, description="inputs per step")
@@ -163,10 +163,10 @@ class VQGenConfig(_Model):
     """``synthgen vqgen train`` config."""
 
     out: str = Field(default="out/vqgen", description="output folder: checkpoints/, curves, previews")
-    data: DataConfig = Field(description="training images and crop policy")
+    data: PairDataConfig = Field(description="training images and crop policy")
     vqvae: VQVAEConfig = Field(default_factory=VQVAEConfig, description="autoencoder and codebook")
     pixelcnn: PixelCNNConfig = Field(default_factory=PixelCNNConfig, description="prior over code maps")
-    train: TrainConfig = Field(default_factory=TrainConfig, description="optimisation, seed, device")
+    train: VQTrainConfig = Field(default_factory=VQTrainConfig, description="optimisation, seed, device")
     sample: SampleConfig = Field(default_factory=SampleConfig, description="defaults of `vqgen sample`")
 
     @field_validator("out")

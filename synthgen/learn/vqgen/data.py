@@ -18,7 +18,7 @@ from synthgen.errors import SynthgenError
 from synthgen.learn.common.config import SourceConfig
 from synthgen.learn.common.data import load_image, load_label
 from synthgen.learn.common.sources import Entry, read_folder, read_split
-from synthgen.learn.vqgen.config import DataConfig
+from synthgen.learn.vqgen.config import PairDataConfig
 
 HEALTHY = "healthy"
 
@@ -38,7 +38,7 @@ def _pair(e: Entry, channels: int, default_class: str, healthy: bool = False) ->
     return Pair(img, mask, (e.class_name or default_class) if mask.any() else HEALTHY, e.image.stem)
 
 
-def _folder_pairs(cfg: DataConfig) -> list[Pair]:
+def _folder_pairs(cfg: PairDataConfig) -> list[Pair]:
     """The generic image+mask format (``images/``, ``masks/<stem>.png``), as read by the seg folder
     reader; class labels from ``samples.json`` (written by ``vqgen sample``) when present."""
     root = Path(cfg.path)
@@ -66,7 +66,7 @@ def _folder_pairs(cfg: DataConfig) -> list[Pair]:
     return out
 
 
-def _split_pairs(cfg: DataConfig, keys: list[str], healthy: bool) -> list[Pair]:
+def _split_pairs(cfg: PairDataConfig, keys: list[str], healthy: bool) -> list[Pair]:
     """Entries of a split json, as read by the seg split reader; ``healthy`` lists are all background
     (and limited to ``healthy_limit`` per key)."""
     out = []
@@ -78,7 +78,7 @@ def _split_pairs(cfg: DataConfig, keys: list[str], healthy: bool) -> list[Pair]:
     return out
 
 
-def load_pairs(cfg: DataConfig) -> list[Pair]:
+def load_pairs(cfg: PairDataConfig) -> list[Pair]:
     if cfg.kind == "folder":
         pairs = _folder_pairs(cfg)
     else:
@@ -100,7 +100,7 @@ def to_input(img: np.ndarray, mask: np.ndarray) -> np.ndarray:
 class PairSampler:
     """Draws training inputs (crops or resized images) with a numpy Generator."""
 
-    def __init__(self, pairs: list[Pair], cfg: DataConfig):
+    def __init__(self, pairs: list[Pair], cfg: PairDataConfig):
         self.cfg = cfg
         self.pairs = pairs
         self.defect = [p for p in pairs if p.cls != HEALTHY]

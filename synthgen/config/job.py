@@ -13,9 +13,10 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from synthgen.config_base import Color, ColorRange, Vec2, Vec3, _check_range, _Model, _resolve_path  # noqa: F401
-from synthgen.config_photo import PhotoTextureConfig
-from synthgen.config_scene import (  # noqa: F401 (the sections are part of this module's API)
+from synthgen.config.base import Color, ColorRange, Vec2, Vec3, _check_range, _Model, _resolve_path  # noqa: F401
+from synthgen.config.loading import load_config
+from synthgen.config.photo import PhotoTextureConfig
+from synthgen.config.scene import (  # noqa: F401 (the sections are part of this module's API)
     ArkConfig,
     BeltConfig,
     CamerasConfig,
@@ -26,8 +27,7 @@ from synthgen.config_scene import (  # noqa: F401 (the sections are part of this
     StageConfig,
     _default_lights,
 )
-from synthgen.config_sensor import MotionBlurConfig, SensorConfig
-from synthgen.configio import load_config
+from synthgen.config.sensor import MotionBlurConfig, SensorConfig
 from synthgen.textures.kinds import DefectLibraryConfig
 
 MAX_DEFECTS_PER_PART = 512  # bounds build time (each defect cuts the part's mesh and adds a decal)
@@ -293,7 +293,7 @@ def load_job_config(path: str | Path, overrides: dict[str, Any] | None = None) -
             node[parts[-1]] = value
         from pydantic import ValidationError
 
-        from synthgen.configio import validation_lines
+        from synthgen.config.loading import validation_lines
         from synthgen.errors import ConfigError
 
         try:

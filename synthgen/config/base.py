@@ -1,5 +1,5 @@
-"""The base of every render-config section: the frozen, strict pydantic model, range checks,
-config-relative paths and colour ranges (imported by synthgen.config and synthgen.config_scene)."""
+"""The base of every config section, render and learn alike: the frozen, strict pydantic model;
+with the range checks, config-relative paths and colour ranges of the render sections."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, model_validator
 
-from synthgen.configio import resolve_path
+from synthgen.config.loading import resolve_path
 
 Vec2 = tuple[float, float]
 Vec3 = tuple[float, float, float]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pydantic import Field, field_validator
 
-from synthgen.config_base import Vec2, _check_range, _Model
+from synthgen.config.base import Vec2, _check_range, _Model
 
 
 class NoiseConfig(_Model):

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator
 
-from synthgen.config_base import Color, ColorRange, Vec2, Vec3, _check_range, _Model, _resolve_path
+from synthgen.config.base import Color, ColorRange, Vec2, Vec3, _check_range, _Model, _resolve_path
 
 
 class Obstacle(_Model):

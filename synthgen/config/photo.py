@@ -11,7 +11,7 @@ from typing import Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from synthgen.config_base import Vec2, _check_range, _Model, _resolve_path
+from synthgen.config.base import Vec2, _check_range, _Model, _resolve_path
 from synthgen.textures.photo import list_photos
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from synthgen.config import JobConfig, load_job_config
+from synthgen.config.job import JobConfig, load_job_config
 from synthgen.errors import SynthgenError
 from synthgen.io import atomic_write_text
 
@@ -97,7 +97,7 @@ def apply_edits(cfg: JobConfig, edits: dict[str, tuple]) -> JobConfig:
     """``cfg`` with ``edits`` (path -> numbers) applied and validated (ConfigError if invalid)."""
     from pydantic import ValidationError
 
-    from synthgen.configio import validation_lines
+    from synthgen.config.loading import validation_lines
     from synthgen.errors import ConfigError
 
     data = cfg.model_dump()
