@@ -59,6 +59,10 @@ def main() -> int:
                                            ("realism_twin_raw.json",
                                             "twin, linear camera (Raw view, linear photo texture)",
                                             0.70, 0.75, 0.25),
+                                           ("realism_twin_raw6.json",
+                                            "twin, linear camera refitted (lights, noise, texture x1.25, shallower "
+                                            "pits and cracks, Fray as a region, 20 % healthy scenes)",
+                                            0.70, 0.75, 0.25),
                                            ("realism_hybrid.json", "hybrid", 0.65, None, None),
                                            ("realism_hybrid_photo.json", "hybrid, pairs of the colour-only render, JPEG 95",
                                             0.65, None, None),
