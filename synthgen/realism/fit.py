@@ -55,6 +55,7 @@ def kind_only(cfg: JobConfig, kind: str, scenes: int) -> JobConfig:
     k["count_per_part"] = (max(1, lo), max(1, hi))
     data["defects"]["kinds"] = {kind: k}
     data["verification"]["render_without_defects"] = False
+    data["defects"]["healthy_share"] = 0.0  # every scene shows the kind
     data["num_scenes"] = scenes
     out = JobConfig.model_validate(data, context={"config_dir": cfg.config_dir})
     out._source = cfg.source
