@@ -136,7 +136,7 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
                         break
                 else:
                     continue  # no point near an edge found: this defect is not placed
-                size = float(rng.uniform(*recipe.size_mm))
+                size = draw_size(recipe, rng)
                 rot = float(rng.uniform(*recipe.rotation_deg))
                 nvar = len(library_variants.get(kind, [])) if library_variants else defects_cfg.variants_per_kind
                 variant = int(rng.integers(0, max(1, nvar)))
@@ -234,3 +234,13 @@ def decal_matrix(d: DefectPlan) -> np.ndarray:
     M = decal_frame(d.position, d.normal, d.rotation_deg)
     half = map_side_mm(d) / 2000.0
     return M @ np.diag([half, half, decal_half_depth_m(map_side_mm(d)), 1.0])
+
+
+def draw_size(recipe, rng: np.random.Generator) -> float:
+    """A defect's size from ``recipe.size_mm`` by ``recipe.size_dist``; one draw from ``rng`` either way, so
+    the rest of a plan's stream does not move when the distribution changes."""
+    lo, hi = recipe.size_mm
+    u = float(rng.uniform(0.0, 1.0))
+    if recipe.size_dist == "log_uniform":
+        return float(np.exp(np.log(lo) + u * (np.log(hi) - np.log(lo))))
+    return float(lo + u * (hi - lo))

@@ -343,8 +343,8 @@ class EncrustationMaterial(_Model):
 
 
 def map_fields(recipe: dict) -> dict:
-    """A dumped recipe without its label rule: what its maps are made from (library hashes)."""
-    return {k: v for k, v in recipe.items() if k != "label"}
+    """A dumped recipe without its label rule and size draw: what its maps are made from (library hashes)."""
+    return {k: v for k, v in recipe.items() if k not in ("label", "size_dist")}
 
 
 class DefectRecipe(_Model):
@@ -359,6 +359,9 @@ class DefectRecipe(_Model):
     size_mm: Vec2 = Field(
         (5.0, 20.0), description="real extent of the defect on the part, min/max, mm: the longest side of its "
                                  "label mask's bounding box (the map square is scaled to match)")
+    size_dist: Literal["uniform", "log_uniform"] = Field(
+        "uniform", description="how size_mm is drawn: uniform, or log_uniform (as many small defects per octave as "
+                               "large ones: the long tail of sizes real defect sets show)")
     through_max_mm: float = Field(
         30.0, ge=0, description="hole types: a wall at most this thick behind the footprint is opened on its far "
                                 "side too (see-through); thicker walls get a blind hole, mm")

@@ -192,3 +192,39 @@ def test_a_kinds_rotation_range_bounds_the_planned_rotation_and_orients_its_fram
             x = decal_frame(d.position, d.normal, d.rotation_deg)[:3, 0]
             assert x @ np.array([0.0, -1.0, 0.0]) > np.cos(np.radians(5 + 10))  # plus the face's tilt
     assert n >= 8
+
+
+def test_log_uniform_sizes_put_half_the_defects_below_the_geometric_mean_and_move_nothing_else():
+    from types import SimpleNamespace
+
+    from synthgen.dataset.writer import config_hash
+    from synthgen.plan.defects import draw_size
+
+    lo, hi = 1.0, 16.0
+    sizes = {}
+    for dist in ("uniform", "log_uniform"):
+        rng = np.random.default_rng(3)
+        sizes[dist] = np.array([draw_size(SimpleNamespace(size_mm=(lo, hi), size_dist=dist), rng)
+                                for _ in range(4000)])
+        assert sizes[dist].min() >= lo and sizes[dist].max() <= hi
+    assert abs(np.mean(sizes["log_uniform"] < 4.0) - 0.5) < 0.03  # geometric mean of 1 and 16
+    assert abs(np.mean(sizes["uniform"] < 8.5) - 0.5) < 0.03      # arithmetic mean
+    assert np.mean(sizes["log_uniform"] < 2.0) > 0.2              # a quarter of the octaves: many small ones
+
+    from synthgen.config.job import JobConfig
+
+    data = load_job_config(QS).model_dump(mode="json")
+    cfg = JobConfig.model_validate(data, context={"config_dir": QS.parent})
+    for k in data["defects"]["kinds"].values():
+        assert k.pop("size_dist") == "uniform"
+    assert config_hash(JobConfig.model_validate(data, context={"config_dir": QS.parent})) == config_hash(cfg)
+    for k in data["defects"]["kinds"].values():
+        k["size_dist"] = "log_uniform"
+    cfg_log = JobConfig.model_validate(data, context={"config_dir": QS.parent})
+    assert config_hash(cfg_log) != config_hash(cfg)  # the sizes change, so the dataset's hash does
+    a, b = make_plan(cfg, 2, cache_dir=None), make_plan(cfg_log, 2, cache_dir=None)
+    assert len(a.defects) == len(b.defects) > 0
+    for da, db in zip(a.defects, b.defects):  # one draw either way: positions and rotations stay put
+        assert da.position == db.position and da.rotation_deg == db.rotation_deg
+        lo_k, hi_k = cfg.defects.kinds[da.kind].size_mm
+        assert lo_k <= db.size_mm <= hi_k

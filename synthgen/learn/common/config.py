@@ -131,6 +131,9 @@ class MixItem(_Model):
     source: str = Field(description="name of a source in `sources`")
     ratio: float = Field(default=1.0, gt=0, description="relative share of the samples of an epoch drawn from "
                                                         "this source (ratios are normalised over the mix)")
+    ratio_end: float | None = Field(default=None, gt=0, description="the ratio at the last epoch: it moves "
+                                    "linearly from ratio to ratio_end over the epochs (for example a rendered "
+                                    "source from 1.5 down to 0.2 against real at 1.5); unset = constant")
 
 
 class DataConfig(_Model):

@@ -157,24 +157,37 @@ class MixSampler:
 
     The samples of an epoch are split over sources in proportion to their ratios (largest
     remainder); within a source, items are drawn without replacement from successive random
-    permutations, so every image is seen before any repeats. Fully determined by the generator.
+    permutations, so every image is seen before any repeats. A source with ``ratio_end`` has its
+    ratio moved linearly from ``ratio`` (first epoch) to ``ratio_end`` (last epoch), so a schedule
+    is a pure function of the epoch. Fully determined by the generator.
     """
 
     def __init__(self, mix: list[MixItem], sources: dict[str, SourceConfig], data: DataConfig,
-                 samples_per_epoch: int | None = None):
+                 samples_per_epoch: int | None = None, epochs: int = 1):
         self.datasets = [build_dataset([m.source], sources, data) for m in mix]
-        self.ratios = np.array([m.ratio for m in mix], float)
-        self.ratios /= self.ratios.sum()
+        self.start = np.array([m.ratio for m in mix], float)
+        self.end = np.array([m.ratio if m.ratio_end is None else m.ratio_end for m in mix], float)
+        self.epochs = epochs
         self.n = samples_per_epoch or sum(len(d) for d in self.datasets)
-        raw = self.ratios * self.n
+        self.counts = self.counts_at(0)
+
+    def ratios_at(self, epoch: int) -> np.ndarray:
+        """The normalised ratios of epoch ``epoch`` (0-based)."""
+        f = epoch / (self.epochs - 1) if self.epochs > 1 else 0.0
+        r = self.start + min(max(f, 0.0), 1.0) * (self.end - self.start)
+        return r / r.sum()
+
+    def counts_at(self, epoch: int) -> np.ndarray:
+        """Samples per source in epoch ``epoch``: the ratios times the epoch's size, largest remainder."""
+        raw = self.ratios_at(epoch) * self.n
         counts = np.floor(raw).astype(int)
         for i in np.argsort(-(raw - counts), kind="stable")[: self.n - counts.sum()]:
             counts[i] += 1
-        self.counts = counts
+        return counts
 
-    def epoch(self, rng: np.random.Generator) -> list[tuple[int, int]]:
+    def epoch(self, rng: np.random.Generator, epoch: int = 0) -> list[tuple[int, int]]:
         out = []
-        for k, (d, c) in enumerate(zip(self.datasets, self.counts)):
+        for k, (d, c) in enumerate(zip(self.datasets, self.counts_at(epoch))):
             idx = np.concatenate([rng.permutation(len(d)) for _ in range(-(-c // len(d)))])[:c] if c else []
             out.extend((k, int(i)) for i in idx)
         order = rng.permutation(len(out))

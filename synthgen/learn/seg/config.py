@@ -26,6 +26,17 @@ from synthgen.learn.common.config import (
 )
 
 
+class PretrainConfig(_Model):
+    """The first phase of a pretrain -> finetune schedule: its own mix, epochs and learning rate."""
+
+    mix: list[MixItem] = Field(min_length=1, description="sources of the first phase (for example the rendered "
+                                                         "twin and healthy photos), with ratios")
+    epochs: int = Field(default=20, ge=1, description="epochs of the first phase")
+    lr: float | None = Field(default=None, gt=0, description="its AdamW learning rate (default: train.lr)")
+    samples_per_epoch: int | None = Field(default=None, ge=1, description="images per epoch of the first phase "
+                                                                          "(default: the size of its mix)")
+
+
 class TrainConfig(_Model):
     mix: list[MixItem] = Field(default_factory=list, description="training sources with ratios")
     val: list[str] = Field(default_factory=list, description="sources used for validation after each epoch")
@@ -47,6 +58,10 @@ class TrainConfig(_Model):
                                                          "the epoch with the best validation image AP is kept); "
                                                          "0 = none")
     head_lr: float = Field(default=1e-3, gt=0, description="AdamW learning rate of the head's second stage")
+    pretrain: PretrainConfig | None = Field(
+        default=None, description="pretrain -> finetune: train this phase first into <out>/pretrain (its own "
+        "checkpoints and curve; train.val picks its best.pt), then train.mix starts from those weights with a "
+        "fresh optimiser; unset = one phase from random weights")
     seed: int = Field(default=0, ge=0, description="seed of weights, sampling and augmentation")
     device: Literal["auto", "cpu", "cuda"] = Field(default="auto", description="auto = cuda if available")
     threads: int | None = Field(default=None, ge=1, description="torch CPU threads (default: torch's choice)")
@@ -91,29 +106,59 @@ class SegConfig(_Model):
             if m.source not in self.sources:
                 raise ValueError(f"train.mix[{i}].source: unknown source '{m.source}' "
                                  f"(defined: {', '.join(self.sources)})")
+        if self.train.pretrain is not None:
+            self._check_refs([m.source for m in self.train.pretrain.mix], "train.pretrain.mix")
+            if not self.train.val:
+                raise ValueError("train.pretrain: a schedule needs train.val (real validation images pick the "
+                                 "first phase's checkpoint)")
         self._check_refs(self.train.val, "train.val")
         for name, srcs in self.eval.test_sets.items():
             self._check_refs(srcs, f"eval.test_sets.{name}")
         return self
 
 
+class ScheduledMix(_Model):
+    """An experiment row trained in two phases: ``pretrain`` first, then ``mix`` from its weights."""
+
+    mix: list[MixItem] = Field(min_length=1, description="the second (finetune) phase's sources, with ratios")
+    pretrain: PretrainConfig = Field(description="the first phase")
+
+
+def mix_items(spec: list[MixItem] | ScheduledMix) -> list[MixItem]:
+    """The sources of an experiment row's (last phase's) mix."""
+    return spec.mix if isinstance(spec, ScheduledMix) else spec
+
+
+def all_sources(spec: list[MixItem] | ScheduledMix) -> list[str]:
+    """Every source an experiment row trains on, in both phases."""
+    pre = spec.pretrain.mix if isinstance(spec, ScheduledMix) else []
+    return list(dict.fromkeys(m.source for m in [*pre, *mix_items(spec)]))
+
+
 class ExperimentConfig(SegConfig):
     """``synthgen seg experiment`` config: a SegConfig plus several training mixes."""
 
-    mixes: dict[str, list[MixItem]] = Field(min_length=1, description="training-mix name -> sources with "
-                                                                     "ratios; each is trained then evaluated on "
-                                                                     "every test set")
+    mixes: dict[str, list[MixItem] | ScheduledMix] = Field(
+        min_length=1, description="training-mix name -> sources with ratios (each may change over the epochs "
+        "with ratio_end), or {mix, pretrain} for a pretrain -> finetune row; each is trained then evaluated on "
+        "every test set")
     seeds: list[int] = Field(default_factory=list, description="train every mix with each of these seeds and "
                                                               "report mean ± std (default: train.seed only)")
     _require_mix = False
 
     @model_validator(mode="after")
     def _mix_refs(self):
-        for name, items in self.mixes.items():
-            for i, m in enumerate(items):
+        for name, spec in self.mixes.items():
+            where = f"mixes.{name}" + (".mix" if isinstance(spec, ScheduledMix) else "")
+            for i, m in enumerate(mix_items(spec)):
                 if m.source not in self.sources:
-                    raise ValueError(f"mixes.{name}[{i}].source: unknown source '{m.source}' "
+                    raise ValueError(f"{where}[{i}].source: unknown source '{m.source}' "
                                      f"(defined: {', '.join(self.sources)})")
+            if isinstance(spec, ScheduledMix):
+                self._check_refs([m.source for m in spec.pretrain.mix], f"mixes.{name}.pretrain.mix")
+                if not self.train.val:
+                    raise ValueError(f"mixes.{name}.pretrain: a schedule needs train.val (real validation images "
+                                     f"pick the first phase's checkpoint)")
         if not self.eval.test_sets:
             raise ValueError("eval.test_sets: an experiment needs at least one test set")
         return self

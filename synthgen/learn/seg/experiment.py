@@ -22,9 +22,26 @@ from synthgen.learn.common.decision import Decision
 from synthgen.learn.common.figures import fmt
 from synthgen.learn.common.io import atomic_json, atomic_text, clean, ensure_out
 from synthgen.learn.common.operating import settings_of
-from synthgen.learn.seg.config import ExperimentConfig
+from synthgen.learn.seg.config import ExperimentConfig, ScheduledMix, all_sources, mix_items
 from synthgen.learn.seg.evaluate import evaluate, test_set_sources
 from synthgen.learn.seg.train import train
+
+
+def describe_mix(spec) -> str:
+    """A row's sources and ratios in words, with its schedule."""
+    def one(items) -> str:
+        return " + ".join(f"{m.source} x{m.ratio:g}" + (f"->{m.ratio_end:g}" if m.ratio_end is not None else "")
+                          for m in items)
+    if isinstance(spec, ScheduledMix):
+        return f"pretrain {one(spec.pretrain.mix)} ({spec.pretrain.epochs} epochs), then {one(spec.mix)}"
+    return one(spec)
+
+
+def sources_record(spec) -> list[dict] | dict:
+    """What results.json records of a row's sources (a plain mix: the list it always was)."""
+    if isinstance(spec, ScheduledMix):
+        return spec.model_dump(mode="json")
+    return [m.model_dump(exclude_none=True) for m in spec]
 
 
 def _cell(s: dict, sd: dict, key: str) -> str:
@@ -196,8 +213,9 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
         return _merge_previous(out / "results.json", t, sets, all_seeds) if partial else t
 
     table: dict[str, dict] = {}
-    for mix, items in cfg.mixes.items():
-        missing = [m.source for m in items if not cfg.sources[m.source].available]
+    for mix, spec in cfg.mixes.items():
+        items, pre = mix_items(spec), getattr(spec, "pretrain", None)
+        missing = [s for s in all_sources(spec) if not cfg.sources[s].available]
         if missing:
             table[mix] = {"skipped": f"source(s) {', '.join(missing)} not found"}
             log(f"[{mix}] skipped: missing {', '.join(missing)}")
@@ -205,9 +223,10 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
         runs = {}
         for seed in seeds:
             mdir = out / mix if len(all_seeds) == 1 else out / mix / f"s{seed}"
-            mcfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"mix": items, "seed": seed}),
+            mcfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"mix": items, "seed": seed,
+                                                                                "pretrain": pre}),
                                           "out": str(mdir)})
-            log(f"[{mix}] training seed {seed}: " + " + ".join(f"{m.source} x{m.ratio:g}" for m in items))
+            log(f"[{mix}] training seed {seed}: " + describe_mix(spec))
             last = mdir / "checkpoints" / "last.pt"
             try:
                 final = train(mcfg, mdir, resume=last.is_file(), device=device, progress=progress, log=log)
@@ -223,7 +242,7 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
                 log(f"[{mix}] seed {seed}: test figures reused from {mdir / 'eval' / 'metrics.json'}")
             runs[seed] = {"train_seconds": round(train_s, 1), "final_epoch": final, "sets": res}
         mean, std = _mean_std([r["sets"] for r in runs.values()], sets)
-        table[mix] = {"sources": [m.model_dump() for m in items], "seeds": seeds, "sets": mean, "sets_std": std,
+        table[mix] = {"sources": sources_record(spec), "seeds": seeds, "sets": mean, "sets_std": std,
                       "train_seconds": round(float(np.mean([r["train_seconds"] for r in runs.values()])), 1),
                       "runs": {str(k): v for k, v in runs.items()}}
         atomic_json(out / "results.json", clean(merged(table)))

@@ -11,6 +11,12 @@ Output folder (``out`` of the config or ``--out``)::
                                best.pt (``eval.decision``), also saved in both checkpoints
     head_stage.json            with ``train.head_epochs``: the decision head's second stage on
                                whole images (head_stage.py), whose head best.pt then holds
+    pretrain/                  with ``train.pretrain``: the first phase, a run of its own (same
+                               layout); the main run starts from its best.pt
+
+Schedules: ``train.pretrain`` trains a first phase on its own mix, then ``train.mix`` from its
+weights with a fresh optimiser and its own learning-rate curve; a mix item's ``ratio_end`` moves
+its share linearly over the epochs (``MixSampler``).
 
 With ``model.decision_head`` the head's image-level BCE (``train.decision_weight``) is added to
 the segmentation loss: a training crop with a defect pixel is NG, one without is OK.
@@ -68,8 +74,28 @@ def _scalar_metrics(summary: dict) -> dict:
 def _compat_key(cfg: SegConfig) -> dict:
     """Parts of the config a resumed run must share with the checkpoint (epochs may change)."""
     d = cfg.model_dump(mode="json")
-    return {"model": model_key(d["model"]), "data": d["data"], "mix": d["train"]["mix"], "seed": d["train"]["seed"],
-            "batch_size": d["train"]["batch_size"]}
+    key = {"model": model_key(d["model"]), "data": d["data"], "mix": d["train"]["mix"], "seed": d["train"]["seed"],
+           "batch_size": d["train"]["batch_size"]}
+    if d["train"].get("pretrain") is not None:  # runs from before schedules keep their key
+        key["pretrain"] = d["train"]["pretrain"]
+    return key
+
+
+def _pretrain(cfg: SegConfig, out: Path, device: str | None, progress: bool, log) -> Path:
+    """The first phase of a pretrain -> finetune schedule, trained (or resumed, or reused when
+    finished) in ``<out>/pretrain``; returns its best.pt (picked by train.val)."""
+    t, pre = cfg.train, cfg.train.pretrain
+    pdir = out / "pretrain"
+    pcfg = cfg.model_copy(update={"out": str(pdir), "train": t.model_copy(update={
+        "mix": pre.mix, "epochs": pre.epochs, "lr": pre.lr or t.lr, "samples_per_epoch": pre.samples_per_epoch,
+        "pretrain": None, "head_epochs": 0})})
+    log("pretrain phase: " + " + ".join(f"{m.source} x{m.ratio:g}" for m in pre.mix) + f", {pre.epochs} epochs")
+    last = pdir / "checkpoints" / "last.pt"
+    done = last.is_file() and load_checkpoint(last).get("epoch", 0) >= pre.epochs
+    if not done:
+        train(pcfg, pdir, resume=last.is_file(), device=device, progress=progress, log=lambda m: log(f"[pretrain] {m}"))
+    log("finetune phase: from " + str(pdir / "checkpoints" / "best.pt"))
+    return pdir / "checkpoints" / "best.pt"
 
 
 def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device: str | None = None,
@@ -80,11 +106,12 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
     dev = resolve_device(device or t.device)
     if t.threads:
         torch.set_num_threads(t.threads)
-    missing = [m.source for m in t.mix if not cfg.sources[m.source].available]
+    phase_mix = [*t.mix, *(t.pretrain.mix if t.pretrain else [])]
+    missing = list(dict.fromkeys(m.source for m in phase_mix if not cfg.sources[m.source].available))
     if missing:
         raise SynthgenError(f"train.mix: source(s) {', '.join(missing)} not found on disk (optional sources "
                             f"cannot be trained on when missing)")
-    sampler = MixSampler(t.mix, cfg.sources, cfg.data, t.samples_per_epoch)
+    sampler = MixSampler(t.mix, cfg.sources, cfg.data, t.samples_per_epoch, t.epochs)
     defective = [sum(int(d[i].label.any()) for i in range(len(d))) for d in sampler.datasets]
     log("mix: " + ", ".join(f"{m.source} {len(d)} images ({n} with defect pixels)"
                             for m, d, n in zip(t.mix, sampler.datasets, defective)))
@@ -119,6 +146,8 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
         opt.load_state_dict(ck["optimizer"])
         start, history, best = ck["epoch"], ck["history"], ck["best"]
         log(f"resumed from {last} at epoch {start}")
+    elif t.pretrain is not None:
+        model.load_state_dict(load_checkpoint(_pretrain(cfg, out, device, progress, log))["model"])
     atomic_json(out / "config.json", cfg.model_dump(mode="json"))
     cfg_dump = cfg.model_dump(mode="json")
     n_batches = -(-sampler.n // t.batch_size)
@@ -128,7 +157,7 @@ def train(cfg: SegConfig, out: Path | None = None, resume: bool = False, device:
         for g in opt.param_groups:
             g["lr"] = lr
         rng = stream(t.seed, "seg", "epoch", epoch)
-        order = sampler.epoch(rng)
+        order = sampler.epoch(rng, epoch)
         seeds = rng.integers(0, 2**31 - 1, size=len(order))
         model.train()
         total, count, dec_total = 0.0, 0, 0.0
