@@ -4,6 +4,7 @@ pretrain -> finetune (train.pretrain, experiment rows {mix, pretrain})."""
 
 from __future__ import annotations
 
+import itertools
 import json
 
 import numpy as np
@@ -33,7 +34,7 @@ def test_a_ratio_end_moves_the_rendered_share_linearly_and_a_plain_mix_stays_as_
                    _sources(blobs), data, samples_per_epoch=100, epochs=11)
     shares = [s.counts_at(e)[1] / 100 for e in range(11)]
     assert shares[0] == 0.5 and shares[-1] == 0.2  # 1 : 1, then 1 : 0.25
-    assert all(a >= b for a, b in zip(shares, shares[1:])) and shares[5] == pytest.approx(0.385, abs=0.01)
+    assert all(a >= b for a, b in itertools.pairwise(shares)) and shares[5] == pytest.approx(0.385, abs=0.01)
     order = s.epoch(np.random.default_rng(0), 10)
     assert len(order) == 100 and sum(k == 1 for k, _ in order) == 20  # the epoch draws what the schedule says
     plain = MixSampler([MixItem(source="real", ratio=1.5), MixItem(source="rendered", ratio=1.0)],
