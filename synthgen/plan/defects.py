@@ -94,7 +94,7 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
     """Place defects on every part instance.
 
     For each part and each kind (in name order), draw a count from the kind's
-    ``count_per_part``; each defect gets an area-weighted surface point among the faces its
+    ``count_per_part`` (times its ``weight``, the fraction drawn); each defect gets an area-weighted surface point among the faces its
     ``surface`` filter allows (seen by one of ``cameras``, not resting on the belt, in the cone,
     and with ``max_edge_distance_mm`` within that distance of an edge of the part: points are
     redrawn until one is, or the defect is given up), the face normal as orientation, a uniform
@@ -121,6 +121,9 @@ def plan_defects(parts: tuple[PartPlan, ...], defects_cfg, library_variants: dic
         for kind, recipe in kinds:
             lo, hi = recipe.count_per_part
             count = int(rng.integers(lo, hi + 1))
+            if recipe.weight != 1.0:  # an expected-count multiplier; weight 1 draws nothing more
+                scaled = count * recipe.weight
+                count = int(scaled) + int(rng.uniform() < scaled - int(scaled))
             near_edge = recipe.surface.max_edge_distance_mm is not None
             cands = _surface_candidates(n_world, resting, recipe.surface, incidence_cos)
             if near_edge:

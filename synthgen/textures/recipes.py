@@ -343,8 +343,8 @@ class EncrustationMaterial(_Model):
 
 
 def map_fields(recipe: dict) -> dict:
-    """A dumped recipe without its label rule and size draw: what its maps are made from (library hashes)."""
-    return {k: v for k, v in recipe.items() if k not in ("label", "size_dist")}
+    """A dumped recipe without its label rule, size draw and weight: what its maps are made from (library hashes)."""
+    return {k: v for k, v in recipe.items() if k not in ("label", "size_dist", "weight")}
 
 
 class DefectRecipe(_Model):
@@ -366,6 +366,9 @@ class DefectRecipe(_Model):
         30.0, ge=0, description="hole types: a wall at most this thick behind the footprint is opened on its far "
                                 "side too (see-through); thicker walls get a blind hole, mm")
     count_per_part: tuple[int, int] = Field((0, 1), description="defects of this kind per part instance, min/max")
+    weight: float = Field(1.0, gt=0, le=10, description="multiplies the expected count of this kind: the count "
+                          "drawn from count_per_part times weight, its fraction kept with that probability (0.5: "
+                          "half as many, 1.5: half again as many; `synthgen bilevel patch` writes learned ones)")
     rotation_deg: Vec2 = Field((0.0, 360.0), description="rotation range of the map about the surface normal, "
                                                          "degrees (0 = the map's +x along the surface's reference "
                                                          "tangent: -y on faces facing up)")

@@ -535,3 +535,19 @@ def test_a_defect_source_not_rendered_yet_is_named(noise_toy, tmp_path):
     cfg = BilevelConfig.model_validate(data)
     with pytest.raises(SynthgenError, match=r"synthesis\.defects\.twin: source\(s\) not found: twin .*not_rendered"):
         build_banks(cfg, log=lambda s: None)
+
+
+def test_learned_weights_of_one_kind_sources_are_written_as_a_render_patch(noise_toy, one_thread, tmp_path):
+    import yaml
+
+    from synthgen.learn.bilevel.train import train_all
+
+    cfg = _toy_config(noise_toy, {"good": {"sources": ["good"], "kinds": ["Crack"]},
+                                  "noise": {"sources": ["noise"], "kinds": ["Pit"]}}, ["learned_weights"], steps=120)
+    srcs = {**cfg.sources, "good": cfg.sources["good"].model_copy(update={"class_name": "Crack"}),
+            "noise": cfg.sources["noise"].model_copy(update={"class_name": "Pit"})}
+    cfg = cfg.model_copy(update={"sources": srcs, "out": str(tmp_path / "out")})
+    train_all(cfg, None, device="cpu", progress=False, log=lambda s: None)
+    w = yaml.safe_load((tmp_path / "out" / "render_patch.yaml").read_text())["defects"]["kinds"]
+    assert w["Crack"]["weight"] > 1.0 > w["Pit"]["weight"]  # the labels with nothing visible lose weight
+    assert abs(w["Crack"]["weight"] + w["Pit"]["weight"] - 2.0) < 0.002

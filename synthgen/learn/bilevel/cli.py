@@ -1,4 +1,4 @@
-"""``synthgen bilevel``: train (all baselines of a config), schema."""
+"""``synthgen bilevel``: train (all baselines of a config), patch (learned weights -> render config), schema."""
 
 from __future__ import annotations
 
@@ -47,6 +47,27 @@ def train(config, out, runs, seeds, steps, device, quiet):
     if update:
         cfg = cfg.model_copy(update=update)
     train_all(cfg, out, device=device, progress=not quiet, log=click.echo)
+
+
+@bilevel.command()
+@click.argument("out", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--config", "render_config", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="the render config to patch (with --apply)")
+@click.option("--apply", "target", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="write RENDER config with the learned kind weights to this new file (comments kept)")
+def patch(out, render_config, target):
+    """Learned kind weights of the bi-level run in OUT -> OUT/render_patch.yaml (defects.kinds.<K>.weight),
+    and with --config C --apply NEW a new render config holding them. Then: synthgen render NEW."""
+    from synthgen.errors import SynthgenError
+    from synthgen.learn.bilevel.patch import apply_patch, write_patch
+
+    if (render_config is None) != (target is None):
+        raise SynthgenError("--config and --apply go together: the render config and the new file to write")
+    path, weights = write_patch(out)
+    click.echo(f"wrote {path}: " + ", ".join(f"{k} x{w:g}" for k, w in weights.items()))
+    if target is not None:
+        apply_patch(path, render_config, target)
+        click.echo(f"wrote {target} ({render_config} with the learned weights); next: synthgen render {target}")
 
 
 @bilevel.command()

@@ -46,6 +46,10 @@ class DefectSourceConfig(_Model):
                                     "learned weights rank the families")
     max_patches: int | None = Field(default=None, ge=1, description="use at most this many patches (first "
                                                                     "in source order)")
+    kinds: list[str] | None = Field(default=None, min_length=1, description="cut only the defects of these "
+                                    "kinds (classes): a synthgen dataset's annotations of them, or the entries of "
+                                    "a split of that class. One kind per source makes the learned weights rank "
+                                    "the kinds, and `synthgen bilevel patch` turns them into render weights")
 
 
 class SynthesisConfig(_Model):

@@ -34,7 +34,7 @@ def build_banks(cfg: BilevelConfig, log=print) -> list[DefectBank]:
             raise SynthgenError(f"synthesis.defects.{name}: source(s) not found: {missing}")
         bank = DefectBank(name, augment=d.augment)
         if names:
-            ds = build_dataset(names, cfg.sources, cfg.data)
+            ds = build_dataset(names, cfg.sources, cfg.data, d.kinds)
             for i in range(len(ds)):
                 smp = ds[i]
                 bank.patches += cut_defects(smp.image, smp.label, s.patch, s.margin, s.min_pixels, origin=smp.name)
@@ -43,7 +43,7 @@ def build_banks(cfg: BilevelConfig, log=print) -> list[DefectBank]:
                     break
         if not len(bank):
             raise SynthgenError(f"synthesis.defects.{name}: no defect of at least {s.min_pixels} pixels found in "
-                                f"{', '.join(d.sources)}")
+                                f"{', '.join(d.sources)}" + (f" of kind {', '.join(d.kinds)}" if d.kinds else ""))
         log(f"defect source {name}: {len(bank)} patches ({d.augment})")
         banks.append(bank)
     return banks

@@ -268,6 +268,11 @@ def train_all(cfg: BilevelConfig, out: Path | str | None = None, device: str | N
         curves_figure(results, out / "curves.png")
     if trajectories:
         weights_figure(trajectories, names, out / "weights.png")
+        if any(d.kinds and len(d.kinds) == 1 for d in cfg.synthesis.defects.values()):
+            from synthgen.learn.bilevel.patch import write_patch
+
+            path, kw = write_patch(out)
+            log(f"learned kind weights -> {path}: " + ", ".join(f"{k} x{w:g}" for k, w in kw.items()))
     log(table)
     log(f"wrote {out / 'results.md'}, results.json" + (", heatmaps.png" if heatmaps else "")
         + (", weights.png" if trajectories else "")

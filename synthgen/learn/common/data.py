@@ -7,7 +7,7 @@ images; ``MixSampler`` draws the samples of each epoch from several sources with
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import cv2
@@ -140,11 +140,31 @@ class SegDataset:
         return s
 
 
-def build_dataset(names: list[str], sources: dict[str, SourceConfig], data: DataConfig) -> SegDataset:
+def build_dataset(names: list[str], sources: dict[str, SourceConfig], data: DataConfig,
+                  kinds: list[str] | None = None) -> SegDataset:
     entries: list[Entry] = []
     for n in names:
         entries.extend(read_source(sources[n], n))
-    return SegDataset(entries, data)
+    return SegDataset(entries if kinds is None else keep_kinds(entries, kinds), data)
+
+
+def keep_kinds(entries: list[Entry], kinds: list[str]) -> list[Entry]:
+    """Only the defects of ``kinds``: COCO entries (synthgen datasets) keep those annotations, and
+    entries that then hold none are dropped; mask entries are kept when their class is one of them.
+    What is left unlabelled of other kinds does not matter to a cut patch (pasted by its own mask);
+    do not train on it as a whole image."""
+    want, out = set(kinds), []
+    for e in entries:
+        if e.mask_kind == "coco":
+            anns = [a for a in e.coco_anns or [] if e.category_names.get(int(a["category_id"])) in want]
+            if anns:
+                out.append(replace(e, coco_anns=anns))
+        elif e.mask_kind == "semantic":
+            raise SynthgenError(f"{e.image}: defect kinds cannot be picked from a semantic mask (a COCO dataset "
+                                f"can)")
+        elif e.class_name in want:
+            out.append(e)
+    return out
 
 
 def available(names: list[str], sources: dict[str, SourceConfig]) -> list[str]:
