@@ -71,7 +71,7 @@ def test_an_experiment_reports_schedule_rows_beside_the_plain_mixes(blobs, tmp_p
     del cfg["train"]["mix"]
     cfg["mixes"] = {"real": [{"source": "train"}],
                     "real+rendered 1->0.2": [{"source": "train"}, {"source": "rendered", "ratio_end": 0.2}],
-                    "rendered -> real": {"mix": [{"source": "train"}],
+                    "rendered -> real": {"mix": [{"source": "train"}], "epochs": 2,
                                          "pretrain": {"mix": [{"source": "rendered"}], "epochs": 1}}}
     res = experiment(ExperimentConfig.model_validate(cfg), **QUIET)
     assert list(res) == ["real", "real+rendered 1->0.2", "rendered -> real"]
@@ -79,6 +79,8 @@ def test_an_experiment_reports_schedule_rows_beside_the_plain_mixes(blobs, tmp_p
     assert res["rendered -> real"]["sources"]["pretrain"]["epochs"] == 1
     assert (tmp_path / "exp" / "rendered -> real" / "pretrain" / "checkpoints" / "best.pt").is_file()
     assert not (tmp_path / "exp" / "real" / "pretrain").exists()
+    hist = json.loads((tmp_path / "exp" / "rendered -> real" / "history.json").read_text())
+    assert len(hist) == 2 and len(json.loads((tmp_path / "exp" / "real" / "history.json").read_text())) == 1
     for row in res.values():
         assert 0 <= row["sets"]["blobs"]["iou_dataset"] <= 1
 

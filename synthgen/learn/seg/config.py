@@ -122,6 +122,9 @@ class ScheduledMix(_Model):
 
     mix: list[MixItem] = Field(min_length=1, description="the second (finetune) phase's sources, with ratios")
     pretrain: PretrainConfig = Field(description="the first phase")
+    epochs: int | None = Field(default=None, ge=1, description="epochs of the second phase (default: "
+                                                               "train.epochs; pretrain.epochs + epochs = "
+                                                               "train.epochs compares at equal training length)")
 
 
 def mix_items(spec: list[MixItem] | ScheduledMix) -> list[MixItem]:

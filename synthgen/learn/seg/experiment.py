@@ -33,7 +33,8 @@ def describe_mix(spec) -> str:
         return " + ".join(f"{m.source} x{m.ratio:g}" + (f"->{m.ratio_end:g}" if m.ratio_end is not None else "")
                           for m in items)
     if isinstance(spec, ScheduledMix):
-        return f"pretrain {one(spec.pretrain.mix)} ({spec.pretrain.epochs} epochs), then {one(spec.mix)}"
+        return (f"pretrain {one(spec.pretrain.mix)} ({spec.pretrain.epochs} epochs), then {one(spec.mix)}"
+                + (f" ({spec.epochs} epochs)" if spec.epochs else ""))
     return one(spec)
 
 
@@ -223,9 +224,10 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
         runs = {}
         for seed in seeds:
             mdir = out / mix if len(all_seeds) == 1 else out / mix / f"s{seed}"
-            mcfg = cfg.model_copy(update={"train": cfg.train.model_copy(update={"mix": items, "seed": seed,
-                                                                                "pretrain": pre}),
-                                          "out": str(mdir)})
+            phase = {"mix": items, "seed": seed, "pretrain": pre}
+            if getattr(spec, "epochs", None):
+                phase["epochs"] = spec.epochs
+            mcfg = cfg.model_copy(update={"train": cfg.train.model_copy(update=phase), "out": str(mdir)})
             log(f"[{mix}] training seed {seed}: " + describe_mix(spec))
             last = mdir / "checkpoints" / "last.pt"
             try:
