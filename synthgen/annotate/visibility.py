@@ -19,8 +19,8 @@ import trimesh
 
 from synthgen.geometry.cad import load_part
 from synthgen.geometry.camera import points_in_view, project
+from synthgen.geometry.decal import decal_frame, map_side_mm
 from synthgen.plan.defect_maps import mask_fill_fraction
-from synthgen.plan.defects import decal_frame, map_side_mm
 from synthgen.plan.types import CameraPlan, DefectPlan, PartPlan
 
 # Why a defect is not labelled in a camera (recorded per camera and counted per run).

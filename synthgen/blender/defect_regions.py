@@ -23,7 +23,7 @@ import numpy as np
 
 from synthgen.blender.decal import THROUGH_TOL_MM
 from synthgen.blender.shading import TAG
-from synthgen.plan.defects import decal_half_depth_m, decal_matrix, map_side_mm
+from synthgen.geometry.decal import decal_half_depth_m, decal_matrix, map_side_mm
 from synthgen.plan.types import DefectPlan
 
 NORMALS = "sg_corner_normal"

@@ -28,7 +28,8 @@ from synthgen.blender.defect_regions import cut_regions, to_decal
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.shading import TAG
 from synthgen.errors import SynthgenError
-from synthgen.plan.defects import MAX_STACKED_DEFECTS, decal_half_depth_m, decal_matrix, map_side_mm
+from synthgen.geometry.decal import decal_half_depth_m, decal_matrix, map_side_mm
+from synthgen.plan.defects import MAX_STACKED_DEFECTS
 from synthgen.plan.types import DefectPlan
 
 # 16-bit height.png value 0..1 maps linearly to this signed height (units of the defect's depth).

@@ -26,7 +26,7 @@ from synthgen.blender.decal import Decal, map_path
 from synthgen.blender.defect_regions import to_decal
 from synthgen.blender.scene import BuiltScene
 from synthgen.blender.shading import TAG
-from synthgen.plan.defects import decal_half_depth_m, map_side_mm
+from synthgen.geometry.decal import decal_half_depth_m, map_side_mm
 from synthgen.plan.types import DefectPlan
 from synthgen.quiet import quiet_stdout
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from synthgen.geometry.cad import load_part
+from synthgen.geometry.decal import decal_frame, decal_half_depth_m, decal_reach_m, map_side_mm
 from synthgen.geometry.edges import distance_to_segments, faces_near_edges, feature_edges, segments_along
 from synthgen.geometry.walls import wall_far_side
 from synthgen.plan.defect_maps import hole_points, mask_extent_fraction
@@ -192,51 +193,6 @@ def hole_through(d: DefectPlan, mesh, part_matrix: np.ndarray, max_mm: float) ->
     # The far side is opened in a slab of depths; a steeply slanted or stepped far side would need
     # a deep slab that could reach other faces, so such a hole stays blind (front only).
     return (lo, hi) if hi - lo <= max(THROUGH_SPREAD_MM, 0.5 * lo) else None
-
-
-def decal_frame(position, normal, rotation_deg: float) -> np.ndarray:
-    """4x4 rigid frame of a defect: origin on the surface, +Z along the surface normal, +X the
-    map's right direction (a fixed tangent rotated by ``rotation_deg`` about the normal)."""
-    n = np.asarray(normal, float)
-    n = n / np.linalg.norm(n)
-    ref = np.array([0.0, 0.0, 1.0]) if abs(n[2]) < 0.9 else np.array([1.0, 0.0, 0.0])
-    t = np.cross(ref, n)
-    t /= np.linalg.norm(t)
-    b = np.cross(n, t)
-    a = np.radians(rotation_deg)
-    x = np.cos(a) * t + np.sin(a) * b
-    y = np.cross(n, x)
-    M = np.eye(4)
-    M[:3, 0], M[:3, 1], M[:3, 2], M[:3, 3] = x, y, n, np.asarray(position, float)
-    return M
-
-
-def map_side_mm(d: DefectPlan) -> float:
-    """Side of the defect's square map on the surface (mm)."""
-    return d.map_size_mm or d.size_mm
-
-
-def decal_half_depth_m(map_mm: float) -> float:
-    """Half thickness of the projection box along the normal (m): deep enough to follow gently
-    curved surfaces under the decal, shallow enough not to reach unrelated geometry."""
-    return max(0.001, 0.25 * map_mm / 1000.0)
-
-
-def decal_reach_m(d: DefectPlan) -> float:
-    """Radius (m) of a sphere about the defect's position that holds its whole decal box (the
-    square map, the box depth, and a through hole's far side)."""
-    half = map_side_mm(d) / 2000.0
-    depth = decal_half_depth_m(map_side_mm(d))
-    if d.through_mm is not None:
-        depth = max(depth, (d.through_mm[1] + 0.5) / 1000.0)
-    return float(np.sqrt(2.0 * half**2 + depth**2))
-
-
-def decal_matrix(d: DefectPlan) -> np.ndarray:
-    """Frame scaled so the decal's map covers local x, y in [-1, 1] and the box z in [-1, 1]."""
-    M = decal_frame(d.position, d.normal, d.rotation_deg)
-    half = map_side_mm(d) / 2000.0
-    return M @ np.diag([half, half, decal_half_depth_m(map_side_mm(d)), 1.0])
 
 
 def draw_size(recipe, rng: np.random.Generator) -> float:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from synthgen.config.scene import CamerasConfig
-from synthgen.plan.defects import decal_frame
+from synthgen.geometry.decal import decal_frame
 
 
 def half_field_short(cfg: CamerasConfig, resolution: tuple[int, int]) -> float:

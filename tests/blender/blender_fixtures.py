@@ -85,7 +85,7 @@ def expected_label(plan, defect, mask_png: Path, plate_half=(0.05, 0.05)) -> np.
     plane, map the hit into the decal frame, sample the mask (bilinear, > 0.5) and keep hits on
     the plate. Returns (H, W) bool."""
     from synthgen.geometry.camera import intrinsics
-    from synthgen.plan.defects import decal_frame, map_side_mm
+    from synthgen.geometry.decal import decal_frame, map_side_mm
 
     cam = plan.cameras[0]
     w, h = plan.render.resolution

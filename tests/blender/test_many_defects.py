@@ -102,7 +102,7 @@ def test_the_most_stacked_decals_render_within_the_shader_stack(tmp_path):
 def test_the_planner_stacks_no_more_than_the_shader_holds(tmp_path):
     """200 defects drawn on a 30 mm plate: the planner keeps only those that overlap fewer than
     MAX_STACKED_DEFECTS earlier ones."""
-    from synthgen.plan.defects import decal_reach_m
+    from synthgen.geometry.decal import decal_reach_m
 
     plan = _plan(tmp_path, {**top_kind(8.0), "count_per_part": [200, 200]})
     ds = plan.defects

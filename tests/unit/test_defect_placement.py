@@ -7,8 +7,8 @@ import trimesh
 
 from synthgen.config.job import load_job_config
 from synthgen.geometry.cad import load_part
+from synthgen.geometry.decal import decal_frame
 from synthgen.plan import PlacementError, make_plan
-from synthgen.plan.defects import decal_frame
 
 from conftest import REPO
 
