@@ -53,7 +53,7 @@ def main() -> None:
                     done += 1
                     continue
                 built = build(plan)
-                verify_scene(built, cfg.verification)  # ID pass + contrast renders
+                verify_scene(built, cfg)  # ID pass + contrast renders
                 for cam in plan.cameras:
                     render.render_camera(built, cam.camera_id)
                     render.save_render(Path(tmp) / "last.png")

@@ -40,7 +40,7 @@ def measure(cfg, tmp: Path, cameras: int) -> tuple[int, float, float]:
     start_session()
     built = build(plan)
     t0 = time.perf_counter()
-    verify_scene(built, cfg.verification)  # geometry, ID pass and contrast check
+    verify_scene(built, cfg)  # geometry, ID pass and contrast check
     t1 = time.perf_counter()
     for cam in cams:
         render.render_camera(built, cam.camera_id)
@@ -93,7 +93,7 @@ def measure_counts(cfg, tmp: Path, counts: list[int], camera: int) -> None:
             t2 = time.perf_counter()
             idp.render_id_maps(cam)  # as a further camera of the scene would
             t3 = time.perf_counter()
-        verdict = verify_scene(built, c.verification)
+        verdict = verify_scene(built, c)
         t4 = time.perf_counter()
         render.render_camera(built, cam)
         t5 = time.perf_counter()

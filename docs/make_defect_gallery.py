@@ -31,7 +31,8 @@ def main() -> None:
     import trimesh
 
     from synthgen.blender import render
-    from synthgen.blender.build import build, built_id_pass, clear, start_session
+    from synthgen.blender.build import build, clear, start_session
+    from synthgen.blender.verify import camera_verdict, saved_labels
     from synthgen.config.job import JobConfig
     from synthgen.dataset.preview import overlay
     from synthgen.plan import make_plan
@@ -71,8 +72,8 @@ def main() -> None:
         plan = dataclasses.replace(plan, cameras=(dataclasses.replace(cam, matrix_world=tuple(map(tuple, M))),))
         start_session()
         built = build(plan)
-        with built_id_pass(built) as idp:
-            ids = idp.render_ids(0)
+        _check, cv = camera_verdict(built, 0, cfg)  # the labels `synthgen render` writes
+        ids = np.zeros((300, 400), np.int32) if cv is None else saved_labels(plan, cv)
         render.render_camera(built, 0)
         render.save_render(tmp / f"{kind}.png")
         clear()

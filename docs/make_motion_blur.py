@@ -18,15 +18,18 @@ from PIL import Image, ImageDraw
 REPO = Path(__file__).resolve().parents[1]
 
 
-def render(plan, tmp: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+def render(plan, cfg, tmp: Path, name: str) -> tuple[np.ndarray, np.ndarray]:
+    """The camera's image and the labels `synthgen render` writes for it (camera_verdict)."""
     from synthgen.blender import render as rnd
-    from synthgen.blender.build import build, built_id_pass, clear, start_session
+    from synthgen.blender.build import build, clear, start_session
+    from synthgen.blender.verify import camera_verdict, saved_labels
 
     start_session()
     built = build(plan)
     cam = plan.cameras[0].camera_id
-    with built_id_pass(built) as idp:
-        ids = idp.render_ids(cam)
+    _check, cv = camera_verdict(built, cam, cfg)
+    w, h = plan.render.resolution
+    ids = np.zeros((h, w), np.int32) if cv is None else saved_labels(plan, cv)
     rnd.render_camera(built, cam)
     rnd.save_render(tmp / f"{name}.png")
     clear()
@@ -64,8 +67,8 @@ def main() -> None:
         plan = make_plan(cfg, args.scene, cache_dir=tmp / "cache", library=lib)
         plan = replace(plan, cameras=(plan.cameras[args.camera],))
         moving = replace(plan, render=replace(plan.render, motion_blur=(args.speed, args.exposure_ms / 1000.0, 8)))
-        still_img, still_ids = render(plan, tmp, "still")
-        blur_img, blur_ids = render(moving, tmp, "moving")
+        still_img, still_ids = render(plan, cfg, tmp, "still")
+        blur_img, blur_ids = render(moving, cfg, tmp, "moving")
     top = np.hstack([outlined(still_img, still_ids), outlined(blur_img, blur_ids)])
     h, w = still_img.shape[:2]
     ids, counts = np.unique(still_ids[still_ids > 0], return_counts=True)

@@ -152,8 +152,7 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
     t0 = time.perf_counter()
     built = blender.build(plan, threads=cfg.render.threads)
     t1 = time.perf_counter()
-    verdict = verify_scene(built, cfg.verification, quiet=quiet, crop=cfg.render.crop,
-                           region_kinds=frozenset(k for k, r in cfg.defects.kinds.items() if r.label == "region"))
+    verdict = verify_scene(built, cfg, quiet=quiet)
     t2 = time.perf_counter()
     stats.seconds["build"] += t1 - t0
     stats.seconds["verify"] += t2 - t1

@@ -69,6 +69,7 @@ def build_current(context) -> str:
     plan = plan_scene(cfg, s.scene_index, seed=s.seed if s.use_seed else None)
     clear()
     STATE["built"] = build(plan)  # the CLI's own entry point: defects and render settings included
+    STATE["config"] = cfg  # the labels' rules (verification, crop, label modes) for Show labels
     set_active_camera(context)
     return (f"built scene {plan.scene_index}: {len(plan.parts)} parts, {len(plan.cameras)} cameras, "
             f"{len(plan.lights)} lights, {len(plan.defects)} defects")
@@ -183,16 +184,35 @@ def _active_camera_id(context) -> int:
 
 
 def active_camera_labels(context):
-    """(built scene, active camera id, its label map from the CLI's defect-ID pass)."""
-    from synthgen.blender.build import built_id_pass
+    """(built scene, active camera id, the label map ``synthgen render`` writes for it placed in the
+    full frame, the camera's check record with its kept and dropped defects): the CLI's own
+    ``camera_verdict`` (ID pass, crop, visibility and contrast rules) and lens model."""
+    from synthgen.blender.verify import camera_verdict, saved_labels
 
     built, cid = STATE["built"], _active_camera_id(context)
-    with built_id_pass(built) as idp:
-        return built, cid, idp.render_ids(cid)
+    check, cv = camera_verdict(built, cid, STATE["config"])
+    w, h = built.plan.render.resolution
+    full = np.zeros((h, w), np.int32)
+    if cv is not None:
+        ids = saved_labels(built.plan, cv)
+        x0, y0, x1, y1 = cv.crop or (0, 0, w, h)
+        full[y0:y1, x0:x1] = ids
+    return built, cid, full, check
+
+
+def labels_report(cid: int, ids: np.ndarray, check: dict) -> str:
+    """One line for the artist: what is labelled, and why the other defects are not."""
+    from collections import Counter
+
+    why = Counter(d["reason"] for d in check.get("dropped_defects", []))
+    text = f"camera {cid}: {len(np.unique(ids[ids > 0]))} defects labelled, {int((ids > 0).sum())} px"
+    if check.get("status") not in ("accepted", "healthy"):
+        text += f" ({check.get('status')})"
+    return text + ("; dropped: " + ", ".join(f"{n} {r}" for r, n in sorted(why.items())) if why else "")
 
 
 class SYNTHGEN_OT_show_labels(bpy.types.Operator):
-    """Show each visible defect's label for the active camera (the CLI's defect-ID pass) as an overlay in the camera view"""
+    """Show the labels synthgen render writes for the active camera (its ID pass, crop and contrast rules) as an overlay in the camera view"""
 
     bl_idname = "synthgen.show_labels"
     bl_label = "Show labels"
@@ -200,15 +220,14 @@ class SYNTHGEN_OT_show_labels(bpy.types.Operator):
     def execute(self, context):
         if _need_build(self):
             return {"CANCELLED"}
-        built, cid, ids = active_camera_labels(context)
+        built, cid, ids, check = active_camera_labels(context)
         img = _tagged_image(LABELS_IMAGE, ids.shape[1], ids.shape[0])
         _set_pixels(img, label_colours(ids))
         cam = built.cameras[cid].data
         cam.show_background_images = True
         bg = next((b for b in cam.background_images if b.image == img), None) or cam.background_images.new()
         bg.image, bg.alpha, bg.display_depth = img, 0.6, "FRONT"
-        self.report({"INFO"}, f"camera {cid}: {len(np.unique(ids[ids > 0]))} defects labelled, "
-                              f"{int((ids > 0).sum())} px")
+        self.report({"INFO"}, labels_report(cid, ids, check))
         return {"FINISHED"}
 
 
@@ -226,7 +245,7 @@ class SYNTHGEN_OT_preview(bpy.types.Operator):
         from synthgen.blender import render
         from synthgen.dataset.preview import overlay
 
-        built, cid, ids = active_camera_labels(context)
+        built, cid, ids, _check = active_camera_labels(context)
         c = context.scene.cycles
         saved = c.samples
         c.samples = context.scene.synthgen.preview_samples

@@ -54,6 +54,20 @@ def add_noise(linear: np.ndarray, sp: SensorPlan, rng: np.random.Generator) -> n
     return e / sp.full_well_e
 
 
+def distort_labels(labels: np.ndarray, sp: SensorPlan, cam: CameraPlan) -> np.ndarray:
+    """A label map of ids as the planned camera's lens moves it (nearest neighbour; unchanged
+    without distortion): what ``apply_camera_model`` does to labels, alone (the add-on's overlay)."""
+    if sp.distortion is None:
+        return labels
+    h, w = labels.shape[:2]
+    return _remap_labels(labels, *distortion_maps(intrinsics(cam, (w, h)), sp.distortion, (w, h)))
+
+
+def _remap_labels(labels: np.ndarray, mx: np.ndarray, my: np.ndarray) -> np.ndarray:
+    src = labels.astype(np.int32) if labels.dtype != np.int32 else labels
+    return cv2.remap(src, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+
+
 def apply_camera_model(image: np.ndarray, labels: np.ndarray | None, sp: SensorPlan,
                        cam: CameraPlan, linear: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
     """(image, labels) as the planned camera sees them: uint8 image (H, W) or (H, W, C), label
@@ -66,8 +80,7 @@ def apply_camera_model(image: np.ndarray, labels: np.ndarray | None, sp: SensorP
         mx, my = distortion_maps(K, sp.distortion, (w, h))
         out = cv2.remap(out, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         if labels is not None:
-            src = labels.astype(np.int32) if labels.dtype != np.int32 else labels
-            labels = cv2.remap(src, mx, my, cv2.INTER_NEAREST, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
+            labels = _remap_labels(labels, mx, my)
     if sp.vignetting is None and sp.full_well_e is None and not sp.blur_sigma_px:
         return out, labels
     lin = out / 255.0 if linear else srgb_to_linear(out / 255.0)

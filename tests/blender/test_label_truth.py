@@ -227,7 +227,7 @@ def test_a_defect_at_a_part_edge_has_its_change_across_the_edge_labelled(tmp_pat
     plan = dataclasses.replace(plan, defects=(d,), cameras=(cam,))
     start_session()
     built = build(plan)
-    verdict = verify_scene(built, cfg.verification)
+    verdict = verify_scene(built, cfg)
     assert [v["defect_id"] for v in verdict.accepted[0].visible] == [d.defect_id]
     ids = verdict.accepted[0].ids
     imgs = []

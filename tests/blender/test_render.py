@@ -174,7 +174,7 @@ def test_no_data_block_growth_between_scenes_on_the_real_path(tmp_path):
             continue
         built = build(plan)
         assert len(built.defects) == len(plan.defects) > 0
-        verify_scene(built, cfg.verification)
+        verify_scene(built, cfg)
         render.render_camera(built, 0)
         render.save_render(tmp_path / "last.png")
         clear()
