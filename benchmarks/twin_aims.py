@@ -3,8 +3,11 @@
 Reads the ``results.json`` of ``synthgen seg experiment configs/experiment_twin_magnetic_tile.yaml``
 and prints, for each aim, the figures it rests on and whether it is met:
 
-- limited data: real_limited+synthetic+healthy beats real_limited+healthy by at least +25 %
-  relative defective IoU, and by image-level AP, in every seed (seeds paired);
+- limited data: the best rendered-data row on the limited real set (real_limited+synthetic+healthy,
+  and the schedule rows: a falling synthetic share, or pretraining on the twin, any row whose
+  name holds both "real_limited" and "synthetic", picked by mean IoU over the seeds it shares
+  with the baseline) beats real_limited+healthy by at least +25 % relative defective IoU, and by
+  image-level AP, in every seed (seeds paired);
 - synthetic alone: synthetic+healthy reaches at least 35 % of real+healthy's defective IoU;
 - full data: real+synthetic+healthy is no worse than real+healthy beyond one standard deviation
   (the mean difference is above minus the larger of the two rows' seed std);
@@ -22,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-LIMITED, LIMITED_SYN = "real_limited+healthy", "real_limited+synthetic+healthy"
+LIMITED = "real_limited+healthy"
 FULL, FULL_SYN, SYN = "real+healthy", "real+synthetic+healthy", "synthetic+healthy"
 
 
@@ -32,18 +35,27 @@ def _per_seed(table: dict, mix: str, tset: str, key: str) -> dict[str, float]:
             if r["sets"].get(tset, {}).get(key) is not None}
 
 
+def limited_rendered_rows(table: dict) -> list[str]:
+    """The rows trained on the limited real set with rendered data (plain mix or schedule)."""
+    return [m for m in table if "real_limited" in m and "synthetic" in m and "runs" in table[m]]
+
+
 def aims(table: dict, realism: float | None = None, defective: str = "defective", both: str = "all") -> list[dict]:
     """One row per aim: name, figures (text) and met (True, False or None when not measurable)."""
     rows = []
-    a, b = _per_seed(table, LIMITED, defective, "iou_dataset"), _per_seed(table, LIMITED_SYN, defective, "iou_dataset")
-    pa, pb = _per_seed(table, LIMITED, both, "image_ap"), _per_seed(table, LIMITED_SYN, both, "image_ap")
-    seeds = sorted(set(a) & set(b) & set(pa) & set(pb), key=int)
+    a, pa = _per_seed(table, LIMITED, defective, "iou_dataset"), _per_seed(table, LIMITED, both, "image_ap")
+    best, seeds, b, pb = None, [], {}, {}
+    for mix in limited_rendered_rows(table):
+        ib, ab = _per_seed(table, mix, defective, "iou_dataset"), _per_seed(table, mix, both, "image_ap")
+        shared = sorted(set(a) & set(ib) & set(pa) & set(ab), key=int)
+        if shared and (best is None or np.mean([ib[s] for s in shared]) > np.mean([b[s] for s in seeds])):
+            best, seeds, b, pb = mix, shared, ib, ab
     if seeds:
         gain = {s: b[s] / a[s] - 1 if a[s] > 0 else float("inf") for s in seeds}
         ap_up = {s: pb[s] - pa[s] for s in seeds}
         met = all(g >= 0.25 for g in gain.values()) and all(d > 0 for d in ap_up.values())
         rows.append({"aim": "limited: +25 % IoU and higher image AP, every seed",
-                     "figures": "IoU gain by seed " + ", ".join(f"{s}: {gain[s]:+.1%}" for s in seeds)
+                     "figures": f"best row {best}: IoU gain by seed " + ", ".join(f"{s}: {gain[s]:+.1%}" for s in seeds)
                                 + "; image AP change " + ", ".join(f"{s}: {ap_up[s]:+.3f}" for s in seeds),
                      "met": met})
     else:
