@@ -44,7 +44,7 @@ def test_synthetic_share_full_data_and_realism():
 def test_limited_aim_takes_the_best_rendered_row_schedules_included():
     table = _table({"0": 0.22, "1": 0.22})  # the plain mix misses (+10 %)
     table["synthetic->real_limited+healthy"] = _mix({"0": 0.27, "1": 0.26}, {"0": 0.45, "1": 0.5})
-    table["real_limited+synthetic1.5to0.2+healthy"] = _mix({"0": 0.24, "1": 0.3}, {"0": 0.5, "1": 0.5})
+    table["real_limited+synthetic1.5to0.2+healthy"] = _mix({"0": 0.24, "1": 0.25}, {"0": 0.5, "1": 0.5})
     row = next(r for r in aims(table) if r["aim"].startswith("limited"))
     assert row["met"] is True and "best row synthetic->real_limited+healthy" in row["figures"]
     table["synthetic->real_limited+healthy"] = _mix({"0": 0.27, "1": 0.26}, {"0": 0.45, "1": 0.3})
