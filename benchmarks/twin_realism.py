@@ -42,6 +42,9 @@ def main() -> int:
     ap.add_argument("--keys", nargs="+", default=KEYS, help="the split's lists read as REAL (a twin textured with "
                                                             "healthy.train photos is judged against healthy.val)")
     ap.add_argument("--json", type=Path, default=None)
+    ap.add_argument("--instances", choices=["components", "annotations"], default="components",
+                    help="a rendered instance: a connected component of a class's mask (as the photos' are "
+                         "counted) or one annotation (the figures before 2026-12-03, third session)")
     ap.add_argument("--classes", nargs="+", default=None, help="only these classes (a hybrid set has no healthy "
                                                                 "images: give its defect classes)")
     args = ap.parse_args()
@@ -52,7 +55,7 @@ def main() -> int:
     from synthgen.realism.report import Options, measure, write_report
     from synthgen.realism.sources import read_side
 
-    real, rend = read_side(args.split, args.keys), read_side(args.dataset)
+    real, rend = read_side(args.split, args.keys), read_side(args.dataset, instances=args.instances)
     rep = measure(real, rend, Options(seeds=args.seeds, jpeg=args.jpeg, names=("real", "twin"),
                                             classes=args.classes))
     write_report(rep, real, rend, args.out, str(args.split), str(args.dataset))
@@ -69,6 +72,7 @@ def main() -> int:
               f"| {n['real']} / {n['rendered']} |")
     if args.json:
         atomic_write_json(args.json, dict(s, dataset=str(args.dataset), seeds=args.seeds, jpeg=args.jpeg,
+                                          instances=args.instances,
                                           real_keys=args.keys, classes=rep["classes"]))
         print(f"-> {args.json}")
     return 0

@@ -38,9 +38,13 @@ def _with(opts):
 @click.option("--class", "classes", multiple=True, help="only these classes (repeatable; 'healthy' included)")
 @click.option("--max-instances", type=click.IntRange(min=1), default=300, show_default=True,
               help="statistics from at most this many instances per class and side")
+@click.option("--instances", type=click.Choice(["components", "annotations"]), default="components",
+              show_default=True, help="what one instance of a labelled dataset is: a connected component of a "
+              "class's mask in an image, as a photo's mask splits (sizes then compare like with like), or one "
+              "annotation")
 @_with(_src_opts)
 def realism(real, rendered, out, seeds, no_classifier, per_class, patch, epochs, jpeg, classes, max_instances,
-            keys, mask_suffix):
+            instances, keys, mask_suffix):
     """How far RENDERED (a synthgen dataset, or any image+mask source) is from REAL photos.
 
     REAL: a split json, a COCO json, a folder of images with same-named masks, or a synthgen
@@ -56,8 +60,8 @@ def realism(real, rendered, out, seeds, no_classifier, per_class, patch, epochs,
         seed_list = [int(s) for s in seeds.split(",") if s.strip()]
     except ValueError:
         raise SynthgenError(f"--seeds: expected comma-separated integers (got '{seeds}')") from None
-    r = read_side(real, list(keys) or None, mask_suffix)
-    d = read_side(rendered, None, mask_suffix)
+    r = read_side(real, list(keys) or None, mask_suffix, instances=instances)
+    d = read_side(rendered, None, mask_suffix, instances=instances)
     opts = Options(seeds=seed_list, classifier=not no_classifier, per_class=per_class, patch=patch, epochs=epochs,
                    jpeg=jpeg, max_instances=max_instances, classes=list(classes) or None)
     rep = measure(r, d, opts)

@@ -6,8 +6,10 @@ the path: a folder with ``images/`` is a synthgen dataset, a json with ``images`
 same-named masks. A split file is read from its ``*.train`` lists when it has any, so that
 calibration never sees test photos (``keys`` overrides).
 
-An *instance* is one defect: a COCO annotation, or a connected component of a class mask. Images
-are read as greyscale.
+An *instance* is one defect: a connected component of a class's mask in an image, on both sides
+by default (a photo's mask can only be split that way; a rendered image's annotations of one class
+are joined, then split the same way), or one COCO annotation (``instances="annotations"``).
+Images are read as greyscale.
 """
 
 from __future__ import annotations
@@ -30,9 +32,13 @@ class Item:
 
     cls: str
     image: Path
-    mask: object = None      # a mask file (threshold > ``threshold``), a COCO annotation, or None
-    component: int = -1      # connected component of a mask file (-1: the whole mask / annotation)
+    mask: object = None      # a mask file (threshold > ``threshold``), a COCO annotation, a tuple of
+                             # COCO annotations (their union), or None
+    component: int = -1      # connected component of the mask (-1: the whole mask / annotation)
     threshold: int = 127
+
+
+INSTANCES = ("components", "annotations")
 
 
 def source_config(path: Path, keys: list[str] | None = None, mask_suffix: str = ".png"):
@@ -67,24 +73,27 @@ def source_config(path: Path, keys: list[str] | None = None, mask_suffix: str = 
 
 
 def read_side(path: Path, keys: list[str] | None = None, mask_suffix: str = ".png",
-              default_class: str = "defect") -> list[Item]:
+              default_class: str = "defect", instances: str = "components") -> list[Item]:
     """Instances and healthy images of one side (see the module docstring)."""
-    return source_items(source_config(path, keys, mask_suffix), str(path), default_class)
+    return source_items(source_config(path, keys, mask_suffix), str(path), default_class, instances)
 
 
-def source_items(cfg, name: str = "", default_class: str = "defect") -> list[Item]:
-    """Instances and healthy images of a learn-side ``SourceConfig``."""
+def source_items(cfg, name: str = "", default_class: str = "defect", instances: str = "components") -> list[Item]:
+    """Instances and healthy images of a learn-side ``SourceConfig``. ``instances``: for labelled
+    annotations (synthgen, COCO), ``components`` counts them as a mask file's are counted (the
+    connected components of each class's mask in an image: the only way a photo's mask splits, so
+    both sides' sizes mean the same), ``annotations`` one instance per annotation."""
     from synthgen.learn.common.sources import hybrid_dataset, read_source
 
+    if instances not in INSTANCES:
+        raise SynthgenError(f"--instances {instances}: expected one of {', '.join(INSTANCES)}")
     if cfg.kind in ("synthgen", "hybrid"):
-        return _synthgen_items(Path(cfg.path) if cfg.kind == "synthgen" else hybrid_dataset(cfg, name))
+        return _synthgen_items(Path(cfg.path) if cfg.kind == "synthgen" else hybrid_dataset(cfg, name), instances)
     out: list[Item] = []
     for e in read_source(cfg, name):
         if e.mask_kind == "coco":
             anns = [a for a in e.coco_anns or [] if a.get("segmentation")]
-            out += [Item(e.category_names.get(int(a["category_id"]), default_class), e.image, a) for a in anns]
-            if not anns:
-                out.append(Item(HEALTHY, e.image))
+            out += _annotation_items(e.image, anns, e.category_names, instances, default_class)
             continue
         n = _components(e.mask, e.threshold) if e.mask is not None else 0
         if n == 0:
@@ -93,7 +102,7 @@ def source_items(cfg, name: str = "", default_class: str = "defect") -> list[Ite
     return out
 
 
-def _synthgen_items(root: Path) -> list[Item]:
+def _synthgen_items(root: Path, instances: str = "components") -> list[Item]:
     from synthgen.dataset.reader import COCO, read_items
 
     idx = read_items(root)
@@ -102,10 +111,39 @@ def _synthgen_items(root: Path) -> list[Item]:
                             f"not finished: run synthgen render again to finish it, or wait for it)")
     out = []
     for it in idx.items:
-        if not it.annotations:
-            out.append(Item(HEALTHY, it.image))
-        out += [Item(idx.categories.get(int(a["category_id"]), "defect"), it.image, a) for a in it.annotations]
+        out += _annotation_items(it.image, it.annotations, idx.categories, instances)
     return out
+
+
+def _annotation_items(image: Path, anns: list[dict], categories: dict, instances: str,
+                      default_class: str = "defect") -> list[Item]:
+    """The instances of one image's annotations (a healthy item when it has none)."""
+    if not anns:
+        return [Item(HEALTHY, image)]
+    if instances == "annotations":
+        return [Item(categories.get(int(a["category_id"]), default_class), image, a) for a in anns]
+    from PIL import Image
+
+    with Image.open(image) as im:
+        hw = (im.height, im.width)
+    by: dict[str, list[dict]] = {}
+    for a in anns:
+        by.setdefault(categories.get(int(a["category_id"]), default_class), []).append(a)
+    out = []
+    for cls, group in sorted(by.items()):
+        union = tuple(group)
+        n, _ = cv2.connectedComponents(_union_mask(union, hw).astype(np.uint8), connectivity=8)
+        out += [Item(cls, image, union, k) for k in range(1, n)]
+    return out
+
+
+def _union_mask(anns: tuple, hw: tuple[int, int]) -> np.ndarray:
+    from synthgen.annotate.coco import decode_segmentation
+
+    m = np.zeros(hw, bool)
+    for a in anns:
+        m |= decode_segmentation(a["segmentation"], hw)
+    return m
 
 
 def _read_mask_file(path: Path, threshold: int) -> np.ndarray:
@@ -140,7 +178,7 @@ def item_mask(item: Item, hw: tuple[int, int]) -> np.ndarray | None:
         from synthgen.annotate.coco import decode_segmentation
 
         return decode_segmentation(item.mask["segmentation"], hw)
-    m = _read_mask_file(Path(item.mask), item.threshold)
+    m = _union_mask(item.mask, hw) if isinstance(item.mask, tuple) else _read_mask_file(Path(item.mask), item.threshold)
     if item.component < 0:
         return m
     _, lab = cv2.connectedComponents(m.astype(np.uint8), connectivity=8)

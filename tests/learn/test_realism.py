@@ -119,3 +119,34 @@ def test_an_unfinished_render_is_refused_not_read_as_healthy_images(tmp_path):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and str(rend) in lines[0] and "2 of 3 images" in lines[0] and "not finished" in lines[0]
     assert "Traceback" not in r.stderr and not (tmp_path / "report").exists()
+
+
+def test_rendered_instances_split_like_the_photos_masks_components_of_each_class(tmp_path):
+    """A photo's mask splits only into connected components; by default a labelled dataset's
+    instances are split the same way (one class's annotations joined, then cut into components),
+    so their sizes compare like with like."""
+    from pycocotools import mask as mask_utils
+
+    from synthgen.realism.sources import item_mask
+
+    def rle(*boxes):
+        m = np.zeros((40, 40), np.uint8, order="F")
+        for y0, x0, s in boxes:
+            m[y0:y0 + s, x0:x0 + s] = 1
+        r = mask_utils.encode(np.asfortranarray(m))
+        return {"size": r["size"], "counts": r["counts"].decode()}
+
+    cv2.imwrite(str(tmp_path / "a.png"), np.full((40, 40), 90, np.uint8))
+    coco = {"images": [{"id": 1, "file_name": "a.png", "width": 40, "height": 40}],
+            "categories": [{"id": 1, "name": "Crack"}, {"id": 2, "name": "Pit"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "segmentation": rle((2, 2, 5), (20, 20, 5))},
+                            {"id": 2, "image_id": 1, "category_id": 1, "segmentation": rle((5, 5, 5))},
+                            {"id": 3, "image_id": 1, "category_id": 2, "segmentation": rle((30, 2, 5))}]}
+    (tmp_path / "coco.json").write_text(json.dumps(coco))
+    comps = read_side(tmp_path / "coco.json")
+    anns = read_side(tmp_path / "coco.json", instances="annotations")
+    assert sorted(it.cls for it in anns) == ["Crack", "Crack", "Pit"]
+    assert sorted(it.cls for it in comps) == ["Crack", "Crack", "Pit"]
+    areas = sorted(int(item_mask(it, (40, 40)).sum()) for it in comps if it.cls == "Crack")
+    assert areas == [25, 25 + 25 - 4]  # the far square alone; the two overlapping squares joined
+    assert sorted(int(item_mask(it, (40, 40)).sum()) for it in anns if it.cls == "Crack") == [25, 50]
