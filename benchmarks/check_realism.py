@@ -60,8 +60,14 @@ def main() -> int:
                                             "twin, linear camera (Raw view, linear photo texture)",
                                             0.70, 0.75, 0.25),
                                            ("realism_twin_raw6.json",
-                                            "twin, linear camera refitted (lights, noise, texture x1.25, shallower "
-                                            "pits and cracks, Fray as a region, 20 % healthy scenes)",
+                                            ("twin, linear camera refitted (lights, noise, texture x1.25, shallower "
+                                             "pits and cracks, Fray as a region, 20 % healthy scenes)"),
+                                            0.70, 0.75, 0.25),
+                                           ("realism_twin_raw7_annotations.json",
+                                            ("twin, sizes from the photos (log-uniform breaks), one instance per "
+                                             "annotation"), 0.70, 0.75, 0.25),
+                                           ("realism_twin_raw7.json",
+                                            "the same twin, instances split as the photos' masks (components)",
                                             0.70, 0.75, 0.25),
                                            ("realism_hybrid.json", "hybrid", 0.65, None, None),
                                            ("realism_hybrid_photo.json", "hybrid, pairs of the colour-only render, JPEG 95",
