@@ -81,6 +81,9 @@ def test_an_experiment_reports_schedule_rows_beside_the_plain_mixes(blobs, tmp_p
     assert not (tmp_path / "exp" / "real" / "pretrain").exists()
     hist = json.loads((tmp_path / "exp" / "rendered -> real" / "history.json").read_text())
     assert len(hist) == 2 and len(json.loads((tmp_path / "exp" / "real" / "history.json").read_text())) == 1
+    pre = json.loads((tmp_path / "exp" / "rendered -> real" / "pretrain" / "history.json").read_text())
+    want = sum(e["seconds"] for e in hist + pre)  # the training time counts both phases
+    assert abs(res["rendered -> real"]["train_seconds"] - want) < 0.1
     for row in res.values():
         assert 0 <= row["sets"]["blobs"]["iou_dataset"] <= 1
 

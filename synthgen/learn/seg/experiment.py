@@ -234,8 +234,10 @@ def experiment(cfg: ExperimentConfig, out: Path | None = None, device: str | Non
                 final = train(mcfg, mdir, resume=last.is_file(), device=device, progress=progress, log=log)
             except SynthgenError as exc:
                 raise SynthgenError(f"mixes.{mix}: {exc} (delete {mdir} to retrain)") from None
-            history = json.loads((mdir / "history.json").read_text())
-            train_s = sum(e.get("seconds", 0.0) for e in history)  # all epochs, also across resumed runs
+            train_s = 0.0  # all epochs, also across resumed runs, and a schedule's first phase
+            for h in (mdir / "history.json", mdir / "pretrain" / "history.json"):
+                if h.is_file():
+                    train_s += sum(e.get("seconds", 0.0) for e in json.loads(h.read_text()))
             res = _reused_eval(mcfg, mdir)
             if res is None:
                 res = evaluate(mcfg, mdir / "checkpoints" / "best.pt", mdir / "eval", device=device,
