@@ -173,11 +173,12 @@ def verify_scene(built: BuiltScene, cfg, quiet: bool = True) -> SceneVerdict:
     with DefectIdPass(built, plan.defects, built.defects, crop.max_incidence_deg if crop else 90.0) as idp:
         seen = [_seen(idp, built, cam, vc, crop, quiet) for cam in plan.cameras]
     t1 = time.perf_counter()
+    regions = _region_kinds(cfg)
     for s in seen:
         if isinstance(s, dict):
             out.checks.append(s)
             continue
-        check, cv = _judge(built, s, vc, _region_kinds(cfg), quiet)
+        check, cv = _judge(built, s, vc, regions, quiet)
         out.reasons.update(d["reason"] for d in check["dropped_defects"])
         out.checks.append(check)
         if cv is not None:

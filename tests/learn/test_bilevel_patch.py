@@ -135,3 +135,19 @@ def test_a_kind_filter_keeps_only_that_kinds_defects():
     assert [e.image.name for e in got] == ["a.png", "c.png"]
     assert got[0].coco_anns == [{"category_id": 1}]
     assert np.all([a["category_id"] == 2 for a in keep_kinds([coco], ["Pit"])[0].coco_anns])
+
+
+def test_a_kind_filter_on_a_synthgen_semantic_mask_labels_only_that_kind(tmp_path):
+    """synthgen datasets are read through their semantic masks (value = category id)."""
+    import cv2
+
+    from synthgen.learn.common.data import load_label
+
+    sem = np.zeros((20, 20), np.uint8)
+    sem[2:6, 2:6], sem[10:15, 10:15] = 1, 2
+    cv2.imwrite(str(tmp_path / "s.png"), sem)
+    e = Entry(tmp_path / "a.png", tmp_path / "s.png", "semantic", category_names={1: "Crack", 2: "Pit"})
+    (crack,) = keep_kinds([e], ["Crack"])
+    lab = load_label(crack, ["defect"], (20, 20))
+    assert lab.sum() == 16 and lab[2:6, 2:6].all()  # the pit is not labelled
+    assert load_label(e, ["defect"], (20, 20)).sum() == 16 + 25  # the unfiltered entry keeps both

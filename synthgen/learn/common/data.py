@@ -66,9 +66,10 @@ def load_label(e: Entry, classes: list[str], hw: tuple[int, int]) -> np.ndarray:
     if e.mask_kind == "semantic":
         lab = np.zeros(hw, np.uint8)
         for v in np.unique(raw):
-            if v == 0:
+            name = e.category_names.get(int(v), str(v))
+            if v == 0 or (e.only is not None and name not in e.only):
                 continue
-            lab[raw == v] = class_index(e.category_names.get(int(v), str(v)), classes, str(e.mask))
+            lab[raw == v] = class_index(name, classes, str(e.mask))
         return lab
     if raw.max() == 1:
         return raw.astype(np.uint8) * class_index(e.class_name, classes, str(e.mask))  # a 0/1 mask
@@ -149,19 +150,18 @@ def build_dataset(names: list[str], sources: dict[str, SourceConfig], data: Data
 
 
 def keep_kinds(entries: list[Entry], kinds: list[str]) -> list[Entry]:
-    """Only the defects of ``kinds``: COCO entries (synthgen datasets) keep those annotations, and
-    entries that then hold none are dropped; mask entries are kept when their class is one of them.
-    What is left unlabelled of other kinds does not matter to a cut patch (pasted by its own mask);
-    do not train on it as a whole image."""
-    want, out = set(kinds), []
+    """Only the defects of ``kinds``: COCO entries keep those annotations (entries left with none are
+    dropped); a synthgen dataset's semantic masks label only those classes; threshold-mask entries
+    are kept when their class is one of them. What is left unlabelled of other kinds does not
+    matter to a cut patch (pasted by its own mask); do not train on it as a whole image."""
+    want, out = frozenset(kinds), []
     for e in entries:
         if e.mask_kind == "coco":
             anns = [a for a in e.coco_anns or [] if e.category_names.get(int(a["category_id"])) in want]
             if anns:
                 out.append(replace(e, coco_anns=anns))
         elif e.mask_kind == "semantic":
-            raise SynthgenError(f"{e.image}: defect kinds cannot be picked from a semantic mask (a COCO dataset "
-                                f"can)")
+            out.append(replace(e, only=want))
         elif e.class_name in want:
             out.append(e)
     return out
@@ -189,7 +189,6 @@ class MixSampler:
         self.end = np.array([m.ratio if m.ratio_end is None else m.ratio_end for m in mix], float)
         self.epochs = epochs
         self.n = samples_per_epoch or sum(len(d) for d in self.datasets)
-        self.counts = self.counts_at(0)
 
     def ratios_at(self, epoch: int) -> np.ndarray:
         """The normalised ratios of epoch ``epoch`` (0-based)."""

@@ -35,6 +35,7 @@ class Entry:
     coco_anns: list | None = None
     source: str = ""
     rel: str = ""                       # image path relative to the source root (for reports)
+    only: frozenset[str] | None = None  # semantic masks: label only these classes (keep_kinds)
 
     @property
     def name(self) -> str:
