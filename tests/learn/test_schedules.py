@@ -111,3 +111,14 @@ def test_a_bad_schedule_is_one_line_naming_its_field(blobs, tmp_path, capsys, wh
     assert e.value.code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
     assert message in err and str(p) in err
     assert not (tmp_path / "out").exists()  # nothing written
+
+
+def test_runs_from_before_schedules_still_resume_and_a_schedule_changes_the_key(blobs, tmp_path):
+    from synthgen.learn.seg.train import _compat_key
+
+    cfg = SegConfig.model_validate(toy_config(blobs, tmp_path / "run", epochs=1))
+    key = _compat_key(cfg)
+    assert key["mix"] == [{"source": "train", "ratio": 1.0}] and "pretrain" not in key  # as checkpoints hold it
+    falling = toy_config(blobs, tmp_path / "run", epochs=1)
+    falling["train"]["mix"][0]["ratio_end"] = 0.5
+    assert _compat_key(SegConfig.model_validate(falling)) != key

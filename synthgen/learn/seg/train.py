@@ -74,8 +74,9 @@ def _scalar_metrics(summary: dict) -> dict:
 def _compat_key(cfg: SegConfig) -> dict:
     """Parts of the config a resumed run must share with the checkpoint (epochs may change)."""
     d = cfg.model_dump(mode="json")
-    key = {"model": model_key(d["model"]), "data": d["data"], "mix": d["train"]["mix"], "seed": d["train"]["seed"],
-           "batch_size": d["train"]["batch_size"]}
+    mix = [{k: v for k, v in m.items() if not (k == "ratio_end" and v is None)} for m in d["train"]["mix"]]
+    key = {"model": model_key(d["model"]), "data": d["data"], "mix": mix, "seed": d["train"]["seed"],
+           "batch_size": d["train"]["batch_size"]}  # a constant mix keeps the key of runs from before ratio_end
     if d["train"].get("pretrain") is not None:  # runs from before schedules keep their key
         key["pretrain"] = d["train"]["pretrain"]
     return key
