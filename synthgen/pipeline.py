@@ -193,10 +193,23 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
     record = {"scene_index": i, "seed": plan.seed, "status": "accepted" if cameras else "rejected",
               "counts": counts, "accepted_cameras": cameras, "camera_checks": checks,
               "coco": {"images": images, "annotations": annotations}}
+    stats.cameras_crop_too_small += counts["cameras_crop_too_small"]
     if not cameras:
-        record["reason"] = (f"no defect visible from any camera ({reasons_text(verdict.reasons)}; "
-                            f"{counts['cameras_no_part']} of {len(plan.cameras)} cameras see no part)")
+        record["reason"] = _rejected_why(counts, verdict.reasons, cfg.render.crop)
     return record
+
+
+def _rejected_why(counts: dict, reasons, crop) -> str:
+    """Why no camera of a scene was kept: its defects were not visible, or its crop of the part was
+    smaller than ``render.crop.min_size`` (a crop too small is not a defect that cannot be seen)."""
+    n, small = counts["cameras_planned"], counts["cameras_crop_too_small"]
+    head = "no defect visible from any camera" if not small else "no camera kept"
+    why = [reasons_text(reasons)]
+    if small:
+        why.append(f"{small} of {n} cameras' crop of the part is smaller than render.crop.min_size "
+                   f"{list(crop.min_size)}")
+    why.append(f"{counts['cameras_no_part']} of {n} cameras see no part")
+    return f"{head} ({'; '.join(why)})"
 
 
 def _save_image(path: Path, ids, plan: ScenePlan, cam, jpeg_quality: int):

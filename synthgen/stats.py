@@ -20,6 +20,7 @@ class RunStats:
     images: int = 0
     dataset_images: int = 0  # images in the whole dataset after this run (resumed scenes included)
     cameras_checked: int = 0
+    cameras_crop_too_small: int = 0  # camera views whose crop of the part was under render.crop.min_size
     defects_visible: int = 0
     seconds: dict[str, float] = field(default_factory=lambda: {
         "plan": 0.0, "build": 0.0, "verify": 0.0, "contrast": 0.0, "render": 0.0, "write": 0.0, "clear": 0.0})
@@ -52,7 +53,10 @@ def no_images_reasons(stats: RunStats) -> str:
         parts.append(f"{stats.scenes_without_defects} had no defect placed on any part ({NO_DEFECT_WHY})")
     no_defect = stats.scenes_rejected - stats.scenes_unplaceable - stats.scenes_without_defects
     if no_defect:
-        parts.append(f"{no_defect} showed no visible defect from any camera ({reasons_text(stats.drop_reasons)})")
+        why = reasons_text(stats.drop_reasons)
+        if stats.cameras_crop_too_small:
+            why += (f"; {stats.cameras_crop_too_small} camera views cropped smaller than render.crop.min_size")
+        parts.append(f"{no_defect} showed no visible defect from any camera ({why})")
     return ", ".join(parts) or "no scene was rendered"
 
 

@@ -44,7 +44,7 @@ def import_synthgen(context):
             sys.path.insert(0, first)
         sys.path.extend(p for p in rest if p not in sys.path)
     try:
-        import synthgen.blender.build  # noqa: F401
+        import synthgen.blender.build
         import synthgen.plan.library  # noqa: F401
     except ImportError as exc:
         raise RuntimeError(f"synthgen is not importable from Blender's Python ({exc}); install it or set "
@@ -92,7 +92,7 @@ class SYNTHGEN_OT_build_scene(bpy.types.Operator):
 
     bl_idname = "synthgen.build_scene"
     bl_label = "Build scene"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 -- Blender reads this class attribute as a set
 
     def execute(self, context):
         try:
@@ -114,7 +114,7 @@ class SYNTHGEN_OT_step_scene(bpy.types.Operator):
 
     bl_idname = "synthgen.step_scene"
     bl_label = "Step scene"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 -- Blender reads this class attribute as a set
     step: IntProperty(name="Step", default=1)
 
     def execute(self, context):
@@ -128,7 +128,7 @@ class SYNTHGEN_OT_clear_scene(bpy.types.Operator):
 
     bl_idname = "synthgen.clear_scene"
     bl_label = "Clear synthgen objects"
-    bl_options = {"REGISTER", "UNDO"}
+    bl_options = {"REGISTER", "UNDO"}  # noqa: RUF012 -- Blender reads this class attribute as a set
 
     def execute(self, context):
         try:

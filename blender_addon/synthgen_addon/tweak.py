@@ -21,8 +21,8 @@ def edits(settings, changed_only: bool = True) -> dict[str, tuple]:
 
 
 def edited_config(settings):
-    from synthgen.config.job import load_job_config
     from synthgen.config.edit import apply_edits
+    from synthgen.config.job import load_job_config
 
     cfg = load_job_config(bpy.path.abspath(settings.config_path))
     return apply_edits(cfg, edits(settings)) if len(settings.fields) else cfg
@@ -59,8 +59,8 @@ class SYNTHGEN_OT_load_fields(bpy.types.Operator):
     bl_label = "Edit config fields"
 
     def execute(self, context):
-        from synthgen.config.job import load_job_config
         from synthgen.config.edit import editable_fields
+        from synthgen.config.job import load_job_config
         from synthgen.errors import SynthgenError
 
         s = context.scene.synthgen

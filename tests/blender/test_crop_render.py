@@ -105,3 +105,23 @@ def test_coco_rle_equals_the_cropped_instance_png(both):
         m = mask_utils.decode(rle)
         assert m.shape == inst.shape
         assert np.array_equal(m > 0, inst == k)
+
+
+def test_a_crop_smaller_than_min_size_is_the_reason_given_not_an_invisible_defect(tmp_path):
+    """The plate is visible and its defect too, but the crop cannot reach min_size: the rejected
+    scene says so, naming the field, and does not claim that no defect was visible."""
+    from synthgen.pipeline import run_render
+    from synthgen.stats import no_images_reasons
+
+    disc_variant(tmp_path / "lib" / "break" / "000", types=("encrustation",))
+    data = plate_config(tmp_path, {"break": top_kind(25.0, types=("encrustation",))}, out=tmp_path / "small",
+                        resolution=(160, 120), samples=4)
+    data["cameras"]["ark"]["radius"] = 0.4
+    data["render"]["crop"] = {"inset_px": 2, "min_size": [150, 110]}
+    cfg = JobConfig.model_validate(data, context={"config_dir": tmp_path})
+    stats = run_render(cfg, progress=False)
+    assert stats.images == 0 and stats.cameras_crop_too_small == 1
+    rec = json.loads(next((tmp_path / "small" / "plans").glob("*.json")).read_text())
+    assert rec["status"] == "rejected"
+    assert "render.crop.min_size [150, 110]" in rec["reason"] and "no defect visible" not in rec["reason"]
+    assert "cropped smaller than render.crop.min_size" in no_images_reasons(stats)
