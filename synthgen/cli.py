@@ -105,5 +105,11 @@ def main(argv: list[str] | None = None) -> None:
     sys.exit(0)
 
 
-# Render-side commands register themselves on import.
-from synthgen import commands as _commands  # noqa: F401
+def _add_render_commands() -> None:
+    from synthgen.commands import COMMANDS
+
+    for command in COMMANDS:
+        cli.add_command(command)
+
+
+_add_render_commands()

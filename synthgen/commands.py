@@ -1,4 +1,4 @@
-"""Render-side CLI commands: render, plan, validate, schema."""
+"""Render-side CLI commands (render, merge, plan, validate, schema, preview, export); synthgen.cli adds them."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from pathlib import Path
 
 import click
 
-from synthgen.cli import cli
 from synthgen.errors import ConfigError, SynthgenError
 
 DEVICE_CHOICES = click.Choice(["CPU", "CUDA", "OPTIX", "HIP", "ONEAPI", "METAL"], case_sensitive=False)
@@ -20,7 +19,7 @@ def _setup_logging(verbose: bool) -> None:
                         format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr, force=True)
 
 
-@cli.command()
+@click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), help="output folder (overrides config 'out')")
 @click.option("--num-scenes", type=click.IntRange(min=1), help="number of scenes (overrides config)")
@@ -68,7 +67,7 @@ def _preflight(cfg, config: Path) -> None:
         click.echo(f"warning: {line}", err=True)
 
 
-@cli.command()
+@click.command()
 @click.argument("datasets", nargs=-1, required=True, type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True, help="merged dataset folder")
 def merge(datasets, out):
@@ -84,7 +83,7 @@ def merge(datasets, out):
                f"{c['cameras_accepted']} images, {c['defect_views_visible']} defect instances", err=True)
 
 
-@cli.command()
+@click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--scene", "scene_index", type=click.IntRange(min=0), default=0, show_default=True,
               help="scene index to plan")
@@ -117,7 +116,7 @@ def plan(config: Path, scene_index: int, seed, cache, no_cache):
     click.echo(text, nl=False)
 
 
-@cli.command()
+@click.command()
 @click.argument("config", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--fast", is_flag=True, help="check the config only; do not open its CAD, IES and library files")
 def validate(config: Path, fast: bool):
@@ -152,7 +151,7 @@ def _not_a_render_config(config: Path) -> None:
                            f"'synthgen {OTHER_CONFIGS[hits[0]]}'; validate checks render configs")])
 
 
-@cli.command()
+@click.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write to this file instead of stdout")
 def schema(out):
     """Write the JSON Schema of the render config (for editor autocompletion)."""
@@ -167,7 +166,7 @@ def schema(out):
         click.echo(text, nl=False)
 
 
-@cli.command()
+@click.command()
 @click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="PNG to write")
 @click.option("--max-images", type=click.IntRange(min=1), default=36, show_default=True)
@@ -182,7 +181,7 @@ def preview(dataset: Path, out: Path, max_images: int, columns: int, thumb_width
     click.echo(f"wrote {out}", err=True)
 
 
-@cli.command()
+@click.command()
 @click.argument("dataset", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--format", "fmt", type=click.Choice(["yolo-seg", "coco-polygons", "fiftyone"]), required=True,
               help="yolo-seg (Ultralytics), coco-polygons (COCO with polygon segmentations) or fiftyone "
@@ -198,3 +197,7 @@ def export(dataset: Path, fmt: str, out: Path, val_fraction: float):
     split = f"; {c['val_images']} of them in images/val" if fmt == "yolo-seg" else ""
     click.echo(f"exported {c['images']} images{split}, {c['instances']} instances ({c['polygons']} polygons) as "
                f"{fmt} -> {out}", err=True)
+
+
+# What synthgen.cli adds to its group.
+COMMANDS = (render, merge, plan, validate, schema, preview, export)

@@ -34,7 +34,9 @@ from synthgen.annotate.coco import categories as coco_categories
 from synthgen.annotate.labels import camera_labels
 from synthgen.annotate.visibility import reasons_text
 from synthgen.config.job import JobConfig
-from synthgen.dataset.writer import JOB_FILE, Dataset, config_hash
+from synthgen.dataset.job import config_hash
+from synthgen.dataset.reader import JOB_FILE
+from synthgen.dataset.writer import Dataset
 from synthgen.errors import SynthgenError
 from synthgen.plan import PlacementError, make_plan
 from synthgen.plan.library import library_root, resolve_library

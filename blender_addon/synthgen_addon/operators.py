@@ -62,7 +62,7 @@ def build_current(context) -> str:
     from synthgen.blender.build import build, clear
     from synthgen.plan.library import plan_scene
 
-    from .tweak import edited_config
+    from .edited import edited_config
 
     s = context.scene.synthgen
     cfg = edited_config(s)  # the YAML with the panel's edits applied and validated

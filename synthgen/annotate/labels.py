@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from synthgen.annotate.coco import image_id, instance_annotations
-from synthgen.dataset.writer import stem as image_stem
+from synthgen.dataset.reader import stem as image_stem
 
 
 @dataclass

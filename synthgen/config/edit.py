@@ -115,7 +115,7 @@ def _rebase(doc, src_dir: Path, dst_dir: Path) -> None:
     """Relative file paths of a config saved into another folder, rewritten to point at the same
     files from there (out, parts[].path, lights[].ies, materials[].photo_texture.images,
     defects.library)."""
-    from synthgen.plan.portable import relative
+    from synthgen.config.loading import relative
 
     if src_dir == dst_dir:
         return

@@ -7,6 +7,7 @@ Every config of synthgen (render, defects, seg, bilevel, vqgen) is loaded throug
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any, TypeVar
@@ -103,3 +104,11 @@ def resolve_path(v: str | None, info: ValidationInfo, must_exist: bool = False) 
     if must_exist and not p.exists():
         raise ValueError(f"file not found: {v} (looked for {p})")
     return str(p.resolve())
+
+
+def relative(path: str | None, base: Path | None) -> str | None:
+    """``path`` relative to ``base`` (POSIX separators); unchanged when either is missing
+    (the inverse of ``resolve_path``: what makes configs and plans portable)."""
+    if not path or base is None:
+        return path
+    return Path(os.path.relpath(path, base)).as_posix()

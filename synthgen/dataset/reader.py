@@ -20,7 +20,17 @@ SEMANTIC_MASKS = "masks/semantic"
 PLANS = "plans"
 COCO = "annotations/coco.json"
 PAIRS = "pairs"  # with verification.save_pairs: <stem>_<k>_{on,off,label}.png per kept defect
+JOB_FILE = "job.json"  # config hash, seed, shard (synthgen.dataset.job)
+MANIFEST = "manifest.json"
 IMAGE_EXTS = (".png", ".jpg")  # images are PNG, or JPEG with render.image_format: jpeg; masks are PNG
+# The counts of a scene record (plans/<scene>.json "counts") that manifest.json sums over scenes.
+SCENE_COUNTS = ("cameras_planned", "cameras_accepted", "cameras_no_part", "cameras_no_defect",
+                "cameras_crop_too_small", "defects_planned", "defect_views_visible", "defect_views_dropped")
+
+
+def stem(scene_index: int, camera_id: int) -> str:
+    """The file stem of one camera's image, masks and pairs: ``<scene:06d>_<camera:02d>``."""
+    return f"{scene_index:06d}_{camera_id:02d}"
 
 
 @dataclass

@@ -28,78 +28,21 @@ from typing import Any
 import numpy as np
 
 from synthgen import __version__
-from synthgen.dataset.reader import COCO, IMAGE_EXTS, IMAGES, INSTANCE_MASKS, PAIRS, PLANS, SEMANTIC_MASKS
+from synthgen.dataset.reader import (
+    COCO,
+    IMAGE_EXTS,
+    IMAGES,
+    INSTANCE_MASKS,
+    JOB_FILE,
+    MANIFEST,
+    PAIRS,
+    PLANS,
+    SCENE_COUNTS,
+    SEMANTIC_MASKS,
+    stem,
+)
 from synthgen.errors import SynthgenError
-from synthgen.io import atomic_write_json, atomic_write_png, stable_hash
-
-JOB_FILE = "job.json"
-
-
-def config_hash(cfg) -> str:
-    """Hash of everything that determines the dataset's content (not out, num_scenes, device).
-    Asset paths count relative to the config's folder, so a moved checkout keeps its hash."""
-    from synthgen.plan.portable import relative
-
-    d = cfg.model_dump(mode="json")
-    base = getattr(cfg, "config_dir", None)
-    for part in d.get("parts", []):
-        part["path"] = relative(part["path"], base)
-    for light in d.get("lights", []):
-        light["ies"] = relative(light.get("ies"), base)
-    if d.get("defects", {}).get("library"):
-        d["defects"]["library"] = relative(d["defects"]["library"], base)
-    for k in ("out", "num_scenes"):
-        d.pop(k, None)
-    d.get("render", {}).pop("device", None)
-    d.get("render", {}).pop("fallback", None)
-    d.get("render", {}).pop("threads", None)
-    _drop_inert_new_fields(d)
-    return stable_hash(d)
-
-
-# Fields added after datasets were written, with the value that leaves the output as it was.
-# While a field holds it, the hash leaves it out, so those datasets keep their hash (resume, merge).
-_INERT_RENDER = {"image_format": "png", "filter_width_px": 1.5}
-# Labels at part edges (spill_px) changed datasets' labels: only 0 leaves them as they were, so
-# a dataset written before resumes with ``verification.spill_px: 0`` (the error says the hash).
-_INERT_VERIFICATION = {"spill_px": 0}
-_INERT_PHOTO = {"specular": False, "encoding": "srgb"}
-_INERT_MATERIAL = {"photo_texture": None}
-_INERT_KIND_MATERIAL = {"tint": [0.0, 0.0]}
-_INERT_KIND = {"label": "changed", "rotation_deg": [0.0, 360.0], "size_dist": "uniform", "weight": 1.0}
-_INERT_SHAPE = {"heading_deg": [0.0, 360.0]}
-_INERT_SURFACE = {"edge_direction": None}
-_INERT_DEFECTS = {"healthy_share": 0.0}
-
-
-def _drop_inert_new_fields(d: dict) -> None:
-    """Remove, in place, late fields that hold their inert value (a dumped config, JSON mode)."""
-    def drop(node: dict, inert: dict) -> None:
-        for k, v in inert.items():
-            if k in node and node[k] == v:
-                del node[k]
-
-    render = d.get("render", {})
-    if render.get("image_format", "png") == "png":
-        render.pop("jpeg_quality", None)  # only a JPEG's pixels depend on it
-    drop(render, _INERT_RENDER)
-    sensor = render.get("sensor", {})
-    if not sensor.get("blur", {}).get("enabled", True):
-        sensor.pop("blur")
-    verification = d.get("verification", {})
-    if verification.get("save_pairs") is False:  # pairs are extra files; images and labels are the same
-        verification.pop("save_pairs")
-    drop(verification, _INERT_VERIFICATION)
-    for m in d.get("materials", []):
-        if isinstance(m.get("photo_texture"), dict):
-            drop(m["photo_texture"], _INERT_PHOTO)
-        drop(m, _INERT_MATERIAL)
-    drop(d.get("defects", {}), _INERT_DEFECTS)
-    for kind in d.get("defects", {}).get("kinds", {}).values():
-        drop(kind, _INERT_KIND)
-        drop(kind.get("shape", {}), _INERT_SHAPE)
-        drop(kind.get("surface", {}), _INERT_SURFACE)
-        drop(kind.get("material") or {}, _INERT_KIND_MATERIAL)
+from synthgen.io import atomic_write_json, atomic_write_png
 
 
 def parse_shard(spec: str | None, env: dict[str, str] | None = None) -> tuple[int, int]:
@@ -131,10 +74,6 @@ def parse_shard(spec: str | None, env: dict[str, str] | None = None) -> tuple[in
     if not (n >= 1 and 0 <= k < n):
         raise SynthgenError(f"{source}: shard {k}/{n} is out of range (need 0 <= K < N)")
     return k, n
-
-
-def stem(scene_index: int, camera_id: int) -> str:
-    return f"{scene_index:06d}_{camera_id:02d}"
 
 
 class Dataset:
@@ -225,13 +164,11 @@ class Dataset:
         records = self.scene_records()
         images, anns = [], []
         counts = {"scenes_done": len(records), "scenes_accepted": 0, "scenes_rejected": 0,
-                  "cameras_planned": 0, "cameras_accepted": 0, "cameras_no_part": 0, "cameras_no_defect": 0,
-                  "defects_planned": 0, "defect_views_visible": 0, "defect_views_dropped": 0}
+                  **dict.fromkeys(SCENE_COUNTS, 0)}
         for r in records:
             counts["scenes_accepted" if r["status"] == "accepted" else "scenes_rejected"] += 1
             c = r.get("counts", {})
-            for k in ("cameras_planned", "cameras_accepted", "cameras_no_part", "cameras_no_defect",
-                      "defects_planned", "defect_views_visible", "defect_views_dropped"):
+            for k in SCENE_COUNTS:
                 counts[k] += c.get(k, 0)
             images.extend(r.get("coco", {}).get("images", []))
             anns.extend(r.get("coco", {}).get("annotations", []))
@@ -246,7 +183,7 @@ class Dataset:
         }
         atomic_write_json(self.root / COCO, coco)
         manifest = {"synthgen_version": __version__, **job, "counts": counts, **extra_manifest}
-        atomic_write_json(self.root / "manifest.json", manifest)
+        atomic_write_json(self.root / MANIFEST, manifest)
         return manifest
 
 

@@ -14,7 +14,8 @@ def read_plan_files(paths: list[Path], cfg, config: Path) -> list[dict[str, Any]
     """The portable plan dicts of ``paths`` (scene records from ``plans/`` or bare plans), checked:
     readable, made by this config (when the dataset's ``job.json`` is beside them), one seed, and
     every part file present with the content the plan was made from."""
-    from synthgen.dataset.writer import JOB_FILE, config_hash
+    from synthgen.dataset.job import config_hash
+    from synthgen.dataset.reader import JOB_FILE
     from synthgen.geometry.cad import file_sha256
     from synthgen.plan.portable import localize
 

@@ -12,16 +12,10 @@ also identified by content (``parts[].sha256``), and a re-render checks it.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Any
 
-
-def relative(path: str | None, base: Path | None) -> str | None:
-    """``path`` relative to ``base`` (POSIX separators); unchanged when either is missing."""
-    if not path or base is None:
-        return path
-    return Path(os.path.relpath(path, base)).as_posix()
+from synthgen.config.loading import relative
 
 
 def _abs(path: str | None, base: Path | None) -> str | None:

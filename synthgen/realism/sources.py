@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 
 from synthgen.errors import SynthgenError
+from synthgen.learn.common.sources import read_mask_file
 
 HEALTHY = "healthy"
 
@@ -146,19 +147,8 @@ def _union_mask(anns: tuple, hw: tuple[int, int]) -> np.ndarray:
     return m
 
 
-def _read_mask_file(path: Path, threshold: int) -> np.ndarray:
-    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-    if raw is None:
-        raise SynthgenError(f"{path}: cannot read mask")
-    if raw.ndim == 3:
-        raw = raw.max(axis=2)
-    if raw.max() <= 1:
-        return raw > 0
-    return raw > threshold * (257 if raw.dtype == np.uint16 else 1)
-
-
 def _components(mask_path: Path, threshold: int) -> int:
-    n, _ = cv2.connectedComponents(_read_mask_file(mask_path, threshold).astype(np.uint8), connectivity=8)
+    n, _ = cv2.connectedComponents(read_mask_file(mask_path, threshold).astype(np.uint8), connectivity=8)
     return int(n) - 1
 
 
@@ -178,7 +168,7 @@ def item_mask(item: Item, hw: tuple[int, int]) -> np.ndarray | None:
         from synthgen.annotate.coco import decode_segmentation
 
         return decode_segmentation(item.mask["segmentation"], hw)
-    m = _union_mask(item.mask, hw) if isinstance(item.mask, tuple) else _read_mask_file(Path(item.mask), item.threshold)
+    m = _union_mask(item.mask, hw) if isinstance(item.mask, tuple) else read_mask_file(Path(item.mask), item.threshold)
     if item.component < 0:
         return m
     _, lab = cv2.connectedComponents(m.astype(np.uint8), connectivity=8)

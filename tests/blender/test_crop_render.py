@@ -125,3 +125,5 @@ def test_a_crop_smaller_than_min_size_is_the_reason_given_not_an_invisible_defec
     assert rec["status"] == "rejected"
     assert "render.crop.min_size [150, 110]" in rec["reason"] and "no defect visible" not in rec["reason"]
     assert "cropped smaller than render.crop.min_size" in no_images_reasons(stats)
+    manifest = json.loads((tmp_path / "small" / "manifest.json").read_text())
+    assert manifest["counts"]["cameras_crop_too_small"] == 1   # the count reaches the manifest

@@ -99,7 +99,7 @@ def test_fields_added_later_keep_the_hash_of_datasets_written_before_them():
     """The smoke config's hash as datasets before JPEG output, pairs, blur, label modes and defect
     orientation recorded it: they resume and merge; a field moved off its inert value counts."""
     from synthgen.config.job import JobConfig, load_job_config
-    from synthgen.dataset.writer import config_hash
+    from synthgen.dataset.job import config_hash
 
     now = load_job_config(REPO / "configs" / "smoke.yaml")
     # Labels at part edges (verification.spill_px) changed the labels: the old hash holds only with

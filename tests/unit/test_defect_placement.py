@@ -197,7 +197,7 @@ def test_a_kinds_rotation_range_bounds_the_planned_rotation_and_orients_its_fram
 def test_log_uniform_sizes_put_half_the_defects_below_the_geometric_mean_and_move_nothing_else():
     from types import SimpleNamespace
 
-    from synthgen.dataset.writer import config_hash
+    from synthgen.dataset.job import config_hash
     from synthgen.plan.defects import draw_size
 
     lo, hi = 1.0, 16.0

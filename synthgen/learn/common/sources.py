@@ -15,6 +15,9 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
+import numpy as np
+
 from synthgen.dataset.reader import read_items
 from synthgen.errors import SynthgenError
 from synthgen.learn.common.config import SourceConfig
@@ -217,15 +220,40 @@ def hybrid_dataset(cfg: SourceConfig, name: str = "") -> Path:
     ``<rendered>/.hybrid/<hash>``, reused after."""
     from synthgen.io import stable_hash
     from synthgen.realism.hybrid import make_hybrid
-    from synthgen.realism.sources import HEALTHY, source_items
 
     h = cfg.hybrid
-    photos = sorted({str(it.image) for it in source_items(h.healthy, f"{name}.hybrid.healthy") if it.cls == HEALTHY})
+    photos = sorted({str(p) for p in healthy_images(h.healthy, f"{name}.hybrid.healthy")})
     key = stable_hash([h.model_dump(mode="json", exclude={"healthy"}), photos], 12)
     out = Path(cfg.path) / ".hybrid" / key
     if not (out / "manifest.json").is_file():
         make_hybrid(Path(cfg.path), [Path(p) for p in photos], out, h.num, h.seed, h.per_image, h.scale, h.mode,
                     healthy_source=f"source '{name}': hybrid.healthy")
+    return out
+
+
+def read_mask_file(path: Path, threshold: int) -> np.ndarray:
+    """A defect mask file as a boolean array: a 0/1 mask as it is, a grey one above ``threshold``."""
+    raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+    if raw is None:
+        raise SynthgenError(f"{path}: cannot read mask")
+    if raw.ndim == 3:
+        raw = raw.max(axis=2)
+    if raw.max() <= 1:
+        return raw > 0
+    return raw > threshold * (257 if raw.dtype == np.uint16 else 1)
+
+
+def healthy_images(cfg: SourceConfig, name: str = "") -> list[Path]:
+    """The images of a source without a labelled pixel: no mask, an empty mask or no annotation."""
+    out = []
+    for e in read_source(cfg, name):
+        if e.mask_kind == "coco" or cfg.kind in ("synthgen", "hybrid"):
+            healthy = not any(a.get("segmentation") for a in e.coco_anns or []) if e.mask_kind == "coco" else (
+                e.mask is None or not cv2.imread(str(e.mask), cv2.IMREAD_UNCHANGED).any())
+        else:
+            healthy = e.mask is None or not read_mask_file(e.mask, e.threshold).any()
+        if healthy:
+            out.append(e.image)
     return out
 
 
