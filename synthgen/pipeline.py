@@ -16,6 +16,9 @@ Per scene:
 5. ``label`` (``annotate/labels.py``): instance and semantic masks and COCO records;
 6. ``record``: the scene record, written last (it marks the scene done).
 
+After each step the run notes its time, the resident memory, and after build and clear Blender's
+data-block counts (``RunStats``; the manifest's ``last_run``).
+
 Blender is reached only through ``synthgen.blender``, imported inside ``run_render``, so the rest
 of synthgen stays importable without bpy.
 """
@@ -81,6 +84,8 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
 
     blender.start_session()
     stats = RunStats()
+    stats.note_rss("start")
+    stats.note_datablocks("start", blender.datablock_counts())
     try:
         stats.device = devices.configure_device(device or cfg.render.device, cfg.render.fallback)
     except SynthgenError as exc:  # name the config whose device is missing
@@ -113,6 +118,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
             record = _rejected(i, seed, str(exc))
         else:
             stats.seconds["plan"] += time.perf_counter() - t0
+            stats.note_rss("plan")
             if plan.defects or cfg.verification.render_without_defects:  # no defect: a healthy scene
                 record = _render_scene(cfg, ds, plan, {c["name"]: c["id"] for c in cats}, stats, quiet)
             else:  # nothing to label: not built, not rendered
@@ -124,6 +130,7 @@ def run_render(cfg: JobConfig, out: str | Path | None = None, num_scenes: int | 
         t1 = time.perf_counter()
         ds.write_scene(i, record)
         stats.seconds["write"] += time.perf_counter() - t1
+        stats.note_rss("write")
         stats.scenes_done += 1
         stats.scenes_accepted += record["status"] == "accepted"
         stats.scenes_rejected += record["status"] == "rejected"
@@ -154,10 +161,13 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
     t0 = time.perf_counter()
     built = blender.build(plan, threads=cfg.render.threads)
     t1 = time.perf_counter()
+    stats.note_rss("build")
+    stats.note_datablocks("built_max", blender.datablock_counts())
     verdict = verify_scene(built, cfg, quiet=quiet)
     t2 = time.perf_counter()
     stats.seconds["build"] += t1 - t0
     stats.seconds["verify"] += t2 - t1
+    stats.note_rss("verify")
     stats.seconds["contrast"] += verdict.seconds_contrast
     stats.cameras_checked += len(plan.cameras)
     stats.drop_reasons.update(verdict.reasons)
@@ -189,9 +199,13 @@ def _render_scene(cfg: JobConfig, ds: Dataset, plan: ScenePlan, category_of: dic
         stats.defects_visible += len(cv.visible)
         stats.seconds["render"] += tb - ta
         stats.seconds["write"] += time.perf_counter() - tb
+    if cameras:
+        stats.note_rss("render")
     t3 = time.perf_counter()
     blender.clear()
     stats.seconds["clear"] += time.perf_counter() - t3
+    stats.note_rss("clear")
+    stats.note_datablocks("after_clear", blender.datablock_counts())
     record = {"scene_index": i, "seed": plan.seed, "status": "accepted" if cameras else "rejected",
               "counts": counts, "accepted_cameras": cameras, "camera_checks": checks,
               "coco": {"images": images, "annotations": annotations}}

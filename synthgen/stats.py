@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import resource
+import sys
 from collections import Counter
 from dataclasses import dataclass, field
 
@@ -26,8 +29,22 @@ class RunStats:
         "plan": 0.0, "build": 0.0, "verify": 0.0, "contrast": 0.0, "render": 0.0, "write": 0.0, "clear": 0.0})
     drop_reasons: Counter = field(default_factory=Counter)  # dropped defect views by reason
     device: dict = field(default_factory=dict)
+    # Per step, the largest resident memory (MiB) seen at its end over the run's scenes, and the
+    # Blender data-blocks: at the start, the most after a build, and after the last clear.
+    rss_mib: dict = field(default_factory=dict)
+    datablocks: dict = field(default_factory=dict)
     wall: float = 0.0
     already_done: bool = False  # every scene of the run was finished before it started
+
+    def note_rss(self, step: str) -> None:
+        self.rss_mib[step] = round(max(self.rss_mib.get(step, 0.0), rss_mib()), 1)
+
+    def note_datablocks(self, when: str, counts: dict[str, int]) -> None:
+        """``start`` and ``after_clear`` keep the latest counts; ``built_max`` the most per kind."""
+        if when == "built_max":
+            old = self.datablocks.get(when, {})
+            counts = {k: max(v, old.get(k, 0)) for k, v in counts.items()}
+        self.datablocks[when] = dict(counts)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -37,6 +54,32 @@ class RunStats:
         d["defects_dropped"] = sum(self.drop_reasons.values())
         d["wall"] = round(self.wall, 4)
         return d
+
+
+def rss_mib() -> float:
+    """The process's resident memory now, in MiB (Linux); elsewhere its peak so far."""
+    try:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+    except (OSError, ValueError, IndexError):
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
+
+
+def resources_text(stats: RunStats) -> str:
+    """'peak memory 812 MiB (render); data blocks after clear as at start' for the summary."""
+    if not stats.rss_mib:
+        return ""
+    step, peak = max(stats.rss_mib.items(), key=lambda kv: kv[1])
+    text = f"peak memory {peak:.0f} MiB ({step})"
+    start, after = stats.datablocks.get("start"), stats.datablocks.get("after_clear")
+    if start is not None and after is not None:
+        left = {k: after[k] - start.get(k, 0) for k in after if k != "kept" and after[k] != start.get(k, 0)}
+        text += ("; data blocks after clear as at start" if not left else
+                 "; data blocks left after clear: " + ", ".join(f"{v:+d} {k}" for k, v in sorted(left.items())))
+        if after.get("kept"):
+            text += f" ({after['kept']} part meshes kept for reuse)"
+    return text
 
 
 NO_DEFECT_WHY = ("every kind's count_per_part drew 0, or no face of the parts passed its surface filter: "
@@ -75,4 +118,5 @@ def summary_line(stats: RunStats, out) -> str:
             f"{per_img}; time: plan {s['plan']:.1f} s, build {s['build']:.1f} s, "
             f"verify {s['verify']:.1f} s (contrast {s['contrast']:.1f} s), render {s['render']:.1f} s, "
             f"write {s['write']:.1f} s "
-            f"(wall {stats.wall:.1f} s) on {stats.device.get('used')} -> {out}")
+            f"(wall {stats.wall:.1f} s) on {stats.device.get('used')}"
+            f"{'; ' + resources_text(stats) if stats.rss_mib else ''} -> {out}")

@@ -19,9 +19,10 @@ from synthgen.blender.scene import BuiltScene
 from synthgen.blender.visibility import DefectIdPass
 from synthgen.plan.types import ScenePlan
 
-__all__ = ["BuiltScene", "blender_version", "build", "built_id_pass", "clear", "start_session"]
+__all__ = ["BuiltScene", "blender_version", "build", "built_id_pass", "clear", "datablock_counts", "start_session"]
 
 blender_version = _scene.blender_version
+datablock_counts = _scene.datablock_counts
 
 
 def start_session() -> None:

@@ -180,6 +180,21 @@ def build_objects(plan: ScenePlan) -> BuiltScene:
     return built
 
 
+DATABLOCK_KINDS = ("objects", "meshes", "materials", "images", "node_groups", "textures", "lights", "cameras",
+                   "worlds", "actions")
+
+
+def datablock_counts() -> dict[str, int]:
+    """How many data-blocks of each kind the Blender session holds, and how many are ``kept`` on
+    purpose (parts' meshes, reused by later scenes). After a clear the others return to what the
+    session started with."""
+    counts = {k: sum(not b.get(KEEP) for b in getattr(bpy.data, k)) for k in DATABLOCK_KINDS}
+    # Blender's own "Render Result" and "Viewer Node" appear with the first render and stay
+    counts["images"] -= sum(im.type in ("RENDER_RESULT", "COMPOSITING") for im in bpy.data.images)
+    counts["kept"] = sum(bool(b.get(KEEP)) for k in DATABLOCK_KINDS for b in getattr(bpy.data, k))  # parts' meshes, reused
+    return counts
+
+
 def clear_scene() -> None:
     """Remove every data-block synthgen created and tagged (parts' meshes are kept for reuse), so
     memory stays flat over thousands of scenes. Nothing untagged is touched: an artist's own

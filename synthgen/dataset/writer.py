@@ -238,7 +238,8 @@ def merge_datasets(sources: list[Path], out: Path) -> dict[str, Any]:
 
 def merge_run_stats(runs: list[dict[str, Any]]) -> dict[str, Any]:
     """One run summary for shards run side by side: counts, seconds and drop reasons summed, wall
-    time the longest shard's, the first shard's device; each shard's own summary under ``shards``."""
+    time and memory per step the largest shard's, the first shard's device; each shard's own summary
+    (its data-blocks too) under ``shards``."""
     merged: dict[str, Any] = {}
     for r in runs:
         for k, v in r.items():
@@ -248,6 +249,10 @@ def merge_run_stats(runs: list[dict[str, Any]]) -> dict[str, Any]:
                 d = merged.setdefault(k, {})
                 for kk, vv in v.items():
                     d[kk] = round(d.get(kk, 0) + vv, 4)
+            elif isinstance(v, dict) and k == "rss_mib":  # each shard is its own process: the largest
+                d = merged.setdefault(k, {})
+                for kk, vv in v.items():
+                    d[kk] = max(d.get(kk, 0), vv)
     merged["wall"] = max(r.get("wall", 0.0) for r in runs)
     merged["device"] = runs[0].get("device", {})
     merged["shards"] = runs

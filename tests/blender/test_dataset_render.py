@@ -291,3 +291,18 @@ def test_a_healthy_share_scene_is_rendered_as_a_healthy_image_with_an_empty_labe
     assert record["status"] == "accepted" and record["plan"]["defects"] == []
     assert record["coco"]["annotations"] == [] and len(record["coco"]["images"]) == 3
     assert all(c["status"] == "healthy" for c in record["camera_checks"])
+
+
+def test_the_run_record_has_memory_and_data_blocks_per_step_and_nothing_accumulates(baseline):
+    """manifest.json's last_run holds the resident memory at the end of each step and Blender's
+    data-blocks: the scenes' blocks are all gone after each clear (memory stays flat over a run)."""
+    _cfg_path, ds = baseline
+    run = json.loads((ds / "manifest.json").read_text())["last_run"]
+    assert set(run["rss_mib"]) >= {"start", "plan", "build", "verify", "render", "clear", "write"}
+    assert all(50 < v < 24 * 1024 for v in run["rss_mib"].values()), run["rss_mib"]
+    blocks = run["datablocks"]
+    assert blocks["built_max"]["objects"] > blocks["start"]["objects"]        # a scene was built...
+    assert blocks["built_max"]["materials"] > blocks["start"]["materials"]
+    assert {k: v for k, v in blocks["after_clear"].items() if k != "kept"} == {
+        k: v for k, v in blocks["start"].items() if k != "kept"}               # ...and cleared away
+    assert blocks["start"]["kept"] == 0 and 1 <= blocks["after_clear"]["kept"] <= 2   # the parts' meshes, reused
