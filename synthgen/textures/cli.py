@@ -56,7 +56,8 @@ def defects():
 def generate(config: Path, out: Path, variants: int | None, seed: int | None, kinds: str | None,
              no_progress: bool) -> None:
     """Generate the defect map library of CONFIG's ``defects:`` section into OUT (resumable)."""
-    from synthgen.textures.library import contact_sheet, generate_library
+    from synthgen.textures.library import generate_library
+    from synthgen.textures.sheet import contact_sheet
 
     cfg, cfg_seed = load_defects_section(config)
     seed = cfg_seed if seed is None else seed

@@ -27,9 +27,16 @@ from typing import Any
 import numpy as np
 
 from synthgen.textures.band import band
+from synthgen.textures.missing import break_, crater, hole
 from synthgen.textures.noise import border_window
 from synthgen.textures.recipes import DefectRecipe
-from synthgen.textures.shapes import GENERATOR_FUNCS
+from synthgen.textures.shapes import burn, crack, dent, mark, scratch
+
+# generator name -> shape function (synthgen.textures.recipes.GENERATORS names them all)
+GENERATOR_FUNCS = {
+    "scratch": scratch, "dent": dent, "crack": crack, "burn": burn, "mark": mark,
+    "crater": crater, "hole": hole, "break": break_, "band": band,
+}
 
 FORMAT_VERSION = 1
 MAP_NAMES = ("height", "normal", "roughness", "occlusion", "encrustation", "hole", "mask")
@@ -118,7 +125,7 @@ def generate_variant(recipe: DefectRecipe, rng: np.random.Generator, kind: str |
     types = tuple(recipe.types)
     material = sample_material(recipe, rng)
     rough_base = float(rng.uniform(*recipe.deform_roughness))
-    f = {**GENERATOR_FUNCS, "band": band}[recipe.generator](rng, res, recipe.shape)
+    f = GENERATOR_FUNCS[recipe.generator](rng, res, recipe.shape)
     win = border_window(res, margin_px(res))
     zero = np.zeros((res, res), np.float32)
     deform = "deformation" in types
