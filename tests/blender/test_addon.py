@@ -14,15 +14,9 @@ from conftest import REPO, requires_bpy
 pytestmark = [requires_bpy, pytest.mark.blender]
 
 
-def test_addon_operator_builds_the_planned_scene_with_its_defects(tmp_path):
-    import bpy
-    import numpy as np
+def _quickstart_copy(tmp_path):
+    """The quickstart config with absolute asset paths, written into ``tmp_path``; its dict too."""
     import yaml
-
-    from synthgen.blender.build import start_session
-
-    sys.path.insert(0, str(REPO / "blender_addon"))
-    import synthgen_addon
 
     d = yaml.safe_load((REPO / "configs" / "quickstart.yaml").read_text())
     d["out"] = str(tmp_path / "out")
@@ -33,8 +27,23 @@ def test_addon_operator_builds_the_planned_scene_with_its_defects(tmp_path):
             light["ies"] = str((REPO / "configs" / light["ies"]).resolve())
     cfg_path = tmp_path / "qs.yaml"
     cfg_path.write_text(yaml.safe_dump(d))
+    return cfg_path, d
+
+
+@pytest.fixture
+def built(tmp_path):
+    """A fresh session holding some of the artist's own (unused) data, the add-on registered, and
+    scene 1 of the quickstart built through the panel's operator. Yields (panel settings, the
+    CLI's plan of that scene, the artist's data-blocks, the config dict)."""
+    import bpy
+
+    from synthgen.blender.build import start_session
+
+    sys.path.insert(0, str(REPO / "blender_addon"))
+    import synthgen_addon
+
+    cfg_path, d = _quickstart_copy(tmp_path)
     start_session()
-    # The artist's own data, unused: a clear must not purge it.
     mine = (bpy.data.materials.new("artist_mat"), bpy.data.meshes.new("artist_mesh"),
             bpy.data.images.new("artist_img", 4, 4))
     synthgen_addon.register()
@@ -44,56 +53,103 @@ def test_addon_operator_builds_the_planned_scene_with_its_defects(tmp_path):
         s.scene_index = 1
         assert bpy.ops.synthgen.build_scene() == {"FINISHED"}
         plan = plan_scene(load_job_config(cfg_path), 1, cache_dir=tmp_path / "cli_cache")
-        parts = sorted(o.name for o in bpy.data.objects if o.name.startswith("part_"))
-        assert parts == sorted(f"part_{p.instance_id:02d}_{p.name}" for p in plan.parts)
-        cams = [o for o in bpy.data.objects if o.type == "CAMERA"]
-        assert len(cams) == len(plan.cameras) and bpy.context.scene.camera in cams
-        # The defects of the CLI's plan: same kinds, same count, decals at the same places.
-        empties = {o.name: o for o in bpy.data.objects if o.name.startswith("defect_")}
-        assert len(plan.defects) >= 3
-        assert sorted(empties) == sorted(f"defect_{d.defect_id:03d}_{d.kind}" for d in plan.defects)
-        for dp in plan.defects:
-            loc = np.array(empties[f"defect_{dp.defect_id:03d}_{dp.kind}"].matrix_world.translation)
-            assert np.abs(loc - np.array(dp.position)).max() < 1e-6
-        # The camera list makes a camera active at once; previous/next rebuild another scene.
-        s.camera_id = 2
-        assert bpy.context.scene.camera.name == "cam_02"
-        # Show labels: the labels the CLI writes for the active camera (test below), as an overlay
-        # in its view.
-        assert bpy.ops.synthgen.show_labels() == {"FINISHED"}
-        img = bpy.data.images["synthgen_labels"]
-        w, h = plan.render.resolution
-        px = np.empty(w * h * 4, np.float32)
-        img.pixels.foreach_get(px)
-        assert (px.reshape(h, w, 4)[..., 3] > 0).sum() > 0
-        assert bpy.context.scene.camera.data.background_images[0].image == img
-        assert bpy.ops.synthgen.preview() == {"FINISHED"}
-        assert tuple(bpy.data.images["synthgen_preview"].size) == (w, h)
-        assert bpy.ops.synthgen.step_scene(step=1) == {"FINISHED"} and s.scene_index == 2
-        assert bpy.ops.synthgen.step_scene(step=-1) == {"FINISHED"} and s.scene_index == 1
-        assert sorted(o.name for o in bpy.data.objects if o.name.startswith("defect_")) == sorted(empties)
-        user = bpy.data.objects.new("artist_empty", None)  # the artist's own object survives a clear
-        bpy.context.scene.collection.objects.link(user)
-        assert bpy.ops.synthgen.clear_scene() == {"FINISHED"}
-        assert [o.name for o in bpy.data.objects] == ["artist_empty"]
-        assert [b.name for b in mine] == ["artist_mat", "artist_mesh", "artist_img"]  # still valid
-        assert {"artist_mat", "artist_mesh", "artist_img"} <= {b.name for c in (
-            bpy.data.materials, bpy.data.meshes, bpy.data.images) for b in c}
-        assert "synthgen_labels" not in bpy.data.images and "synthgen_preview" not in bpy.data.images
-        s.config_path = str(REPO / "nope.yaml")
-        with pytest.raises(RuntimeError, match="nope.yaml: file not found"):
-            bpy.ops.synthgen.build_scene()
-        # Every line of a config error is shown, not only the first.
-        d["cameras"]["ark"]["count"] = 0
-        d["render"]["samples"] = "many"
-        bad = tmp_path / "bad.yaml"
-        bad.write_text(yaml.safe_dump(d))
-        s.config_path = str(bad)
-        with pytest.raises(RuntimeError) as err:
-            bpy.ops.synthgen.build_scene()
-        assert "cameras.ark.count" in str(err.value) and "render.samples" in str(err.value)
+        yield s, plan, mine, d
     finally:
         synthgen_addon.unregister()
+
+
+def _defect_empties():
+    import bpy
+
+    return {o.name: o for o in bpy.data.objects if o.name.startswith("defect_")}
+
+
+def test_build_makes_the_cli_plans_parts_cameras_and_defects(built):
+    import bpy
+    import numpy as np
+
+    _s, plan, _mine, _d = built
+    parts = sorted(o.name for o in bpy.data.objects if o.name.startswith("part_"))
+    assert parts == sorted(f"part_{p.instance_id:02d}_{p.name}" for p in plan.parts)
+    cams = [o for o in bpy.data.objects if o.type == "CAMERA"]
+    assert len(cams) == len(plan.cameras) and bpy.context.scene.camera in cams
+    # The defects of the CLI's plan: same kinds, same count, decals at the same places.
+    empties = _defect_empties()
+    assert len(plan.defects) >= 3
+    assert sorted(empties) == sorted(f"defect_{d.defect_id:03d}_{d.kind}" for d in plan.defects)
+    for dp in plan.defects:
+        loc = np.array(empties[f"defect_{dp.defect_id:03d}_{dp.kind}"].matrix_world.translation)
+        assert np.abs(loc - np.array(dp.position)).max() < 1e-6
+
+
+def test_choosing_a_camera_in_the_list_makes_it_the_scene_camera_at_once(built):
+    import bpy
+
+    s = built[0]
+    s.camera_id = 2
+    assert bpy.context.scene.camera.name == "cam_02"
+
+
+def test_show_labels_and_preview_draw_into_the_active_cameras_view(built):
+    """Show labels: the labels the CLI writes for the active camera (compared pixel for pixel in a
+    test below), as an overlay in its view; Preview: a render at the plan's resolution."""
+    import bpy
+    import numpy as np
+
+    s, plan, _mine, _d = built
+    s.camera_id = 2
+    assert bpy.ops.synthgen.show_labels() == {"FINISHED"}
+    img = bpy.data.images["synthgen_labels"]
+    w, h = plan.render.resolution
+    px = np.empty(w * h * 4, np.float32)
+    img.pixels.foreach_get(px)
+    assert (px.reshape(h, w, 4)[..., 3] > 0).sum() > 0
+    assert bpy.context.scene.camera.data.background_images[0].image == img
+    assert bpy.ops.synthgen.preview() == {"FINISHED"}
+    assert tuple(bpy.data.images["synthgen_preview"].size) == (w, h)
+
+
+def test_previous_and_next_rebuild_another_scene_and_come_back(built):
+    import bpy
+
+    s = built[0]
+    empties = sorted(_defect_empties())
+    assert bpy.ops.synthgen.step_scene(step=1) == {"FINISHED"} and s.scene_index == 2
+    assert bpy.ops.synthgen.step_scene(step=-1) == {"FINISHED"} and s.scene_index == 1
+    assert sorted(_defect_empties()) == empties
+
+
+def test_clear_removes_synthgens_data_and_keeps_the_artists_own(built):
+    import bpy
+
+    _s, _plan, mine, _d = built
+    assert bpy.ops.synthgen.show_labels() == {"FINISHED"} and bpy.ops.synthgen.preview() == {"FINISHED"}
+    user = bpy.data.objects.new("artist_empty", None)
+    bpy.context.scene.collection.objects.link(user)
+    assert bpy.ops.synthgen.clear_scene() == {"FINISHED"}
+    assert [o.name for o in bpy.data.objects] == ["artist_empty"]
+    assert [b.name for b in mine] == ["artist_mat", "artist_mesh", "artist_img"]  # still valid
+    assert {"artist_mat", "artist_mesh", "artist_img"} <= {b.name for c in (
+        bpy.data.materials, bpy.data.meshes, bpy.data.images) for b in c}
+    assert "synthgen_labels" not in bpy.data.images and "synthgen_preview" not in bpy.data.images
+
+
+def test_a_missing_config_and_every_line_of_a_bad_one_are_reported(built, tmp_path):
+    import bpy
+    import yaml
+
+    s, _plan, _mine, d = built
+    s.config_path = str(REPO / "nope.yaml")
+    with pytest.raises(RuntimeError, match="nope.yaml: file not found"):
+        bpy.ops.synthgen.build_scene()
+    d["cameras"]["ark"]["count"] = 0
+    d["render"]["samples"] = "many"
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump(d))
+    s.config_path = str(bad)
+    with pytest.raises(RuntimeError) as err:
+        bpy.ops.synthgen.build_scene()
+    assert "cameras.ark.count" in str(err.value) and "render.samples" in str(err.value)
 
 
 def test_the_manifest_passes_blenders_own_extension_validator():
