@@ -69,6 +69,9 @@ def main() -> int:
                                            ("realism_twin_raw7.json",
                                             "the same twin, instances split as the photos' masks (components)",
                                             0.70, 0.75, 0.25),
+                                           ("realism_twin_raw8.json",
+                                            ("twin, breaks as notches without the see-through core (components; "
+                                             "the committed config)"), 0.70, 0.75, 0.25),
                                            ("realism_hybrid.json", "hybrid", 0.65, None, None),
                                            ("realism_hybrid_photo.json", "hybrid, pairs of the colour-only render, JPEG 95",
                                             0.65, None, None),
